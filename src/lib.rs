@@ -1,0 +1,1 @@
+//! pqcall: WebRTC call signaling over HTTP POST and Server-Sent Events.
