@@ -1,0 +1,532 @@
+//! Request and response bodies of every endpoint (PROTOCOL.md §4), and their validation.
+//!
+//! [`parse_body`] turns bytes into a request, classifying failures as `invalid_json`,
+//! `missing_field` or `invalid_field`; each request's `validate` then checks limits,
+//! id forms and the base64 lengths of `kem` fields (`bad_length`).
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use pqcall_crypto::Field;
+use pqcall_crypto::wire;
+
+use crate::error::Error;
+use crate::ids::check_user_id;
+
+/// Largest message `body`, in bytes.
+pub const MAX_MESSAGE_BODY: usize = 16 * 1024;
+/// Largest SDP, in bytes.
+pub const MAX_SDP: usize = 48 * 1024;
+/// Most candidates in one `ice` request.
+pub const MAX_CANDIDATES: usize = 64;
+/// Largest candidate string, in bytes.
+pub const MAX_CANDIDATE: usize = 1024;
+/// Most members named when creating a conversation.
+pub const MAX_MEMBERS: usize = 256;
+/// Largest `client_msg_id`, title or reason, in bytes.
+pub const MAX_SHORT_TEXT: usize = 256;
+/// Most recipients of one publish.
+pub const MAX_PUBLISH_USERS: usize = 1000;
+
+/// Parses a JSON body into `T`, naming the failing field.
+pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        let msg = e.to_string();
+        Error::InvalidJson(msg.split(" at line ").next().unwrap_or(&msg).to_owned())
+    })?;
+    if !value.is_object() {
+        return Err(Error::InvalidJson("the body must be a JSON object".into()));
+    }
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+        let path = e.path().to_string();
+        let msg = e.into_inner().to_string();
+        if let Some(rest) = msg.strip_prefix("missing field `") {
+            let name = rest.split('`').next().unwrap_or_default();
+            let full = if path == "." {
+                name.to_owned()
+            } else {
+                format!("{path}.{name}")
+            };
+            Error::MissingField(full)
+        } else {
+            Error::InvalidField {
+                field: path,
+                reason: msg,
+            }
+        }
+    })
+}
+
+fn check_text(field: &str, s: &str, max: usize, allow_empty: bool) -> Result<(), Error> {
+    if !allow_empty && s.is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    if s.len() > max {
+        return Err(Error::invalid(field, format!("at most {max} bytes")));
+    }
+    Ok(())
+}
+
+fn check_kem(field: Field, s: &str) -> Result<(), Error> {
+    wire::check(field, s).map_err(Error::from)
+}
+
+/// `kem` of an offer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OfferKemBody {
+    /// Must be `"ML-KEM-768"`.
+    pub suite: String,
+    /// Base64 encapsulation key, 1184 bytes.
+    pub ek: String,
+    /// Base64 commitment, 32 bytes.
+    pub commit: String,
+}
+
+/// `kem` of an answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnswerKemBody {
+    /// Base64 ciphertext, 1088 bytes.
+    pub ct: String,
+}
+
+/// `kem` of a confirm: the caller sends `nonce` and `tag`, the callee only `tag`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfirmKemBody {
+    /// Base64 caller nonce, 32 bytes (caller only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// Base64 tag, 32 bytes.
+    pub tag: String,
+}
+
+/// An `RTCIceCandidateInit`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IceCandidate {
+    /// The `candidate:` attribute, or `""` for end-of-candidates.
+    pub candidate: String,
+    /// The media stream id.
+    #[serde(rename = "sdpMid", default, skip_serializing_if = "Option::is_none")]
+    pub sdp_mid: Option<String>,
+    /// The m-line index.
+    #[serde(
+        rename = "sdpMLineIndex",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sdp_m_line_index: Option<u16>,
+    /// The ICE ufrag.
+    #[serde(
+        rename = "usernameFragment",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub username_fragment: Option<String>,
+}
+
+impl IceCandidate {
+    fn validate(&self, i: usize) -> Result<(), Error> {
+        let field = format!("candidates[{i}]");
+        if self.candidate.len() > MAX_CANDIDATE {
+            return Err(Error::invalid(&field, "candidate too long"));
+        }
+        if !self.candidate.is_empty() && !self.candidate.starts_with("candidate:") {
+            return Err(Error::invalid(
+                &field,
+                "a candidate starts with `candidate:`",
+            ));
+        }
+        if self.candidate.contains(['\r', '\n']) {
+            return Err(Error::invalid(&field, "a candidate is one line"));
+        }
+        if self.sdp_mid.is_none() && self.sdp_m_line_index.is_none() {
+            return Err(Error::invalid(
+                &field,
+                "sdpMid or sdpMLineIndex is required",
+            ));
+        }
+        for s in [&self.sdp_mid, &self.username_fragment]
+            .into_iter()
+            .flatten()
+        {
+            check_text(&field, s, MAX_SHORT_TEXT, true)?;
+        }
+        Ok(())
+    }
+}
+
+/// `POST /api/calls/offer`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OfferRequest {
+    /// The callee's user id.
+    pub to: String,
+    /// The offer SDP.
+    pub sdp: String,
+    /// The handshake's first message.
+    pub kem: OfferKemBody,
+}
+
+impl OfferRequest {
+    /// Field checks (400 / 422).
+    pub fn validate(&self) -> Result<(), Error> {
+        check_user_id("to", &self.to)?;
+        check_text("sdp", &self.sdp, MAX_SDP, false)?;
+        if self.kem.suite != pqcall_crypto::SUITE {
+            return Err(Error::invalid("kem.suite", "the only suite is ML-KEM-768"));
+        }
+        check_kem(Field::Ek, &self.kem.ek)?;
+        check_kem(Field::Commit, &self.kem.commit)
+    }
+}
+
+/// `{call_id, devices}`: the offer's result (a delivery receipt).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OfferResponse {
+    /// The new call.
+    pub call_id: String,
+    /// How many of the callee's connections it rang on.
+    pub devices: usize,
+}
+
+/// `POST /api/calls/answer`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnswerRequest {
+    /// The call.
+    pub call_id: String,
+    /// The answer SDP.
+    pub sdp: String,
+    /// The handshake's second message.
+    pub kem: AnswerKemBody,
+}
+
+impl AnswerRequest {
+    /// Field checks (400 / 422).
+    pub fn validate(&self) -> Result<(), Error> {
+        check_text("sdp", &self.sdp, MAX_SDP, false)?;
+        check_kem(Field::Ct, &self.kem.ct)
+    }
+}
+
+/// `POST /api/calls/confirm`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfirmRequest {
+    /// The call.
+    pub call_id: String,
+    /// `{nonce, tag}` (caller) or `{tag}` (callee).
+    pub kem: ConfirmKemBody,
+}
+
+impl ConfirmRequest {
+    /// Field checks (400 / 422). Whether `nonce` must be present depends on the
+    /// sender's role, which the call state machine checks.
+    pub fn validate(&self) -> Result<(), Error> {
+        if let Some(n) = &self.kem.nonce {
+            check_kem(Field::Nonce, n)?;
+        }
+        check_kem(Field::Tag, &self.kem.tag)
+    }
+}
+
+/// `POST /api/calls/ice`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IceRequest {
+    /// The call.
+    pub call_id: String,
+    /// Candidates, in trickle order.
+    pub candidates: Vec<IceCandidate>,
+    /// No more candidates follow.
+    #[serde(default)]
+    pub done: Option<bool>,
+}
+
+impl IceRequest {
+    /// Field checks (400).
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.candidates.is_empty() && self.done != Some(true) {
+            return Err(Error::invalid(
+                "candidates",
+                "may be empty only with done: true",
+            ));
+        }
+        if self.candidates.len() > MAX_CANDIDATES {
+            return Err(Error::invalid(
+                "candidates",
+                format!("at most {MAX_CANDIDATES} per request"),
+            ));
+        }
+        self.candidates
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, c)| c.validate(i))
+    }
+}
+
+/// `POST /api/calls/decline` and `POST /api/calls/end`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallIdReason {
+    /// The call.
+    pub call_id: String,
+    /// Why (short text).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl CallIdReason {
+    /// Field checks (400).
+    pub fn validate(&self) -> Result<(), Error> {
+        if let Some(r) = &self.reason {
+            check_text("reason", r, MAX_SHORT_TEXT, false)?;
+        }
+        Ok(())
+    }
+}
+
+/// The result of answer, confirm, ice, decline and end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallStateResponse {
+    /// The call.
+    pub call_id: String,
+    /// Its state after the request.
+    pub state: crate::calls::CallState,
+}
+
+/// A stored chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Server-assigned, increasing within a conversation.
+    pub id: String,
+    /// The conversation.
+    pub conversation_id: String,
+    /// The sender.
+    pub from: String,
+    /// Opaque text (may be ciphertext).
+    pub body: String,
+    /// The sender's idempotency key.
+    pub client_msg_id: String,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+/// `POST /api/conversations/create`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateConversationRequest {
+    /// Members besides the creator.
+    pub members: Vec<String>,
+    /// Optional title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Anyone may join.
+    #[serde(default)]
+    pub open: Option<bool>,
+}
+
+impl CreateConversationRequest {
+    /// Field checks (400).
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.members.len() > MAX_MEMBERS {
+            return Err(Error::invalid("members", format!("at most {MAX_MEMBERS}")));
+        }
+        for (i, m) in self.members.iter().enumerate() {
+            check_user_id(&format!("members[{i}]"), m)?;
+        }
+        if let Some(t) = &self.title {
+            check_text("title", t, MAX_SHORT_TEXT, true)?;
+        }
+        Ok(())
+    }
+}
+
+/// `{conversation_id}`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationIdBody {
+    /// The conversation.
+    pub conversation_id: String,
+}
+
+/// `{conversation_id, members}`: the result of join.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JoinResponse {
+    /// The conversation.
+    pub conversation_id: String,
+    /// Its members after the join.
+    pub members: Vec<String>,
+}
+
+/// `POST /api/messages/send`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SendRequest {
+    /// The conversation.
+    pub conversation_id: String,
+    /// Opaque text, at most 16 KiB.
+    pub body: String,
+    /// Idempotency key chosen by the client.
+    pub client_msg_id: String,
+}
+
+impl SendRequest {
+    /// Field checks (400).
+    pub fn validate(&self) -> Result<(), Error> {
+        check_text("body", &self.body, MAX_MESSAGE_BODY, false)?;
+        check_text("client_msg_id", &self.client_msg_id, MAX_SHORT_TEXT, false)
+    }
+}
+
+/// `{message}`: the result of send.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SendResponse {
+    /// The stored message (the first one, for a retried send).
+    pub message: Message,
+}
+
+/// `POST /api/messages/load`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadRequest {
+    /// The conversation.
+    pub conversation_id: String,
+    /// Only messages older than this message id.
+    #[serde(default)]
+    pub before: Option<String>,
+    /// How many, 1..=100 (default 50).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+impl LoadRequest {
+    /// Field checks (400); returns the effective limit.
+    pub fn validate(&self) -> Result<usize, Error> {
+        if let Some(b) = &self.before {
+            check_text("before", b, MAX_SHORT_TEXT, false)?;
+        }
+        match self.limit {
+            None => Ok(50),
+            Some(l @ 1..=100) => Ok(l as usize),
+            Some(_) => Err(Error::invalid("limit", "1 to 100")),
+        }
+    }
+}
+
+/// `{messages, has_more}`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadResponse {
+    /// Oldest first.
+    pub messages: Vec<Message>,
+    /// Older messages exist.
+    pub has_more: bool,
+}
+
+/// `{conversation_id}`: the result of create.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateConversationResponse {
+    /// The new conversation.
+    pub conversation_id: String,
+}
+
+/// `{user_id, expires_at, sse_ticket}`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuthenticateResponse {
+    /// The token's subject.
+    pub user_id: String,
+    /// When the ticket expires (Unix seconds).
+    pub expires_at: u64,
+    /// Single-use ticket for `GET /api/events?ticket=`.
+    pub sse_ticket: String,
+}
+
+/// `POST /api/server/publish`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublishRequest {
+    /// Recipients.
+    pub users: Vec<String>,
+    /// `app.<name>`.
+    pub event: String,
+    /// Any JSON object.
+    pub data: Value,
+}
+
+impl PublishRequest {
+    /// Field checks (400).
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.users.is_empty() || self.users.len() > MAX_PUBLISH_USERS {
+            return Err(Error::invalid(
+                "users",
+                format!("1 to {MAX_PUBLISH_USERS} users"),
+            ));
+        }
+        for (i, u) in self.users.iter().enumerate() {
+            check_user_id(&format!("users[{i}]"), u)?;
+        }
+        let name = self.event.strip_prefix("app.").unwrap_or_default();
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !ok {
+            return Err(Error::invalid(
+                "event",
+                "must be `app.` followed by 1-64 of [A-Za-z0-9._-]",
+            ));
+        }
+        if !self.data.is_object() {
+            return Err(Error::invalid("data", "must be a JSON object"));
+        }
+        Ok(())
+    }
+}
+
+/// `{delivered_to}`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublishResponse {
+    /// How many users' logs received the event.
+    pub delivered_to: usize,
+}
+
+/// `POST /api/dev/token` (development mode only)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DevTokenRequest {
+    /// The user to mint a token for.
+    pub user: String,
+}
+
+/// `{token, expires_at}`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DevTokenResponse {
+    /// A short-lived JWT.
+    pub token: String,
+    /// Unix seconds.
+    pub expires_at: u64,
+}
+
+/// `{"error": {...}}`, every error response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// The inside of [`ErrorBody`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// snake_case code.
+    pub code: String,
+    /// A human sentence.
+    pub message: String,
+    /// The existing call, for `glare`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_id: Option<String>,
+}
+
+impl From<&Error> for ErrorBody {
+    fn from(e: &Error) -> Self {
+        ErrorBody {
+            error: ErrorDetail {
+                code: e.code().to_owned(),
+                message: e.to_string(),
+                call_id: match e {
+                    Error::Glare { call_id } => Some(call_id.clone()),
+                    _ => None,
+                },
+            },
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! A call and its states (PROTOCOL.md §5).
+//!
+//! ```text
+//! ringing --answer (callee)--> connecting --confirm x2--> active --end--> ended
+//! ringing --decline (callee)--> declined
+//! ringing --end (caller)-----> canceled        ringing --ring timeout--> missed
+//! connecting/active --end (either)--> ended
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{CallIce, CallOffer};
+use crate::ids::Millis;
+
+/// Where a call stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallState {
+    /// Offered; the callee's devices ring.
+    Ringing,
+    /// Answered; the handshake's confirms are under way.
+    Connecting,
+    /// Both confirms relayed.
+    Active,
+    /// Hung up after it was answered.
+    Ended,
+    /// The callee declined.
+    Declined,
+    /// The caller hung up while it rang.
+    Canceled,
+    /// Nobody answered before the ring timeout.
+    Missed,
+}
+
+impl CallState {
+    /// No event follows a final state.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            CallState::Ended | CallState::Declined | CallState::Canceled | CallState::Missed
+        )
+    }
+
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallState::Ringing => "ringing",
+            CallState::Connecting => "connecting",
+            CallState::Active => "active",
+            CallState::Ended => "ended",
+            CallState::Declined => "declined",
+            CallState::Canceled => "canceled",
+            CallState::Missed => "missed",
+        }
+    }
+
+    /// Every state, for metrics.
+    pub const ALL: [CallState; 7] = [
+        CallState::Ringing,
+        CallState::Connecting,
+        CallState::Active,
+        CallState::Ended,
+        CallState::Declined,
+        CallState::Canceled,
+        CallState::Missed,
+    ];
+}
+
+/// Which side of a call a request comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The caller's offering connection.
+    Caller,
+    /// The callee's answering connection.
+    Callee,
+}
+
+/// One call.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// Server-generated, random 128-bit.
+    pub id: String,
+    /// Who called.
+    pub caller: String,
+    /// The connection that offered.
+    pub caller_conn: String,
+    /// Who was called.
+    pub callee: String,
+    /// The connection that answered, once one has.
+    pub callee_conn: Option<String>,
+    /// The state.
+    pub state: CallState,
+    /// When the ring timeout fires (Unix ms).
+    pub ring_deadline: Millis,
+    /// The offer, for devices that connect while it rings.
+    pub(crate) offer: CallOffer,
+    /// The caller's ICE sent while ringing, in order, for the answering connection.
+    pub(crate) pending_ice: Vec<CallIce>,
+    pub(crate) pending_candidates: usize,
+    pub(crate) caller_confirmed: bool,
+    pub(crate) callee_confirmed: bool,
+}
+
+impl Call {
+    /// The role of `(user, conn)` in this call, if it is one of the bound connections.
+    pub fn role_of(&self, user: &str, conn: &str) -> Option<Role> {
+        if user == self.caller && conn == self.caller_conn {
+            Some(Role::Caller)
+        } else if user == self.callee && self.callee_conn.as_deref() == Some(conn) {
+            Some(Role::Callee)
+        } else {
+            None
+        }
+    }
+
+    /// The other party's user and bound connection.
+    pub fn peer_of(&self, role: Role) -> (&str, Option<&str>) {
+        match role {
+            Role::Caller => (&self.callee, self.callee_conn.as_deref()),
+            Role::Callee => (&self.caller, Some(&self.caller_conn)),
+        }
+    }
+}

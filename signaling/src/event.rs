@@ -1,0 +1,241 @@
+//! Every event of the stream (PROTOCOL.md §3–§4), typed, with its wire name.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::api::{IceCandidate, Message, OfferKemBody};
+
+/// `call.offer`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallOffer {
+    /// The call.
+    pub call_id: String,
+    /// The caller's user id.
+    pub from: String,
+    /// The offer SDP.
+    pub sdp: String,
+    /// `{suite, ek, commit}`.
+    pub kem: OfferKemBody,
+    /// When the call stops ringing (Unix seconds).
+    pub expires_at: u64,
+}
+
+/// `call.answer`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallAnswer {
+    /// The call.
+    pub call_id: String,
+    /// The answer SDP.
+    pub sdp: String,
+    /// `{ct}`.
+    pub kem: crate::api::AnswerKemBody,
+}
+
+/// `call.confirm`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallConfirm {
+    /// The call.
+    pub call_id: String,
+    /// `{nonce, tag}` from the caller, `{tag}` from the callee.
+    pub kem: crate::api::ConfirmKemBody,
+}
+
+/// `call.ice`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallIce {
+    /// The call.
+    pub call_id: String,
+    /// Trickled candidates, in the order sent.
+    pub candidates: Vec<IceCandidate>,
+    /// The sender has no more candidates.
+    pub done: bool,
+}
+
+/// An event that names only the call and, maybe, a reason
+/// (`call.answered_elsewhere`, `call.declined`, `call.ended`, `call.missed`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallNotice {
+    /// The call.
+    pub call_id: String,
+    /// Why, where the event has a reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// `conversation.created`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationCreated {
+    /// The conversation.
+    pub conversation_id: String,
+    /// Its title, if any.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Anyone may join.
+    pub open: bool,
+    /// Members, creator first.
+    pub members: Vec<String>,
+    /// The creator.
+    pub created_by: String,
+}
+
+/// `conversation.member_joined`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberJoined {
+    /// The conversation.
+    pub conversation_id: String,
+    /// Who joined.
+    pub user_id: String,
+}
+
+/// `message.new`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageNew {
+    /// The conversation.
+    pub conversation_id: String,
+    /// The stored message.
+    pub message: Message,
+}
+
+/// `typing` (ephemeral: never stored, never replayed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Typing {
+    /// The conversation.
+    pub conversation_id: String,
+    /// Who is typing.
+    pub user_id: String,
+    /// Started (true) or stopped (false).
+    pub active: bool,
+}
+
+/// `hello`, the first event of every stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    /// This device's connection id; send it as `X-Pqcall-Conn`.
+    pub conn_id: String,
+    /// The authenticated user.
+    pub user_id: String,
+    /// True when the given last event id was found and everything after it follows.
+    pub resumed: bool,
+}
+
+/// `reset`: the last event id could not be resumed; reload state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reset {
+    /// `unknown_id`, `stale_epoch` or `out_of_window`.
+    pub reason: String,
+}
+
+/// One event of a user's stream.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// `call.offer`
+    CallOffer(CallOffer),
+    /// `call.answer`
+    CallAnswer(CallAnswer),
+    /// `call.answered_elsewhere`
+    CallAnsweredElsewhere(CallNotice),
+    /// `call.confirm`
+    CallConfirm(CallConfirm),
+    /// `call.ice`
+    CallIce(CallIce),
+    /// `call.declined`
+    CallDeclined(CallNotice),
+    /// `call.ended`
+    CallEnded(CallNotice),
+    /// `call.missed`
+    CallMissed(CallNotice),
+    /// `conversation.created`
+    ConversationCreated(ConversationCreated),
+    /// `conversation.member_joined`
+    MemberJoined(MemberJoined),
+    /// `message.new`
+    MessageNew(MessageNew),
+    /// `typing`
+    Typing(Typing),
+    /// `app.<name>`, published by the embedding application.
+    App {
+        /// The full event name, starting with `app.`.
+        name: String,
+        /// Application-defined JSON.
+        data: Value,
+    },
+}
+
+impl Event {
+    /// The SSE `event:` name.
+    pub fn name(&self) -> &str {
+        match self {
+            Event::CallOffer(_) => "call.offer",
+            Event::CallAnswer(_) => "call.answer",
+            Event::CallAnsweredElsewhere(_) => "call.answered_elsewhere",
+            Event::CallConfirm(_) => "call.confirm",
+            Event::CallIce(_) => "call.ice",
+            Event::CallDeclined(_) => "call.declined",
+            Event::CallEnded(_) => "call.ended",
+            Event::CallMissed(_) => "call.missed",
+            Event::ConversationCreated(_) => "conversation.created",
+            Event::MemberJoined(_) => "conversation.member_joined",
+            Event::MessageNew(_) => "message.new",
+            Event::Typing(_) => "typing",
+            Event::App { name, .. } => name,
+        }
+    }
+
+    /// The call this event belongs to, for call events.
+    pub fn call_id(&self) -> Option<&str> {
+        match self {
+            Event::CallOffer(e) => Some(&e.call_id),
+            Event::CallAnswer(e) => Some(&e.call_id),
+            Event::CallConfirm(e) => Some(&e.call_id),
+            Event::CallIce(e) => Some(&e.call_id),
+            Event::CallAnsweredElsewhere(e)
+            | Event::CallDeclined(e)
+            | Event::CallEnded(e)
+            | Event::CallMissed(e) => Some(&e.call_id),
+            _ => None,
+        }
+    }
+
+    /// The `data:` line: one-line JSON.
+    pub fn data_json(&self) -> String {
+        let r = match self {
+            Event::CallOffer(e) => serde_json::to_string(e),
+            Event::CallAnswer(e) => serde_json::to_string(e),
+            Event::CallConfirm(e) => serde_json::to_string(e),
+            Event::CallIce(e) => serde_json::to_string(e),
+            Event::CallAnsweredElsewhere(e)
+            | Event::CallDeclined(e)
+            | Event::CallEnded(e)
+            | Event::CallMissed(e) => serde_json::to_string(e),
+            Event::ConversationCreated(e) => serde_json::to_string(e),
+            Event::MemberJoined(e) => serde_json::to_string(e),
+            Event::MessageNew(e) => serde_json::to_string(e),
+            Event::Typing(e) => serde_json::to_string(e),
+            Event::App { data, .. } => serde_json::to_string(data),
+        };
+        // These types serialize infallibly (string keys, no non-finite floats).
+        r.unwrap_or_else(|_| "{}".to_owned())
+    }
+
+    /// Parses an event from its wire name and data (for clients).
+    pub fn parse(name: &str, data: &str) -> Result<Event, serde_json::Error> {
+        Ok(match name {
+            "call.offer" => Event::CallOffer(serde_json::from_str(data)?),
+            "call.answer" => Event::CallAnswer(serde_json::from_str(data)?),
+            "call.answered_elsewhere" => Event::CallAnsweredElsewhere(serde_json::from_str(data)?),
+            "call.confirm" => Event::CallConfirm(serde_json::from_str(data)?),
+            "call.ice" => Event::CallIce(serde_json::from_str(data)?),
+            "call.declined" => Event::CallDeclined(serde_json::from_str(data)?),
+            "call.ended" => Event::CallEnded(serde_json::from_str(data)?),
+            "call.missed" => Event::CallMissed(serde_json::from_str(data)?),
+            "conversation.created" => Event::ConversationCreated(serde_json::from_str(data)?),
+            "conversation.member_joined" => Event::MemberJoined(serde_json::from_str(data)?),
+            "message.new" => Event::MessageNew(serde_json::from_str(data)?),
+            "typing" => Event::Typing(serde_json::from_str(data)?),
+            other => Event::App {
+                name: other.to_owned(),
+                data: serde_json::from_str(data)?,
+            },
+        })
+    }
+}
