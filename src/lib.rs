@@ -1,1 +1,100 @@
-//! pqcall: WebRTC call signaling over HTTP POST and Server-Sent Events.
+//! pqcall: WebRTC call signaling over HTTP POST and Server-Sent Events, with an
+//! ML-KEM-768 call handshake between the browsers (PROTOCOL.md).
+//!
+//! The service is a thin shell around [`pqcall_signaling::Core`]: handlers parse and
+//! authenticate, the core decides, and [`AppState`] performs the outputs (append to
+//! the per-user log, push to open streams, schedule timers).
+//!
+//! Embed the router in another axum application:
+//!
+//! ```no_run
+//! # async fn f() -> anyhow::Result<()> {
+//! let config = pqcall::Config::default();
+//! let state = pqcall::AppState::new(config, b"a secret shared with your identity provider");
+//! let app = axum::Router::new()
+//!     .route("/", axum::routing::get(|| async { "my app" }))
+//!     .merge(pqcall::router(state));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(()) }
+//! ```
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+mod auth;
+mod config;
+mod error;
+mod events;
+mod hub;
+mod routes;
+mod state;
+mod store;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tower_http::services::ServeDir;
+use tower_http::trace::TraceLayer;
+
+pub use config::Config;
+pub use error::{ApiError, status};
+pub use routes::{BODY_LIMIT, publish_app_event};
+pub use state::AppState;
+pub use store::{ChatStore, MemoryStore};
+
+/// Every route of the service. Development-mode routes are included only when the
+/// state's configuration enables them.
+pub fn router(state: AppState) -> Router {
+    let dev = state.0.config.dev;
+    let web_dir = state.0.config.web_dir.clone();
+    let mut api = Router::new()
+        .route("/api/auth/authenticate", post(routes::authenticate))
+        .route("/api/events", get(events::events))
+        .route(
+            "/api/conversations/create",
+            post(routes::create_conversation),
+        )
+        .route("/api/conversations/join", post(routes::join_conversation))
+        .route("/api/messages/send", post(routes::send_message))
+        .route("/api/messages/load", post(routes::load_messages))
+        .route("/api/typing/start", post(routes::typing_start))
+        .route("/api/typing/stop", post(routes::typing_stop))
+        .route("/api/calls/offer", post(routes::offer))
+        .route("/api/calls/answer", post(routes::answer))
+        .route("/api/calls/confirm", post(routes::confirm))
+        .route("/api/calls/ice", post(routes::ice))
+        .route("/api/calls/decline", post(routes::decline))
+        .route("/api/calls/end", post(routes::end))
+        .route("/api/server/publish", post(routes::server_publish))
+        .route("/healthz", get(routes::healthz));
+    if dev {
+        api = api.route("/api/dev/token", post(routes::dev_token));
+    }
+    api.fallback_service(ServeDir::new(web_dir))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves `state` on `listener` until `shutdown` completes; then ends every stream and
+/// returns once open requests have finished.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let token = state.shutdown_token();
+    let app = router(state.clone());
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: ending every stream");
+        token.cancel();
+        state.0.hub.close_all();
+    })
+    .await
+}

@@ -188,6 +188,24 @@ impl Core {
         (Connected { conn_id, reused }, out)
     }
 
+    /// Offers still ringing for `user`, delivered to connection `conn` alone: for a
+    /// stream that had nothing replayed (a new device, or after a reset).
+    pub fn pending_offers(&self, user: &str, conn: &str) -> Vec<Output> {
+        self.ringing_to
+            .get(user)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.calls.get(id))
+            .map(|call| {
+                deliver(
+                    user,
+                    Audience::Only(conn.to_owned()),
+                    Event::CallOffer(call.offer.clone()),
+                )
+            })
+            .collect()
+    }
+
     /// A stream of connection `conn` closed. When it was the last one, the grace
     /// period starts.
     pub fn disconnect(&mut self, now: Millis, conn_id: &str) -> Vec<Output> {

@@ -1,0 +1,77 @@
+//! The one configuration struct: defaults, flags and `PQCALL_*` environment variables.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// Everything `pqcall serve` can be told.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port (the address is printed).
+    #[arg(long, env = "PQCALL_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Development mode: `POST /api/dev/token` mints tokens for any user name.
+    /// Refused on a non-loopback address unless `--force-dev`.
+    #[arg(long, env = "PQCALL_DEV", default_value_t = false)]
+    pub dev: bool,
+    /// Allow development mode on a non-loopback address.
+    #[arg(long, env = "PQCALL_FORCE_DEV", default_value_t = false)]
+    pub force_dev: bool,
+    /// HS256 secret that signs and verifies JWTs. In development mode a random one is
+    /// used when none is given.
+    #[arg(long, env = "PQCALL_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Key for `POST /api/server/publish` (`Authorization: Bearer <key>`); publishing
+    /// is off without one.
+    #[arg(long, env = "PQCALL_SERVER_KEY", hide_env_values = true)]
+    pub server_key: Option<String>,
+    /// Chat history database (SQLite path). Not yet used: history is kept in memory.
+    #[arg(long, env = "PQCALL_DATABASE")]
+    pub database: Option<PathBuf>,
+    /// Directory served at `/` (the browser demo).
+    #[arg(long, env = "PQCALL_WEB_DIR", default_value = "web")]
+    pub web_dir: PathBuf,
+    /// Ring timeout, in milliseconds.
+    #[arg(long, env = "PQCALL_RING_TIMEOUT_MS", default_value_t = 45_000)]
+    pub ring_timeout_ms: u64,
+    /// Grace period of a connection id without a stream, in milliseconds.
+    #[arg(long, env = "PQCALL_CONN_GRACE_MS", default_value_t = 30_000)]
+    pub conn_grace_ms: u64,
+    /// Heartbeat comment interval, in milliseconds.
+    #[arg(long, env = "PQCALL_HEARTBEAT_MS", default_value_t = 15_000)]
+    pub heartbeat_ms: u64,
+    /// Events kept per user for resume.
+    #[arg(long, env = "PQCALL_REPLAY_EVENTS", default_value_t = 1000)]
+    pub replay_events: usize,
+    /// Oldest event kept for resume, in seconds.
+    #[arg(long, env = "PQCALL_REPLAY_SECS", default_value_t = 600)]
+    pub replay_secs: u64,
+    /// Frames queued per stream before a slow reader's stream is ended.
+    #[arg(long, env = "PQCALL_STREAM_QUEUE", default_value_t = 256)]
+    pub stream_queue: usize,
+    /// Open streams per user.
+    #[arg(long, env = "PQCALL_MAX_STREAMS_PER_USER", default_value_t = 16)]
+    pub max_streams_per_user: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            dev: false,
+            force_dev: false,
+            jwt_secret: None,
+            server_key: None,
+            database: None,
+            web_dir: PathBuf::from("web"),
+            ring_timeout_ms: 45_000,
+            conn_grace_ms: 30_000,
+            heartbeat_ms: 15_000,
+            replay_events: 1000,
+            replay_secs: 600,
+            stream_queue: 256,
+            max_streams_per_user: 16,
+        }
+    }
+}

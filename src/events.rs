@@ -1,0 +1,203 @@
+//! `GET /api/events`: the Server-Sent Events stream (PROTOCOL.md §3).
+//!
+//! Setup runs under the core lock, so nothing is appended between the replay and the
+//! moment the stream's live queue exists: no gap, and (ids are compared) no duplicate.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, Stream, StreamExt};
+use pqcall_signaling::event::{Hello, Reset};
+use pqcall_signaling::{Error, EventId, Replay};
+use serde::Deserialize;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::error::ApiError;
+use crate::hub::Frame;
+use crate::routes::user_of;
+use crate::state::{AppState, now_ms};
+
+/// Query parameters of the stream.
+#[derive(Debug, Deserialize)]
+pub struct EventsQuery {
+    /// A single-use ticket (browsers).
+    pub ticket: Option<String>,
+    /// The device's previous connection id.
+    pub conn_id: Option<String>,
+    /// Resume after this id (when the header is absent).
+    pub last_event_id: Option<String>,
+}
+
+fn to_sse(f: &Frame) -> SseEvent {
+    let e = SseEvent::default().event(&f.name).data(&f.data);
+    match f.id {
+        Some(id) => e.id(id.to_string()),
+        None => e,
+    }
+}
+
+/// Unregisters the stream when the client goes away or the stream ends.
+struct Guard {
+    state: AppState,
+    user: String,
+    conn: String,
+    sub: u64,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.state.0.hub.unsubscribe(&self.user, self.sub);
+        let (state, conn) = (self.state.clone(), self.conn.clone());
+        // Dropped inside the runtime (a response body); if the runtime is gone there
+        // is nothing left to clean up.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let mut core = state.0.core.lock().await;
+                let out = core.disconnect(now_ms(), &conn);
+                if let Err(e) = state.perform(out).await {
+                    tracing::warn!(error = %e, "disconnect outputs failed");
+                }
+            });
+        }
+    }
+}
+
+/// `GET /api/events`
+pub async fn events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<EventsQuery>,
+) -> Result<Response, ApiError> {
+    let now = now_ms();
+    let user = match &q.ticket {
+        Some(t) => state.0.auth.redeem_ticket(t, now)?,
+        None => user_of(&state, &headers)?,
+    };
+    if state.0.hub.streams_of(&user) >= state.0.config.max_streams_per_user {
+        return Err(Error::RateLimited {
+            what: "streams per user",
+            retry_after_secs: 5,
+        }
+        .into());
+    }
+    let last_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or(q.last_event_id.clone())
+        .filter(|s| !s.is_empty());
+
+    let mut core = state.0.core.lock().await;
+    let (connected, _) = core.connect(now, &user, q.conn_id.as_deref(), false);
+    let conn = connected.conn_id.clone();
+    let (sub, rx) = state
+        .0
+        .hub
+        .subscribe(&user, &conn, state.0.config.stream_queue);
+    let guard = Guard {
+        state: state.clone(),
+        user: user.clone(),
+        conn: conn.clone(),
+        sub,
+    };
+
+    let mut first: Vec<SseEvent> = Vec::new();
+    let mut replayed: Vec<SseEvent> = Vec::new();
+    let mut resumed = false;
+    let mut fresh = true;
+    let mut after: Option<EventId> = None;
+    if let Some(last) = &last_id {
+        match state.0.log.replay(&user, last, &conn, now).await? {
+            Replay::Events(evs) => {
+                resumed = true;
+                fresh = false;
+                after = EventId::parse(last);
+                for e in evs {
+                    after = Some(e.id);
+                    replayed.push(
+                        SseEvent::default()
+                            .id(e.id.to_string())
+                            .event(&e.name)
+                            .data(&e.data),
+                    );
+                }
+            }
+            Replay::Reset { reason, newest } => {
+                after = Some(newest);
+                let data = serde_json::to_string(&Reset {
+                    reason: reason.as_str().to_owned(),
+                })
+                .unwrap_or_default();
+                replayed.push(
+                    SseEvent::default()
+                        .id(newest.to_string())
+                        .event("reset")
+                        .data(data),
+                );
+            }
+        }
+    }
+    let hello = Hello {
+        conn_id: conn.clone(),
+        user_id: user.clone(),
+        resumed,
+    };
+    let mut hello_event = SseEvent::default()
+        .retry(Duration::from_millis(1000 + now % 2000))
+        .event("hello")
+        .data(serde_json::to_string(&hello).unwrap_or_default());
+    // A stream with no position yet gets the log's newest id on `hello`, so that its
+    // first reconnect resumes from here and misses nothing (PROTOCOL.md is silent on
+    // this; see README). Resumed and reset streams get their position from the
+    // replayed events or the `reset` event.
+    if last_id.is_none() {
+        let newest = state.0.log.newest(&user).await?;
+        after = Some(newest);
+        hello_event = hello_event.id(newest.to_string());
+    }
+    first.push(hello_event);
+    first.extend(replayed);
+    if fresh {
+        let out = core.pending_offers(&user, &conn);
+        state.perform(out).await?;
+    }
+    drop(core);
+    tracing::info!(conn = %conn, resumed, "stream opened");
+
+    let live = ReceiverStream::new(rx).filter_map(move |f: Arc<Frame>| {
+        // Drop anything the replay already sent.
+        let keep = match (f.id, after) {
+            (Some(id), Some(a)) => id.epoch != a.epoch || id.seq > a.seq,
+            _ => true,
+        };
+        std::future::ready(keep.then(|| to_sse(&f)))
+    });
+    let shutdown = state.shutdown_token();
+    let body = stream::iter(first)
+        .chain(live)
+        .take_until(async move { shutdown.cancelled().await })
+        .map(move |e| {
+            let _ = &guard;
+            Ok::<_, Infallible>(e)
+        });
+    let sse = Sse::new(Box::pin(body)
+        as std::pin::Pin<
+            Box<dyn Stream<Item = Result<SseEvent, Infallible>> + Send>,
+        >)
+    .keep_alive(
+        KeepAlive::new()
+            .interval(Duration::from_millis(state.0.config.heartbeat_ms))
+            .text("keep-alive"),
+    );
+    let mut res = sse.into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    res.headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(res)
+}

@@ -1,0 +1,121 @@
+//! Live fan-out to open streams. Each stream has a bounded queue; a stream whose queue
+//! is full is ended (its client resumes from its last id), so memory never grows
+//! because one reader stopped.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use pqcall_signaling::{Audience, EventId};
+use tokio::sync::mpsc;
+
+/// One event ready to frame.
+#[derive(Debug)]
+pub struct Frame {
+    /// The log id (none for ephemeral events).
+    pub id: Option<EventId>,
+    /// SSE event name.
+    pub name: String,
+    /// One-line JSON.
+    pub data: String,
+}
+
+struct Sub {
+    id: u64,
+    conn: String,
+    tx: mpsc::Sender<Arc<Frame>>,
+}
+
+/// Open streams by user.
+#[derive(Default)]
+pub struct Hub {
+    subs: Mutex<HashMap<String, Vec<Sub>>>,
+    next: AtomicU64,
+    /// Streams ended because their queue overflowed.
+    pub slow_ends: AtomicU64,
+    /// Frames queued to streams.
+    pub delivered: AtomicU64,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("streams", &self.open_streams())
+            .finish()
+    }
+}
+
+impl Hub {
+    /// Registers a stream of `user`'s connection `conn`.
+    pub fn subscribe(
+        &self,
+        user: &str,
+        conn: &str,
+        capacity: usize,
+    ) -> (u64, mpsc::Receiver<Arc<Frame>>) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut subs = self.subs.lock().unwrap_or_else(|p| p.into_inner());
+        subs.entry(user.to_owned()).or_default().push(Sub {
+            id,
+            conn: conn.to_owned(),
+            tx,
+        });
+        (id, rx)
+    }
+
+    /// Removes a stream.
+    pub fn unsubscribe(&self, user: &str, id: u64) {
+        let mut subs = self.subs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(v) = subs.get_mut(user) {
+            v.retain(|s| s.id != id);
+            if v.is_empty() {
+                subs.remove(user);
+            }
+        }
+    }
+
+    /// Queues a frame to `user`'s streams that `audience` includes (all when `None`).
+    pub fn send(&self, user: &str, audience: Option<&Audience>, frame: Arc<Frame>) {
+        let mut subs = self.subs.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(v) = subs.get_mut(user) else { return };
+        v.retain(|s| {
+            if audience.is_some_and(|a| !a.includes(&s.conn)) {
+                return true;
+            }
+            match s.tx.try_send(frame.clone()) {
+                Ok(()) => {
+                    self.delivered.fetch_add(1, Ordering::Relaxed);
+                    true
+                }
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    self.slow_ends.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(conn = %s.conn, "stream queue full: ending the stream");
+                    false
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            }
+        });
+        if v.is_empty() {
+            subs.remove(user);
+        }
+    }
+
+    /// Open streams of one user.
+    pub fn streams_of(&self, user: &str) -> usize {
+        let subs = self.subs.lock().unwrap_or_else(|p| p.into_inner());
+        subs.get(user).map_or(0, Vec::len)
+    }
+
+    /// Open streams in total.
+    pub fn open_streams(&self) -> usize {
+        let subs = self.subs.lock().unwrap_or_else(|p| p.into_inner());
+        subs.values().map(Vec::len).sum()
+    }
+
+    /// Ends every stream (shutdown).
+    pub fn close_all(&self) {
+        self.subs.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}

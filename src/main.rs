@@ -1,0 +1,113 @@
+//! The `pqcall` binary: `pqcall serve` runs the service, `pqcall token --user NAME`
+//! mints a JWT with the configured secret.
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use pqcall::{AppState, Config};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "WebRTC call signaling over HTTP POST + SSE, with an ML-KEM-768 handshake"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(Config),
+    /// Print a JWT for a user, signed with the configured secret.
+    Token {
+        /// The user id (`sub`).
+        #[arg(long)]
+        user: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+        #[command(flatten)]
+        config: Config,
+    },
+}
+
+fn secret(config: &Config) -> anyhow::Result<Vec<u8>> {
+    match (&config.jwt_secret, config.dev) {
+        (Some(s), _) if !s.is_empty() => Ok(s.as_bytes().to_vec()),
+        (_, true) => {
+            let mut b = [0u8; 32];
+            getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+            Ok(b.to_vec())
+        }
+        _ => bail!("set --jwt-secret (PQCALL_JWT_SECRET), or run with --dev"),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PQCALL_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Token { user, ttl, config } => {
+            let key = config
+                .jwt_secret
+                .clone()
+                .filter(|s| !s.is_empty())
+                .context("--jwt-secret is required")?;
+            let state = AppState::new(config, key.as_bytes());
+            println!(
+                "{}",
+                state
+                    .mint_token(&user, ttl)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?
+            );
+            Ok(())
+        }
+        Command::Serve(config) => {
+            if config.dev {
+                if !config.bind.ip().is_loopback() && !config.force_dev {
+                    bail!(
+                        "development mode on a non-loopback address ({}) needs --force-dev",
+                        config.bind
+                    );
+                }
+                tracing::warn!(
+                    "DEVELOPMENT MODE: anyone who can reach {} can mint tokens for any user",
+                    config.bind
+                );
+            }
+            let key = secret(&config)?;
+            let listener = tokio::net::TcpListener::bind(config.bind)
+                .await
+                .with_context(|| format!("bind {}", config.bind))?;
+            let addr = listener.local_addr()?;
+            println!("pqcall listening on http://{addr}");
+            let state = AppState::new(config, &key);
+            pqcall::run(listener, state, shutdown_signal()).await?;
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

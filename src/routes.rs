@@ -1,0 +1,299 @@
+//! The POST endpoints (PROTOCOL.md §4). Each checks, in order: auth (401), size (413),
+//! shape (400/422), then hands the request to the core or the chat rules.
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use pqcall_signaling::api::*;
+use pqcall_signaling::chat::{self, Join};
+use pqcall_signaling::{Error, publish};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::state::{AppState, now_ms};
+
+/// PROTOCOL.md §1: the body limit.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+fn bearer(headers: &HeaderMap) -> Result<&str, Error> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| Error::Unauthorized("missing bearer token".into()))
+}
+
+/// The user of the request's token.
+pub fn user_of(state: &AppState, headers: &HeaderMap) -> Result<String, Error> {
+    state.0.auth.verify(bearer(headers)?)
+}
+
+async fn body_bytes(body: Body) -> Result<Bytes, Error> {
+    axum::body::to_bytes(body, BODY_LIMIT)
+        .await
+        .map_err(|_| Error::PayloadTooLarge { limit: BODY_LIMIT })
+}
+
+/// Auth, size, then JSON shape.
+async fn read<T: DeserializeOwned>(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(String, T), Error> {
+    let user = user_of(state, headers)?;
+    let bytes = body_bytes(body).await?;
+    Ok((user, parse_body(&bytes)?))
+}
+
+fn conn_header(headers: &HeaderMap) -> Result<String, Error> {
+    headers
+        .get("x-pqcall-conn")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .ok_or_else(|| Error::MissingField("X-Pqcall-Conn".into()))
+}
+
+/// `POST /api/auth/authenticate`
+pub async fn authenticate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Json<AuthenticateResponse>> {
+    let user = user_of(&state, &headers)?;
+    let (sse_ticket, expires_at) = state.0.auth.issue_ticket(&user, now_ms());
+    Ok(Json(AuthenticateResponse {
+        user_id: user,
+        expires_at,
+        sse_ticket,
+    }))
+}
+
+/// `POST /api/dev/token` (development mode only).
+pub async fn dev_token(
+    State(state): State<AppState>,
+    body: Body,
+) -> ApiResult<Json<DevTokenResponse>> {
+    let bytes = body_bytes(body).await?;
+    let req: DevTokenRequest = parse_body(&bytes)?;
+    let (token, expires_at) = state.0.auth.mint(&req.user, now_ms() / 1000, 3600)?;
+    Ok(Json(DevTokenResponse { token, expires_at }))
+}
+
+macro_rules! call_endpoint {
+    ($name:ident, $req:ty, $method:ident) => {
+        #[doc = concat!("`POST /api/calls/", stringify!($name), "`")]
+        pub async fn $name(
+            State(state): State<AppState>,
+            headers: HeaderMap,
+            body: Body,
+        ) -> ApiResult<Json<CallStateResponse>> {
+            let (user, req): (String, $req) = read(&state, &headers, body).await?;
+            let conn = conn_header(&headers)?;
+            let mut core = state.0.core.lock().await;
+            let (res, out) = core.$method(now_ms(), &user, &conn, &req)?;
+            state.perform(out).await?;
+            Ok(Json(res))
+        }
+    };
+}
+
+call_endpoint!(answer, AnswerRequest, answer);
+call_endpoint!(confirm, ConfirmRequest, confirm);
+call_endpoint!(ice, IceRequest, ice);
+call_endpoint!(decline, CallIdReason, decline);
+call_endpoint!(end, CallIdReason, end);
+
+/// `POST /api/calls/offer`
+pub async fn offer(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<OfferResponse>> {
+    let (user, req): (String, OfferRequest) = read(&state, &headers, body).await?;
+    let conn = conn_header(&headers)?;
+    let mut core = state.0.core.lock().await;
+    let (res, out) = core.offer(now_ms(), &user, &conn, &req)?;
+    state.perform(out).await?;
+    Ok(Json(res))
+}
+
+async fn conversation(state: &AppState, id: &str) -> Result<chat::Conversation, Error> {
+    if !pqcall_signaling::is_server_id(id) {
+        return Err(Error::UnknownConversation);
+    }
+    state
+        .0
+        .store
+        .conversation(id)
+        .await?
+        .ok_or(Error::UnknownConversation)
+}
+
+/// `POST /api/conversations/create`
+pub async fn create_conversation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<CreateConversationResponse>> {
+    let (user, req): (String, CreateConversationRequest) = read(&state, &headers, body).await?;
+    let mut core = state.0.core.lock().await;
+    let id = core.new_id();
+    let (conv, out) = chat::create(now_ms(), &user, id, &req)?;
+    state.0.store.create_conversation(&conv).await?;
+    state.perform(out).await?;
+    drop(core);
+    Ok(Json(CreateConversationResponse {
+        conversation_id: conv.id,
+    }))
+}
+
+/// `POST /api/conversations/join`
+pub async fn join_conversation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<JoinResponse>> {
+    let (user, req): (String, ConversationIdBody) = read(&state, &headers, body).await?;
+    let core = state.0.core.lock().await;
+    let conv = conversation(&state, &req.conversation_id).await?;
+    let mut members = conv.members.clone();
+    if let Join::Add(out) = chat::join(&conv, &user)? {
+        state.0.store.add_member(&conv.id, &user).await?;
+        members.push(user);
+        state.perform(out).await?;
+    }
+    drop(core);
+    Ok(Json(JoinResponse {
+        conversation_id: conv.id,
+        members,
+    }))
+}
+
+/// `POST /api/messages/send`
+pub async fn send_message(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<SendResponse>> {
+    let (user, req): (String, SendRequest) = read(&state, &headers, body).await?;
+    req.validate()?;
+    let core = state.0.core.lock().await;
+    let conv = conversation(&state, &req.conversation_id).await?;
+    let draft = chat::send(now_ms(), &conv, &user, &req)?;
+    let (message, inserted) = state.0.store.insert_message(&draft).await?;
+    if inserted {
+        state.perform(chat::message_stored(&conv, &message)).await?;
+    }
+    drop(core);
+    Ok(Json(SendResponse { message }))
+}
+
+/// `POST /api/messages/load`
+pub async fn load_messages(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<LoadResponse>> {
+    let (user, req): (String, LoadRequest) = read(&state, &headers, body).await?;
+    let limit = req.validate()?;
+    let conv = conversation(&state, &req.conversation_id).await?;
+    conv.check_member(&user)?;
+    let (messages, has_more) = state
+        .0
+        .store
+        .load(&conv.id, req.before.as_deref(), limit)
+        .await?;
+    Ok(Json(LoadResponse { messages, has_more }))
+}
+
+async fn typing(
+    state: AppState,
+    headers: HeaderMap,
+    body: Body,
+    active: bool,
+) -> ApiResult<Response> {
+    let (user, req): (String, ConversationIdBody) = read(&state, &headers, body).await?;
+    let mut core = state.0.core.lock().await;
+    let conv = conversation(&state, &req.conversation_id).await?;
+    let out = core.typing(now_ms(), &user, &conv, active)?;
+    state.perform(out).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /api/typing/start`
+pub async fn typing_start(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    typing(state, headers, body, true).await
+}
+
+/// `POST /api/typing/stop`
+pub async fn typing_stop(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    typing(state, headers, body, false).await
+}
+
+/// `POST /api/server/publish` (the embedding application's backend, with the server key).
+pub async fn server_publish(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<PublishResponse>> {
+    let key = state
+        .0
+        .config
+        .server_key
+        .as_deref()
+        .filter(|k| !k.is_empty());
+    let given = bearer(&headers)?;
+    let ok = key.is_some_and(|k| {
+        bool::from(subtle::ConstantTimeEq::ct_eq(
+            k.as_bytes(),
+            given.as_bytes(),
+        ))
+    });
+    if !ok {
+        return Err(Error::Unauthorized("bad server key".into()).into());
+    }
+    let bytes = body_bytes(body).await?;
+    let req: PublishRequest = parse_body(&bytes)?;
+    let out = publish(&req)?;
+    let n = out.len();
+    let core = state.0.core.lock().await;
+    state.perform(out).await?;
+    drop(core);
+    Ok(Json(PublishResponse { delivered_to: n }))
+}
+
+/// The Rust API for publishing from the embedding application: an `app.*` event to
+/// users, through their logs (so it resumes like any other event).
+pub async fn publish_app_event(
+    state: &AppState,
+    users: Vec<String>,
+    event: &str,
+    data: serde_json::Value,
+) -> Result<usize, Error> {
+    let out = publish(&PublishRequest {
+        users,
+        event: event.to_owned(),
+        data,
+    })?;
+    let n = out.len();
+    let core = state.0.core.lock().await;
+    state.perform(out).await?;
+    drop(core);
+    Ok(n)
+}
+
+/// `GET /healthz`
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}

@@ -1,0 +1,142 @@
+//! Shared state, and the shell that performs the core's outputs.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use pqcall_signaling::{Core, CoreConfig, EventLog, LogConfig, MemoryLog, Millis, Output};
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::Auth;
+use crate::config::Config;
+use crate::hub::{Frame, Hub};
+use crate::store::{ChatStore, MemoryStore};
+
+/// Unix milliseconds now.
+pub fn now_ms() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// What every handler shares. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(pub(crate) Arc<Inner>);
+
+pub(crate) struct Inner {
+    pub config: Config,
+    /// The core. An async mutex: the outputs of one request are appended and fanned
+    /// out before the next request runs, so per-user order is the order of decisions.
+    pub core: Mutex<Core>,
+    pub log: Arc<dyn EventLog>,
+    pub hub: Hub,
+    pub store: Arc<dyn ChatStore>,
+    pub auth: Auth,
+    pub shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("hub", &self.0.hub)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// The embedded setup: memory log and store, HS256 tokens.
+    pub fn new(config: Config, jwt_secret: &[u8]) -> Self {
+        let core = Core::new(CoreConfig {
+            ring_timeout_ms: config.ring_timeout_ms,
+            conn_grace_ms: config.conn_grace_ms,
+            ..CoreConfig::default()
+        });
+        let log = MemoryLog::new(
+            LogConfig {
+                max_events: config.replay_events,
+                max_age_ms: config.replay_secs * 1000,
+            },
+            now_ms(),
+        );
+        AppState(Arc::new(Inner {
+            config,
+            core: Mutex::new(core),
+            log: Arc::new(log),
+            hub: Hub::default(),
+            store: Arc::new(MemoryStore::default()),
+            auth: Auth::hs256(jwt_secret),
+            shutdown: CancellationToken::new(),
+        }))
+    }
+
+    /// The token that ends every stream when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.0.shutdown.clone()
+    }
+
+    /// Mints a token (for the `token` command and tests).
+    pub fn mint_token(&self, user: &str, ttl_secs: u64) -> Result<String, pqcall_signaling::Error> {
+        self.0
+            .auth
+            .mint(user, now_ms() / 1000, ttl_secs)
+            .map(|(t, _)| t)
+    }
+
+    /// Performs outputs in order: log and fan out deliveries, schedule timers.
+    /// Call it while holding the core lock, so outputs of different requests never
+    /// interleave.
+    pub(crate) fn perform(
+        &self,
+        outputs: Vec<Output>,
+    ) -> futures_util::future::BoxFuture<'_, Result<(), pqcall_signaling::Error>> {
+        // Boxed: a timer's task performs outputs too, so the future type is recursive.
+        Box::pin(async move {
+            for o in outputs {
+                match o {
+                    Output::Deliver {
+                        user,
+                        audience,
+                        event,
+                    } => {
+                        let data = event.data_json();
+                        let logged = self
+                            .0
+                            .log
+                            .append(&user, audience, event.name(), &data, now_ms())
+                            .await?;
+                        let frame = Arc::new(Frame {
+                            id: Some(logged.id),
+                            name: logged.name,
+                            data: logged.data,
+                        });
+                        self.0.hub.send(&user, Some(&logged.audience), frame);
+                    }
+                    Output::Ephemeral { user, event } => {
+                        let frame = Arc::new(Frame {
+                            id: None,
+                            name: event.name().to_owned(),
+                            data: event.data_json(),
+                        });
+                        self.0.hub.send(&user, None, frame);
+                    }
+                    Output::Timer { at, timer } => {
+                        let state = self.clone();
+                        tokio::spawn(async move {
+                            let wait = Duration::from_millis(at.saturating_sub(now_ms()));
+                            tokio::select! {
+                                _ = tokio::time::sleep(wait) => {}
+                                _ = state.0.shutdown.cancelled() => return,
+                            }
+                            let mut core = state.0.core.lock().await;
+                            let out = core.on_timer(now_ms(), &timer);
+                            if let Err(e) = state.perform(out).await {
+                                tracing::warn!(error = %e, "timer output failed");
+                            }
+                        });
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+}
