@@ -19,7 +19,8 @@ struct Claims {
 
 /// Verifies tokens and keeps tickets.
 pub struct Auth {
-    encoding: EncodingKey,
+    /// Present for HS256 only: what dev mode and `pqcall token` sign with.
+    encoding: Option<EncodingKey>,
     decoding: DecodingKey,
     validation: Validation,
     tickets: Mutex<HashMap<String, (String, Millis)>>,
@@ -51,11 +52,36 @@ impl Auth {
         validation.set_required_spec_claims(&["exp", "sub"]);
         validation.leeway = 5;
         Auth {
-            encoding: EncodingKey::from_secret(secret),
+            encoding: Some(EncodingKey::from_secret(secret)),
             decoding: DecodingKey::from_secret(secret),
             validation,
             tickets: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// EdDSA, ES256 or RS256 with a PEM public key; only that algorithm is accepted.
+    /// Such a server verifies tokens but cannot mint them.
+    pub fn public_key(alg: &str, pem: &[u8]) -> Result<Self, String> {
+        let (alg, decoding) = match alg {
+            "EdDSA" => (Algorithm::EdDSA, DecodingKey::from_ed_pem(pem)),
+            "ES256" => (Algorithm::ES256, DecodingKey::from_ec_pem(pem)),
+            "RS256" => (Algorithm::RS256, DecodingKey::from_rsa_pem(pem)),
+            other => {
+                return Err(format!(
+                    "unsupported JWT algorithm {other}: use HS256, EdDSA, ES256 or RS256"
+                ));
+            }
+        };
+        let decoding = decoding.map_err(|e| format!("bad public key: {e}"))?;
+        let mut validation = Validation::new(alg);
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.leeway = 5;
+        Ok(Auth {
+            encoding: None,
+            decoding,
+            validation,
+            tickets: Mutex::new(HashMap::new()),
+        })
     }
 
     /// The user of a valid `Authorization: Bearer` token.
@@ -74,7 +100,10 @@ impl Auth {
             sub: user.to_owned(),
             exp,
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        let key = self.encoding.as_ref().ok_or_else(|| {
+            Error::Unavailable("this server verifies tokens but cannot mint them".into())
+        })?;
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, key)
             .map_err(|e| Error::Unavailable(format!("cannot sign: {e}")))?;
         Ok((token, exp))
     }

@@ -22,13 +22,20 @@ pub struct Config {
     /// used when none is given.
     #[arg(long, env = "PQCALL_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+    /// JWT algorithm: HS256 (with `--jwt-secret`), or EdDSA, ES256, RS256 (with
+    /// `--jwt-public-key`). Tokens with any other `alg` are refused.
+    #[arg(long, env = "PQCALL_JWT_ALG", default_value = "HS256")]
+    pub jwt_alg: String,
+    /// PEM public key file for EdDSA, ES256 or RS256 tokens.
+    #[arg(long, env = "PQCALL_JWT_PUBLIC_KEY")]
+    pub jwt_public_key: Option<PathBuf>,
     /// Key for `POST /api/server/publish` (`Authorization: Bearer <key>`); publishing
     /// is off without one.
     #[arg(long, env = "PQCALL_SERVER_KEY", hide_env_values = true)]
     pub server_key: Option<String>,
-    /// Chat history database (SQLite path). Not yet used: history is kept in memory.
-    #[arg(long, env = "PQCALL_DATABASE")]
-    pub database: Option<PathBuf>,
+    /// Chat history database: an SQLite file path, or `:memory:`.
+    #[arg(long, env = "PQCALL_DATABASE", default_value = "pqcall.db")]
+    pub database: PathBuf,
     /// Directory served at `/` (the browser demo).
     #[arg(long, env = "PQCALL_WEB_DIR", default_value = "web")]
     pub web_dir: PathBuf,
@@ -53,6 +60,12 @@ pub struct Config {
     /// Open streams per user.
     #[arg(long, env = "PQCALL_MAX_STREAMS_PER_USER", default_value_t = 16)]
     pub max_streams_per_user: usize,
+    /// Requests per second per user (token bucket refill rate).
+    #[arg(long, env = "PQCALL_RATE_PER_SEC", default_value_t = 50)]
+    pub rate_per_sec: u32,
+    /// Token bucket size per user (burst).
+    #[arg(long, env = "PQCALL_RATE_BURST", default_value_t = 100)]
+    pub rate_burst: u32,
 }
 
 impl Default for Config {
@@ -62,8 +75,10 @@ impl Default for Config {
             dev: false,
             force_dev: false,
             jwt_secret: None,
+            jwt_alg: "HS256".into(),
+            jwt_public_key: None,
             server_key: None,
-            database: None,
+            database: PathBuf::from("pqcall.db"),
             web_dir: PathBuf::from("web"),
             ring_timeout_ms: 45_000,
             conn_grace_ms: 30_000,
@@ -72,6 +87,8 @@ impl Default for Config {
             replay_secs: 600,
             stream_queue: 256,
             max_streams_per_user: 16,
+            rate_per_sec: 50,
+            rate_burst: 100,
         }
     }
 }

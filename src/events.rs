@@ -114,6 +114,7 @@ pub async fn events(
     if let Some(last) = &last_id {
         match state.0.log.replay(&user, last, &conn, now).await? {
             Replay::Events(evs) => {
+                state.0.metrics.replays.inc();
                 resumed = true;
                 fresh = false;
                 after = EventId::parse(last);
@@ -128,6 +129,7 @@ pub async fn events(
                 }
             }
             Replay::Reset { reason, newest } => {
+                state.0.metrics.resets.inc();
                 after = Some(newest);
                 let data = serde_json::to_string(&Reset {
                     reason: reason.as_str().to_owned(),

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use prometheus_client::metrics::counter::Counter;
+
 use pqcall_signaling::{Audience, EventId};
 use tokio::sync::mpsc;
 
@@ -28,14 +30,11 @@ struct Sub {
 }
 
 /// Open streams by user.
-#[derive(Default)]
 pub struct Hub {
     subs: Mutex<HashMap<String, Vec<Sub>>>,
     next: AtomicU64,
-    /// Streams ended because their queue overflowed.
-    pub slow_ends: AtomicU64,
-    /// Frames queued to streams.
-    pub delivered: AtomicU64,
+    slow_ends: Counter<u64, AtomicU64>,
+    delivered: Counter<u64, AtomicU64>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -47,6 +46,16 @@ impl std::fmt::Debug for Hub {
 }
 
 impl Hub {
+    /// A hub counting into these metrics.
+    pub fn new(delivered: Counter<u64, AtomicU64>, slow_ends: Counter<u64, AtomicU64>) -> Self {
+        Hub {
+            subs: Mutex::new(HashMap::new()),
+            next: AtomicU64::new(0),
+            slow_ends,
+            delivered,
+        }
+    }
+
     /// Registers a stream of `user`'s connection `conn`.
     pub fn subscribe(
         &self,
@@ -86,11 +95,11 @@ impl Hub {
             }
             match s.tx.try_send(frame.clone()) {
                 Ok(()) => {
-                    self.delivered.fetch_add(1, Ordering::Relaxed);
+                    self.delivered.inc();
                     true
                 }
                 Err(mpsc::error::TrySendError::Full(_)) => {
-                    self.slow_ends.fetch_add(1, Ordering::Relaxed);
+                    self.slow_ends.inc();
                     tracing::info!(conn = %s.conn, "stream queue full: ending the stream");
                     false
                 }

@@ -20,14 +20,15 @@
 //! ```
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
-mod auth;
+pub mod auth;
 mod config;
 mod error;
 mod events;
 mod hub;
+mod metrics;
 mod routes;
 mod state;
-mod store;
+pub mod store;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -38,11 +39,12 @@ use tokio::net::TcpListener;
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
+pub use auth::Auth;
 pub use config::Config;
 pub use error::{ApiError, status};
 pub use routes::{BODY_LIMIT, publish_app_event};
 pub use state::AppState;
-pub use store::{ChatStore, MemoryStore};
+pub use store::{ChatStore, MemoryStore, SqliteStore};
 
 /// Every route of the service. Development-mode routes are included only when the
 /// state's configuration enables them.
@@ -68,12 +70,19 @@ pub fn router(state: AppState) -> Router {
         .route("/api/calls/decline", post(routes::decline))
         .route("/api/calls/end", post(routes::end))
         .route("/api/server/publish", post(routes::server_publish))
-        .route("/healthz", get(routes::healthz));
+        .route("/healthz", get(routes::healthz))
+        .route("/metrics", get(metrics::render));
     if dev {
         api = api.route("/api/dev/token", post(routes::dev_token));
     }
     api.fallback_service(ServeDir::new(web_dir))
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(
+            // Spans name the method and path only: query strings can hold tickets.
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+            }),
+        )
         .with_state(state)
 }
 

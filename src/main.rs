@@ -32,21 +32,10 @@ enum Command {
     },
 }
 
-fn secret(config: &Config) -> anyhow::Result<Vec<u8>> {
-    match (&config.jwt_secret, config.dev) {
-        (Some(s), _) if !s.is_empty() => Ok(s.as_bytes().to_vec()),
-        (_, true) => {
-            let mut b = [0u8; 32];
-            getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-            Ok(b.to_vec())
-        }
-        _ => bail!("set --jwt-secret (PQCALL_JWT_SECRET), or run with --dev"),
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PQCALL_LOG")
                 .unwrap_or_else(|_| "info".into()),
@@ -81,13 +70,14 @@ async fn main() -> anyhow::Result<()> {
                     config.bind
                 );
             }
-            let key = secret(&config)?;
             let listener = tokio::net::TcpListener::bind(config.bind)
                 .await
                 .with_context(|| format!("bind {}", config.bind))?;
             let addr = listener.local_addr()?;
             println!("pqcall listening on http://{addr}");
-            let state = AppState::new(config, &key);
+            let state = AppState::from_config(config)
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?;
             pqcall::run(listener, state, shutdown_signal()).await?;
             Ok(())
         }

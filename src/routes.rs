@@ -38,15 +38,18 @@ async fn body_bytes(body: Body) -> Result<Bytes, Error> {
         .map_err(|_| Error::PayloadTooLarge { limit: BODY_LIMIT })
 }
 
-/// Auth, size, then JSON shape.
-async fn read<T: DeserializeOwned>(
+/// PROTOCOL.md §1 steps 1-4: auth, size, shape, rate.
+async fn read<T: DeserializeOwned + Validate>(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(String, T), Error> {
     let user = user_of(state, headers)?;
     let bytes = body_bytes(body).await?;
-    Ok((user, parse_body(&bytes)?))
+    let req: T = parse_body(&bytes)?;
+    req.check()?;
+    state.check_rate(&user)?;
+    Ok((user, req))
 }
 
 fn conn_header(headers: &HeaderMap) -> Result<String, Error> {
@@ -63,6 +66,7 @@ pub async fn authenticate(
     headers: HeaderMap,
 ) -> ApiResult<Json<AuthenticateResponse>> {
     let user = user_of(&state, &headers)?;
+    state.check_rate(&user)?;
     let (sse_ticket, expires_at) = state.0.auth.issue_ticket(&user, now_ms());
     Ok(Json(AuthenticateResponse {
         user_id: user,
@@ -78,6 +82,8 @@ pub async fn dev_token(
 ) -> ApiResult<Json<DevTokenResponse>> {
     let bytes = body_bytes(body).await?;
     let req: DevTokenRequest = parse_body(&bytes)?;
+    req.check()?;
+    req.check()?;
     let (token, expires_at) = state.0.auth.mint(&req.user, now_ms() / 1000, 3600)?;
     Ok(Json(DevTokenResponse { token, expires_at }))
 }
@@ -265,6 +271,8 @@ pub async fn server_publish(
     }
     let bytes = body_bytes(body).await?;
     let req: PublishRequest = parse_body(&bytes)?;
+    req.check()?;
+    req.check()?;
     let out = publish(&req)?;
     let n = out.len();
     let core = state.0.core.lock().await;

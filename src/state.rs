@@ -7,10 +7,15 @@ use pqcall_signaling::{Core, CoreConfig, EventLog, LogConfig, MemoryLog, Millis,
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
+use std::num::NonZeroU32;
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
 use crate::auth::Auth;
 use crate::config::Config;
 use crate::hub::{Frame, Hub};
-use crate::store::{ChatStore, MemoryStore};
+use crate::metrics::Metrics;
+use crate::store::{ChatStore, MemoryStore, SqliteStore};
 
 /// Unix milliseconds now.
 pub fn now_ms() -> Millis {
@@ -33,6 +38,8 @@ pub(crate) struct Inner {
     pub store: Arc<dyn ChatStore>,
     pub auth: Auth,
     pub shutdown: CancellationToken,
+    pub metrics: Metrics,
+    pub limiter: DefaultKeyedRateLimiter<String>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -44,8 +51,43 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// The embedded setup: memory log and store, HS256 tokens.
+    /// Memory log and memory chat store, HS256 tokens: for embedding and tests.
     pub fn new(config: Config, jwt_secret: &[u8]) -> Self {
+        Self::build(
+            config,
+            Auth::hs256(jwt_secret),
+            Arc::new(MemoryStore::default()),
+        )
+    }
+
+    /// What `pqcall serve` runs: the configured token keys and the SQLite store.
+    /// In development mode without a secret, a random one is used.
+    pub async fn from_config(config: Config) -> Result<Self, String> {
+        let auth = match (
+            config.jwt_alg.as_str(),
+            &config.jwt_public_key,
+            &config.jwt_secret,
+        ) {
+            ("HS256", _, Some(s)) if !s.is_empty() => Auth::hs256(s.as_bytes()),
+            ("HS256", _, _) if config.dev => Auth::hs256(crate::auth::random_hex32().as_bytes()),
+            ("HS256", _, _) => {
+                return Err("set --jwt-secret (PQCALL_JWT_SECRET), or run with --dev".into());
+            }
+            (alg, Some(path), _) => {
+                let pem =
+                    std::fs::read(path).map_err(|e| format!("read {}: {e}", path.display()))?;
+                Auth::public_key(alg, &pem)?
+            }
+            (alg, None, _) => return Err(format!("--jwt-alg {alg} needs --jwt-public-key")),
+        };
+        let store = SqliteStore::open(&config.database)
+            .await
+            .map_err(|e| format!("open {}: {e}", config.database.display()))?;
+        Ok(Self::build(config, auth, Arc::new(store)))
+    }
+
+    /// Any combination of configuration, token keys and chat store.
+    pub fn build(config: Config, auth: Auth, store: Arc<dyn ChatStore>) -> Self {
         let core = Core::new(CoreConfig {
             ring_timeout_ms: config.ring_timeout_ms,
             conn_grace_ms: config.conn_grace_ms,
@@ -58,15 +100,40 @@ impl AppState {
             },
             now_ms(),
         );
+        let metrics = Metrics::default();
+        let hub = Hub::new(
+            metrics.events_delivered.clone(),
+            metrics.slow_consumer_ends.clone(),
+        );
+        let nz = |n: u32| NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::per_second(nz(config.rate_per_sec)).allow_burst(nz(config.rate_burst));
         AppState(Arc::new(Inner {
             config,
             core: Mutex::new(core),
             log: Arc::new(log),
-            hub: Hub::default(),
-            store: Arc::new(MemoryStore::default()),
-            auth: Auth::hs256(jwt_secret),
+            hub,
+            store,
+            auth,
             shutdown: CancellationToken::new(),
+            metrics,
+            limiter: RateLimiter::keyed(quota),
         }))
+    }
+
+    /// 429 `rate_limited` when `user` has used up its token bucket.
+    pub(crate) fn check_rate(&self, user: &str) -> Result<(), pqcall_signaling::Error> {
+        use governor::clock::{Clock, DefaultClock};
+        match self.0.limiter.check_key(&user.to_owned()) {
+            Ok(()) => Ok(()),
+            Err(not_until) => Err(pqcall_signaling::Error::RateLimited {
+                what: "requests per second",
+                retry_after_secs: not_until
+                    .wait_time_from(DefaultClock::default().now())
+                    .as_secs_f64()
+                    .ceil()
+                    .max(1.0) as u64,
+            }),
+        }
     }
 
     /// The token that ends every stream when cancelled.

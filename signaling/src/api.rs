@@ -530,3 +530,44 @@ impl From<&Error> for ErrorBody {
         }
     }
 }
+
+/// Shape checks of a request body (PROTOCOL.md §1 step 3), so a shell can run them
+/// before its rate limit (step 4).
+pub trait Validate {
+    /// 400 / 422 when the body's fields are unacceptable.
+    fn check(&self) -> Result<(), Error>;
+}
+
+macro_rules! validate_with {
+    ($($t:ty),*) => {$(
+        impl Validate for $t {
+            fn check(&self) -> Result<(), Error> {
+                self.validate().map(drop)
+            }
+        }
+    )*};
+}
+
+validate_with!(
+    OfferRequest,
+    AnswerRequest,
+    ConfirmRequest,
+    IceRequest,
+    CallIdReason,
+    CreateConversationRequest,
+    SendRequest,
+    LoadRequest,
+    PublishRequest
+);
+
+impl Validate for ConversationIdBody {
+    fn check(&self) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+impl Validate for DevTokenRequest {
+    fn check(&self) -> Result<(), Error> {
+        crate::ids::check_user_id("user", &self.user)
+    }
+}

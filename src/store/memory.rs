@@ -1,5 +1,4 @@
-//! Chat storage behind a trait. The embedded default keeps history in memory; SQLite
-//! and PostgreSQL implementations plug in here.
+//! History in process memory.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -8,27 +7,7 @@ use pqcall_signaling::Error;
 use pqcall_signaling::api::Message;
 use pqcall_signaling::chat::{Conversation, NewMessage};
 
-/// Where conversations and messages live.
-#[async_trait::async_trait]
-pub trait ChatStore: Send + Sync {
-    /// Stores a new conversation.
-    async fn create_conversation(&self, conv: &Conversation) -> Result<(), Error>;
-    /// A conversation, if it exists.
-    async fn conversation(&self, id: &str) -> Result<Option<Conversation>, Error>;
-    /// Adds a member (idempotent).
-    async fn add_member(&self, id: &str, user: &str) -> Result<(), Error>;
-    /// Stores a message unless one with the same `(conversation, from, client_msg_id)`
-    /// exists; returns the stored message and whether it was inserted now.
-    async fn insert_message(&self, m: &NewMessage) -> Result<(Message, bool), Error>;
-    /// Up to `limit` messages older than `before` (newest when `None`), oldest first,
-    /// and whether older ones exist.
-    async fn load(
-        &self,
-        conversation_id: &str,
-        before: Option<&str>,
-        limit: usize,
-    ) -> Result<(Vec<Message>, bool), Error>;
-}
+use super::{ChatStore, message_id, parse_message_id};
 
 #[derive(Default)]
 struct Mem {
@@ -46,11 +25,6 @@ impl MemoryStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, Mem> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
-
-/// Message ids are zero-padded so they sort as text.
-fn message_id(n: u64) -> String {
-    format!("{n:016}")
 }
 
 #[async_trait::async_trait]
@@ -109,7 +83,10 @@ impl ChatStore for MemoryStore {
         let m = self.lock();
         let all = m.messages.get(conversation_id).map_or(&[][..], |v| &v[..]);
         let end = match before {
-            Some(b) => all.partition_point(|x| x.id.as_str() < b),
+            Some(b) => {
+                let b = message_id(parse_message_id(b)?);
+                all.partition_point(|x| x.id < b)
+            }
             None => all.len(),
         };
         let start = end.saturating_sub(limit);

@@ -1,0 +1,290 @@
+//! The auth matrix (PROTOCOL.md §2) over every endpoint, on a real socket.
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use pqcall::{AppState, Auth, Config, MemoryStore};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+const SECRET: &[u8] = b"auth-matrix-secret-0123456789abcdef";
+const RSA_PRIVATE: &[u8] = include_bytes!("fixtures/rsa-private.pem");
+const RSA_PUBLIC: &[u8] = include_bytes!("fixtures/rsa-public.pem");
+const ED_PRIVATE: &[u8] = include_bytes!("fixtures/ed25519-private.pem");
+const ED_PUBLIC: &[u8] = include_bytes!("fixtures/ed25519-public.pem");
+
+/// Every POST endpoint that takes a user's token, with a body of the right shape.
+fn endpoints() -> Vec<(&'static str, Value)> {
+    let id = "0123456789abcdef0123456789abcdef";
+    let b = |n: usize| pqcall_crypto::wire::encode(&vec![1u8; n]);
+    vec![
+        ("/api/auth/authenticate", json!({})),
+        ("/api/conversations/create", json!({"members": ["bob"]})),
+        ("/api/conversations/join", json!({"conversation_id": id})),
+        (
+            "/api/messages/send",
+            json!({"conversation_id": id, "body": "x", "client_msg_id": "c"}),
+        ),
+        ("/api/messages/load", json!({"conversation_id": id})),
+        ("/api/typing/start", json!({"conversation_id": id})),
+        ("/api/typing/stop", json!({"conversation_id": id})),
+        (
+            "/api/calls/offer",
+            json!({"to": "bob", "sdp": "v=0", "kem": {"suite": "ML-KEM-768", "ek": b(1184), "commit": b(32)}}),
+        ),
+        (
+            "/api/calls/answer",
+            json!({"call_id": id, "sdp": "v=0", "kem": {"ct": b(1088)}}),
+        ),
+        (
+            "/api/calls/confirm",
+            json!({"call_id": id, "kem": {"nonce": b(32), "tag": b(32)}}),
+        ),
+        (
+            "/api/calls/ice",
+            json!({"call_id": id, "candidates": [], "done": true}),
+        ),
+        ("/api/calls/decline", json!({"call_id": id})),
+        ("/api/calls/end", json!({"call_id": id})),
+    ]
+}
+
+async fn serve(state: AppState) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(pqcall::run(listener, state, std::future::pending()));
+    base
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn hs(secret: &[u8], sub: &str, exp: u64) -> String {
+    encode(
+        &Header::new(Algorithm::HS256),
+        &json!({"sub": sub, "exp": exp}),
+        &EncodingKey::from_secret(secret),
+    )
+    .unwrap()
+}
+
+fn rs(sub: &str) -> String {
+    encode(
+        &Header::new(Algorithm::RS256),
+        &json!({"sub": sub, "exp": now() + 600}),
+        &EncodingKey::from_rsa_pem(RSA_PRIVATE).unwrap(),
+    )
+    .unwrap()
+}
+
+fn ed(sub: &str) -> String {
+    encode(
+        &Header::new(Algorithm::EdDSA),
+        &json!({"sub": sub, "exp": now() + 600}),
+        &EncodingKey::from_ed_pem(ED_PRIVATE).unwrap(),
+    )
+    .unwrap()
+}
+
+fn b64url(v: &Value) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
+async fn status(base: &str, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .json(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.unwrap();
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn every_endpoint_refuses_every_bad_token() {
+    let base = serve(AppState::new(Config::default(), SECRET)).await;
+    let header_none = b64url(&json!({"alg": "none", "typ": "JWT"}));
+    let claims = b64url(&json!({"sub": "alice", "exp": now() + 600}));
+    let bad: Vec<(&str, Option<String>)> = vec![
+        ("no token", None),
+        ("garbage", Some("not.a.jwt".into())),
+        ("expired", Some(hs(SECRET, "alice", now() - 3600))),
+        (
+            "bad signature",
+            Some(hs(
+                b"another-secret-0123456789abcdefgh",
+                "alice",
+                now() + 600,
+            )),
+        ),
+        ("alg none", Some(format!("{header_none}.{claims}."))),
+        ("RS256 to an HS256 server", Some(rs("alice"))),
+        (
+            "no exp",
+            Some(
+                encode(
+                    &Header::new(Algorithm::HS256),
+                    &json!({"sub": "alice"}),
+                    &EncodingKey::from_secret(SECRET),
+                )
+                .unwrap(),
+            ),
+        ),
+        ("empty sub", Some(hs(SECRET, "", now() + 600))),
+    ];
+    for (path, body) in endpoints() {
+        for (what, token) in &bad {
+            let (s, v) = status(&base, path, token.as_deref(), &body).await;
+            assert_eq!(s, 401, "{path} with {what}: {v}");
+            assert_eq!(v["error"]["code"], "unauthorized", "{path} with {what}");
+        }
+        // And the good token passes auth (whatever comes next).
+        let (s, _) = status(&base, path, Some(&hs(SECRET, "alice", now() + 600)), &body).await;
+        assert_ne!(s, 401, "{path} with a good token");
+    }
+    // The event stream: no token, bad ticket.
+    let res = reqwest::get(format!("{base}/api/events")).await.unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+    let res = reqwest::get(format!("{base}/api/events?ticket=deadbeef"))
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+    // Development routes do not exist without --dev.
+    let (s, _) = status(&base, "/api/dev/token", None, &json!({"user": "x"})).await;
+    assert!(s == 404 || s == 405, "{s}");
+}
+
+#[tokio::test]
+async fn rs256_and_eddsa_servers_accept_only_their_algorithm() {
+    let rsa = Auth::public_key("RS256", RSA_PUBLIC).unwrap();
+    let base = serve(AppState::build(
+        Config::default(),
+        rsa,
+        Arc::new(MemoryStore::default()),
+    ))
+    .await;
+    let (s, v) = status(
+        &base,
+        "/api/auth/authenticate",
+        Some(&rs("alice")),
+        &json!({}),
+    )
+    .await;
+    assert_eq!((s, v["user_id"].as_str()), (200, Some("alice")));
+    // HS/RS confusion: an HS256 token keyed with the public key's bytes.
+    let confused = hs(RSA_PUBLIC, "alice", now() + 600);
+    assert_eq!(
+        status(&base, "/api/auth/authenticate", Some(&confused), &json!({}))
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        status(
+            &base,
+            "/api/auth/authenticate",
+            Some(&ed("alice")),
+            &json!({})
+        )
+        .await
+        .0,
+        401
+    );
+
+    let eddsa = Auth::public_key("EdDSA", ED_PUBLIC).unwrap();
+    let base = serve(AppState::build(
+        Config::default(),
+        eddsa,
+        Arc::new(MemoryStore::default()),
+    ))
+    .await;
+    assert_eq!(
+        status(
+            &base,
+            "/api/auth/authenticate",
+            Some(&ed("bob")),
+            &json!({})
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        status(
+            &base,
+            "/api/auth/authenticate",
+            Some(&rs("bob")),
+            &json!({})
+        )
+        .await
+        .0,
+        401
+    );
+    assert!(Auth::public_key("HS512", RSA_PUBLIC).is_err());
+    assert!(Auth::public_key("ES256", b"not a key").is_err());
+}
+
+#[test]
+fn tickets_are_single_use_bound_to_the_user_and_expire() {
+    let auth = Auth::hs256(SECRET);
+    let t0 = 1_700_000_000_000;
+    let (t, expires) = auth.issue_ticket("alice", t0);
+    assert_eq!(expires, (t0 + 60_000) / 1000);
+    assert_eq!(auth.redeem_ticket(&t, t0 + 1).unwrap(), "alice");
+    assert_eq!(
+        auth.redeem_ticket(&t, t0 + 2).unwrap_err().code(),
+        "unauthorized"
+    );
+    let (t, _) = auth.issue_ticket("alice", t0);
+    assert_eq!(
+        auth.redeem_ticket(&t, t0 + 60_001).unwrap_err().code(),
+        "unauthorized"
+    );
+}
+
+#[tokio::test]
+async fn acting_for_another_users_connection_is_forbidden() {
+    let state = AppState::new(Config::default(), SECRET);
+    let base = serve(state.clone()).await;
+    let alice = hs(SECRET, "alice", now() + 600);
+    let eve = hs(SECRET, "eve", now() + 600);
+    // Alice's connection id, from her stream's hello.
+    let (_, auth) = status(&base, "/api/auth/authenticate", Some(&alice), &json!({})).await;
+    let res = reqwest::get(format!(
+        "{base}/api/events?ticket={}",
+        auth["sse_ticket"].as_str().unwrap()
+    ))
+    .await
+    .unwrap();
+    use eventsource_stream::Eventsource;
+    use futures_util::StreamExt;
+    let mut ev = Box::pin(res.bytes_stream().eventsource());
+    let hello: Value = serde_json::from_str(&ev.next().await.unwrap().unwrap().data).unwrap();
+    let alice_conn = hello["conn_id"].as_str().unwrap().to_owned();
+    let (_, offer) = pqcall_crypto::Caller::start().unwrap();
+    let body = json!({"to": "bob", "sdp": "v=0", "kem": {"suite": "ML-KEM-768", "ek": offer.ek_b64(), "commit": offer.commit_b64()}});
+    let res = reqwest::Client::new()
+        .post(format!("{base}/api/calls/offer"))
+        .bearer_auth(&eve)
+        .header("X-Pqcall-Conn", &alice_conn)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "forbidden");
+    // Without the header: 400 missing_field.
+    let (s, v) = status(&base, "/api/calls/offer", Some(&alice), &body).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("missing_field"))
+    );
+}

@@ -1,0 +1,224 @@
+//! The `pqcall` binary as a process: kill -9 durability of chat history, restart on
+//! the same SQLite file, SIGTERM with open streams, and the `token` command.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const SECRET: &str = "process-test-secret-0123456789abcdef";
+
+struct Proc {
+    child: Child,
+    base: String,
+}
+
+async fn spawn(db: &std::path::Path) -> Proc {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pqcall"))
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--jwt-secret",
+            SECRET,
+            "--database",
+        ])
+        .arg(db)
+        .env("PQCALL_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let base = line.rsplit(' ').next().unwrap().to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "{line}");
+    Proc { child, base }
+}
+
+async fn token(user: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_pqcall"))
+        .args(["token", "--user", user, "--jwt-secret", SECRET])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+async fn post(base: &str, token: &str, path: &str, body: Value) -> (u16, Value) {
+    let res = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
+}
+
+async fn open_stream(
+    base: &str,
+    user: &str,
+    last: Option<&str>,
+) -> impl futures_util::Stream<
+    Item = Result<eventsource_stream::Event, eventsource_stream::EventStreamError<reqwest::Error>>,
+> {
+    let (_, auth) = post(
+        base,
+        &token(user).await,
+        "/api/auth/authenticate",
+        json!({}),
+    )
+    .await;
+    let mut url = format!(
+        "{base}/api/events?ticket={}",
+        auth["sse_ticket"].as_str().unwrap()
+    );
+    if let Some(l) = last {
+        url.push_str(&format!("&last_event_id={l}"));
+    }
+    reqwest::get(url)
+        .await
+        .unwrap()
+        .bytes_stream()
+        .eventsource()
+}
+
+#[tokio::test]
+async fn every_acknowledged_send_survives_kill_9_and_old_ids_reset() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("chat.db");
+    let alice = token("alice").await;
+    let mut p = spawn(&db).await;
+    let (_, r) = post(
+        &p.base,
+        &alice,
+        "/api/conversations/create",
+        json!({"members": ["bob"]}),
+    )
+    .await;
+    let conv = r["conversation_id"].as_str().unwrap().to_owned();
+
+    // Bob's stream position before the crash.
+    let mut events = Box::pin(open_stream(&p.base, "bob", None).await);
+    let old_id = events.next().await.unwrap().unwrap().id;
+    drop(events);
+
+    // Four concurrent senders; the kill comes once the first sends are acknowledged.
+    let (first_tx, mut first_rx) = tokio::sync::mpsc::channel::<()>(16);
+    let mut tasks = vec![];
+    for t in 0..4 {
+        let (base, tok, conv, first) = (
+            p.base.clone(),
+            alice.clone(),
+            conv.clone(),
+            first_tx.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut ok = vec![];
+            for i in 0..200 {
+                let key = format!("t{t}-{i}");
+                let res = reqwest::Client::new()
+                    .post(format!("{base}/api/messages/send"))
+                    .bearer_auth(&tok)
+                    .json(&json!({"conversation_id": conv, "body": key, "client_msg_id": key}))
+                    .send()
+                    .await;
+                match res {
+                    Ok(r) if r.status().as_u16() == 200 => {
+                        ok.push(key);
+                        if i == 10 {
+                            let _ = first.try_send(());
+                        }
+                    }
+                    _ => break,
+                }
+            }
+            ok
+        }));
+    }
+    drop(first_tx);
+    first_rx
+        .recv()
+        .await
+        .expect("a sender got ten acknowledgements");
+    p.child.start_kill().unwrap();
+    p.child.wait().await.unwrap();
+    let mut acked = vec![];
+    for t in tasks {
+        acked.extend(t.await.unwrap());
+    }
+    assert!(acked.len() > 10);
+
+    let p = spawn(&db).await;
+    let mut have = vec![];
+    let mut before: Option<String> = None;
+    loop {
+        let mut body = json!({"conversation_id": conv, "limit": 100});
+        if let Some(b) = &before {
+            body["before"] = json!(b);
+        }
+        let (s, page) = post(&p.base, &alice, "/api/messages/load", body).await;
+        assert_eq!(s, 200);
+        let msgs = page["messages"].as_array().unwrap();
+        have.extend(msgs.iter().map(|m| m["body"].as_str().unwrap().to_owned()));
+        if page["has_more"] != true {
+            break;
+        }
+        before = Some(msgs[0]["id"].as_str().unwrap().to_owned());
+    }
+    for key in &acked {
+        assert!(have.contains(key), "acknowledged send {key} was lost");
+    }
+    // The memory event log started a new epoch: the old id gets a reset.
+    let mut events = Box::pin(open_stream(&p.base, "bob", Some(&old_id)).await);
+    assert_eq!(events.next().await.unwrap().unwrap().event, "hello");
+    let reset = events.next().await.unwrap().unwrap();
+    assert_eq!(reset.event, "reset");
+    assert!(reset.data.contains("stale_epoch"), "{}", reset.data);
+}
+
+#[tokio::test]
+async fn sigterm_ends_open_streams_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = spawn(&dir.path().join("chat.db")).await;
+    let mut streams = vec![];
+    for _ in 0..3 {
+        let mut ev = Box::pin(open_stream(&p.base, "carol", None).await);
+        assert_eq!(ev.next().await.unwrap().unwrap().event, "hello");
+        streams.push(ev);
+    }
+    let pid = p.child.id().unwrap();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await
+            .unwrap()
+            .success()
+    );
+    let status = tokio::time::timeout(Duration::from_secs(5), p.child.wait())
+        .await
+        .expect("exits within 5 s")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    for mut ev in streams {
+        let end = tokio::time::timeout(Duration::from_secs(5), ev.next())
+            .await
+            .expect("the stream ends");
+        assert!(end.is_none_or(|e| e.is_err()));
+    }
+}
