@@ -60,6 +60,12 @@ pub struct Config {
     /// Open streams per user.
     #[arg(long, env = "PQCALL_MAX_STREAMS_PER_USER", default_value_t = 16)]
     pub max_streams_per_user: usize,
+    /// Offers one user may make per minute.
+    #[arg(long, env = "PQCALL_OFFERS_PER_MINUTE", default_value_t = 30)]
+    pub offers_per_minute: usize,
+    /// Ringing calls one caller may have at once.
+    #[arg(long, env = "PQCALL_MAX_RINGING", default_value_t = 4)]
+    pub max_ringing: usize,
     /// Requests per second per user (token bucket refill rate).
     #[arg(long, env = "PQCALL_RATE_PER_SEC", default_value_t = 50)]
     pub rate_per_sec: u32,
@@ -87,6 +93,8 @@ impl Default for Config {
             replay_secs: 600,
             stream_queue: 256,
             max_streams_per_user: 16,
+            offers_per_minute: 30,
+            max_ringing: 4,
             rate_per_sec: 50,
             rate_burst: 100,
         }

@@ -23,7 +23,7 @@ use crate::routes::user_of;
 use crate::state::{AppState, now_ms};
 
 /// Query parameters of the stream.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct EventsQuery {
     /// A single-use ticket (browsers).
     pub ticket: Option<String>,
@@ -68,6 +68,7 @@ impl Drop for Guard {
 }
 
 /// `GET /api/events`
+#[utoipa::path(get, path = "/api/events", tag = "events", params(EventsQuery, ("Last-Event-ID" = Option<String>, Header, description = "resume after this id")), security(("bearer" = []), ()), responses((status = 200, content_type = "text/event-stream", description = "hello, then every event of the user; see PROTOCOL.md §3"), (status = "4XX", body = pqcall_signaling::api::ErrorBody)))]
 pub async fn events(
     State(state): State<AppState>,
     headers: HeaderMap,

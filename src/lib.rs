@@ -26,6 +26,7 @@ mod error;
 mod events;
 mod hub;
 mod metrics;
+pub mod openapi;
 mod routes;
 mod state;
 pub mod store;
@@ -71,7 +72,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/calls/end", post(routes::end))
         .route("/api/server/publish", post(routes::server_publish))
         .route("/healthz", get(routes::healthz))
-        .route("/metrics", get(metrics::render));
+        .route("/metrics", get(metrics::render))
+        .route("/api/openapi.json", get(openapi::document));
     if dev {
         api = api.route("/api/dev/token", post(routes::dev_token));
     }

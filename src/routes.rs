@@ -61,6 +61,7 @@ fn conn_header(headers: &HeaderMap) -> Result<String, Error> {
 }
 
 /// `POST /api/auth/authenticate`
+#[utoipa::path(post, path = "/api/auth/authenticate", tag = "auth", security(("bearer" = [])), responses((status = 200, body = AuthenticateResponse), (status = "4XX", body = ErrorBody, description = "PROTOCOL.md §1 error codes")))]
 pub async fn authenticate(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -76,6 +77,7 @@ pub async fn authenticate(
 }
 
 /// `POST /api/dev/token` (development mode only).
+#[utoipa::path(post, path = "/api/dev/token", tag = "dev", request_body = DevTokenRequest, responses((status = 200, body = DevTokenResponse), (status = "4XX", body = ErrorBody, description = "PROTOCOL.md §1 error codes")))]
 pub async fn dev_token(
     State(state): State<AppState>,
     body: Body,
@@ -89,8 +91,11 @@ pub async fn dev_token(
 }
 
 macro_rules! call_endpoint {
-    ($name:ident, $req:ty, $method:ident) => {
+    ($name:ident, $path:literal, $req:ty, $method:ident) => {
         #[doc = concat!("`POST /api/calls/", stringify!($name), "`")]
+        #[utoipa::path(post, path = $path, tag = "calls", request_body = $req, security(("bearer" = [])),
+            params(("X-Pqcall-Conn" = String, Header, description = "the acting device's conn_id")),
+            responses((status = 200, body = CallStateResponse), (status = "4XX", body = ErrorBody)))]
         pub async fn $name(
             State(state): State<AppState>,
             headers: HeaderMap,
@@ -106,13 +111,14 @@ macro_rules! call_endpoint {
     };
 }
 
-call_endpoint!(answer, AnswerRequest, answer);
-call_endpoint!(confirm, ConfirmRequest, confirm);
-call_endpoint!(ice, IceRequest, ice);
-call_endpoint!(decline, CallIdReason, decline);
-call_endpoint!(end, CallIdReason, end);
+call_endpoint!(answer, "/api/calls/answer", AnswerRequest, answer);
+call_endpoint!(confirm, "/api/calls/confirm", ConfirmRequest, confirm);
+call_endpoint!(ice, "/api/calls/ice", IceRequest, ice);
+call_endpoint!(decline, "/api/calls/decline", CallIdReason, decline);
+call_endpoint!(end, "/api/calls/end", CallIdReason, end);
 
 /// `POST /api/calls/offer`
+#[utoipa::path(post, path = "/api/calls/offer", tag = "calls", request_body = OfferRequest, security(("bearer" = [])), responses((status = 200, body = OfferResponse), (status = "4XX", body = ErrorBody, description = "PROTOCOL.md §1 error codes")))]
 pub async fn offer(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -139,6 +145,7 @@ async fn conversation(state: &AppState, id: &str) -> Result<chat::Conversation, 
 }
 
 /// `POST /api/conversations/create`
+#[utoipa::path(post, path = "/api/conversations/create", tag = "chat", request_body = CreateConversationRequest, security(("bearer" = [])), responses((status = 200, body = CreateConversationResponse), (status = "4XX", body = ErrorBody, description = "PROTOCOL.md §1 error codes")))]
 pub async fn create_conversation(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -157,6 +164,7 @@ pub async fn create_conversation(
 }
 
 /// `POST /api/conversations/join`
+#[utoipa::path(post, path = "/api/conversations/join", tag = "chat", request_body = ConversationIdBody, security(("bearer" = [])), responses((status = 200, body = JoinResponse), (status = "4XX", body = ErrorBody, description = "PROTOCOL.md §1 error codes")))]
 pub async fn join_conversation(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -179,6 +187,7 @@ pub async fn join_conversation(
 }
 
 /// `POST /api/messages/send`
+#[utoipa::path(post, path = "/api/messages/send", tag = "chat", request_body = SendRequest, security(("bearer" = [])), responses((status = 200, body = SendResponse), (status = "4XX", body = ErrorBody, description = "PROTOCOL.md §1 error codes")))]
 pub async fn send_message(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -198,6 +207,7 @@ pub async fn send_message(
 }
 
 /// `POST /api/messages/load`
+#[utoipa::path(post, path = "/api/messages/load", tag = "chat", request_body = LoadRequest, security(("bearer" = [])), responses((status = 200, body = LoadResponse), (status = "4XX", body = ErrorBody, description = "PROTOCOL.md §1 error codes")))]
 pub async fn load_messages(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -230,6 +240,7 @@ async fn typing(
 }
 
 /// `POST /api/typing/start`
+#[utoipa::path(post, path = "/api/typing/start", tag = "chat", request_body = ConversationIdBody, security(("bearer" = [])), responses((status = 204, description = "done"), (status = "4XX", body = ErrorBody)))]
 pub async fn typing_start(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -239,6 +250,7 @@ pub async fn typing_start(
 }
 
 /// `POST /api/typing/stop`
+#[utoipa::path(post, path = "/api/typing/stop", tag = "chat", request_body = ConversationIdBody, security(("bearer" = [])), responses((status = 204, description = "done"), (status = "4XX", body = ErrorBody)))]
 pub async fn typing_stop(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -248,6 +260,7 @@ pub async fn typing_stop(
 }
 
 /// `POST /api/server/publish` (the embedding application's backend, with the server key).
+#[utoipa::path(post, path = "/api/server/publish", tag = "server", request_body = PublishRequest, security(("server_key" = [])), responses((status = 200, body = PublishResponse), (status = "4XX", body = ErrorBody, description = "PROTOCOL.md §1 error codes")))]
 pub async fn server_publish(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -302,6 +315,7 @@ pub async fn publish_app_event(
 }
 
 /// `GET /healthz`
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "alive and ready")))]
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
 }

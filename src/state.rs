@@ -91,6 +91,8 @@ impl AppState {
         let core = Core::new(CoreConfig {
             ring_timeout_ms: config.ring_timeout_ms,
             conn_grace_ms: config.conn_grace_ms,
+            offers_per_minute: config.offers_per_minute,
+            max_ringing_per_caller: config.max_ringing,
             ..CoreConfig::default()
         });
         let log = MemoryLog::new(

@@ -293,3 +293,59 @@ async fn metrics_and_health_answer() {
         "latency is recorded by route pattern"
     );
 }
+
+#[tokio::test]
+async fn openapi_document_lists_every_endpoint_with_schemas() {
+    let (base, _state) = serve(Config::default()).await;
+    let doc: Value = reqwest::get(format!("{base}/api/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let mut paths: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        [
+            "/api/auth/authenticate",
+            "/api/calls/answer",
+            "/api/calls/confirm",
+            "/api/calls/decline",
+            "/api/calls/end",
+            "/api/calls/ice",
+            "/api/calls/offer",
+            "/api/conversations/create",
+            "/api/conversations/join",
+            "/api/dev/token",
+            "/api/events",
+            "/api/messages/load",
+            "/api/messages/send",
+            "/api/server/publish",
+            "/api/typing/start",
+            "/api/typing/stop",
+            "/healthz",
+        ]
+    );
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for s in [
+        "OfferRequest",
+        "OfferKemBody",
+        "IceCandidate",
+        "ErrorBody",
+        "Message",
+        "CallState",
+    ] {
+        assert!(schemas.contains_key(s), "schema {s}");
+    }
+    assert_eq!(
+        schemas["OfferRequest"]["required"],
+        json!(["to", "sdp", "kem"])
+    );
+}

@@ -75,6 +75,23 @@ fn refusals_name_the_field_and_the_reason() {
 }
 
 #[test]
+fn non_canonical_trailing_bits_are_refused_by_check() {
+    // 32 bytes encode to 43 symbols + '='; the last symbol carries 2 unused bits.
+    let mut s = STANDARD.encode([0u8; 32]).into_bytes();
+    assert_eq!(s[42], b'A');
+    s[42] = b'B'; // unused bit set
+    let s = String::from_utf8(s).unwrap();
+    assert_eq!(
+        wire::check(Field::Tag, &s),
+        Err(Error::BadBase64(Field::Tag))
+    );
+    assert_eq!(
+        wire::check(Field::Tag, &STANDARD.encode([0xffu8; 32])),
+        Ok(())
+    );
+}
+
+#[test]
 fn huge_input_is_refused_before_decoding() {
     let huge = "A".repeat(10 * 1024 * 1024);
     assert!(matches!(
@@ -113,6 +130,19 @@ proptest! {
             prop_assert_eq!(v.len(), wire::expected_len(field));
             prop_assert_eq!(wire::encode(&v), s);
         }
+    }
+
+    #[test]
+    fn check_agrees_with_decode(field in prop::sample::select(FIELDS.to_vec()), bytes in prop::collection::vec(any::<u8>(), 0..1300), flip in any::<usize>(), c in any::<char>()) {
+        let mut s = STANDARD.encode(&bytes);
+        // Sometimes corrupt one character.
+        if flip % 3 == 0 && !s.is_empty() {
+            let i = flip % s.len();
+            let mut chars: Vec<char> = s.chars().collect();
+            chars[i] = c;
+            s = chars.into_iter().collect();
+        }
+        prop_assert_eq!(wire::check(field, &s), wire::decode(field, &s).map(drop));
     }
 
     #[test]

@@ -74,6 +74,7 @@ fn check_kem(field: Field, s: &str) -> Result<(), Error> {
 
 /// `kem` of an offer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OfferKemBody {
     /// Must be `"ML-KEM-768"`.
     pub suite: String,
@@ -85,6 +86,7 @@ pub struct OfferKemBody {
 
 /// `kem` of an answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AnswerKemBody {
     /// Base64 ciphertext, 1088 bytes.
     pub ct: String,
@@ -92,6 +94,7 @@ pub struct AnswerKemBody {
 
 /// `kem` of a confirm: the caller sends `nonce` and `tag`, the callee only `tag`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConfirmKemBody {
     /// Base64 caller nonce, 32 bytes (caller only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,6 +105,7 @@ pub struct ConfirmKemBody {
 
 /// An `RTCIceCandidateInit`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IceCandidate {
     /// The `candidate:` attribute, or `""` for end-of-candidates.
     pub candidate: String,
@@ -157,6 +161,7 @@ impl IceCandidate {
 
 /// `POST /api/calls/offer`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OfferRequest {
     /// The callee's user id.
     pub to: String,
@@ -181,6 +186,7 @@ impl OfferRequest {
 
 /// `{call_id, devices}`: the offer's result (a delivery receipt).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OfferResponse {
     /// The new call.
     pub call_id: String,
@@ -190,6 +196,7 @@ pub struct OfferResponse {
 
 /// `POST /api/calls/answer`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AnswerRequest {
     /// The call.
     pub call_id: String,
@@ -209,6 +216,7 @@ impl AnswerRequest {
 
 /// `POST /api/calls/confirm`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConfirmRequest {
     /// The call.
     pub call_id: String,
@@ -229,6 +237,7 @@ impl ConfirmRequest {
 
 /// `POST /api/calls/ice`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IceRequest {
     /// The call.
     pub call_id: String,
@@ -263,6 +272,7 @@ impl IceRequest {
 
 /// `POST /api/calls/decline` and `POST /api/calls/end`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CallIdReason {
     /// The call.
     pub call_id: String,
@@ -283,6 +293,7 @@ impl CallIdReason {
 
 /// The result of answer, confirm, ice, decline and end.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CallStateResponse {
     /// The call.
     pub call_id: String,
@@ -292,6 +303,7 @@ pub struct CallStateResponse {
 
 /// A stored chat message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Message {
     /// Server-assigned, increasing within a conversation.
     pub id: String,
@@ -309,6 +321,7 @@ pub struct Message {
 
 /// `POST /api/conversations/create`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateConversationRequest {
     /// Members besides the creator.
     pub members: Vec<String>,
@@ -338,6 +351,7 @@ impl CreateConversationRequest {
 
 /// `{conversation_id}`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConversationIdBody {
     /// The conversation.
     pub conversation_id: String,
@@ -345,6 +359,7 @@ pub struct ConversationIdBody {
 
 /// `{conversation_id, members}`: the result of join.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JoinResponse {
     /// The conversation.
     pub conversation_id: String,
@@ -354,6 +369,7 @@ pub struct JoinResponse {
 
 /// `POST /api/messages/send`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SendRequest {
     /// The conversation.
     pub conversation_id: String,
@@ -373,6 +389,7 @@ impl SendRequest {
 
 /// `{message}`: the result of send.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SendResponse {
     /// The stored message (the first one, for a retried send).
     pub message: Message,
@@ -380,6 +397,7 @@ pub struct SendResponse {
 
 /// `POST /api/messages/load`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoadRequest {
     /// The conversation.
     pub conversation_id: String,
@@ -407,6 +425,7 @@ impl LoadRequest {
 
 /// `{messages, has_more}`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoadResponse {
     /// Oldest first.
     pub messages: Vec<Message>,
@@ -416,6 +435,7 @@ pub struct LoadResponse {
 
 /// `{conversation_id}`: the result of create.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateConversationResponse {
     /// The new conversation.
     pub conversation_id: String,
@@ -423,6 +443,7 @@ pub struct CreateConversationResponse {
 
 /// `{user_id, expires_at, sse_ticket}`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuthenticateResponse {
     /// The token's subject.
     pub user_id: String,
@@ -434,12 +455,14 @@ pub struct AuthenticateResponse {
 
 /// `POST /api/server/publish`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PublishRequest {
     /// Recipients.
     pub users: Vec<String>,
     /// `app.<name>`.
     pub event: String,
     /// Any JSON object.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub data: Value,
 }
 
@@ -476,6 +499,7 @@ impl PublishRequest {
 
 /// `{delivered_to}`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PublishResponse {
     /// How many users' logs received the event.
     pub delivered_to: usize,
@@ -483,6 +507,7 @@ pub struct PublishResponse {
 
 /// `POST /api/dev/token` (development mode only)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DevTokenRequest {
     /// The user to mint a token for.
     pub user: String,
@@ -490,6 +515,7 @@ pub struct DevTokenRequest {
 
 /// `{token, expires_at}`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DevTokenResponse {
     /// A short-lived JWT.
     pub token: String,
@@ -499,6 +525,7 @@ pub struct DevTokenResponse {
 
 /// `{"error": {...}}`, every error response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
@@ -506,6 +533,7 @@ pub struct ErrorBody {
 
 /// The inside of [`ErrorBody`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// snake_case code.
     pub code: String,

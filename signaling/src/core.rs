@@ -103,7 +103,7 @@ fn remove_id(map: &mut HashMap<String, Vec<String>>, key: &str, id: &str) {
 impl Core {
     /// A core with random ids.
     pub fn new(cfg: CoreConfig) -> Self {
-        Self::with_ids(cfg, Box::new(RandomIds))
+        Self::with_ids(cfg, Box::new(RandomIds::default()))
     }
 
     /// A core with the given id source (tests use [`crate::SequentialIds`]).

@@ -7,6 +7,7 @@ use crate::api::{IceCandidate, Message, OfferKemBody};
 
 /// `call.offer`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CallOffer {
     /// The call.
     pub call_id: String,
@@ -22,6 +23,7 @@ pub struct CallOffer {
 
 /// `call.answer`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CallAnswer {
     /// The call.
     pub call_id: String,
@@ -33,6 +35,7 @@ pub struct CallAnswer {
 
 /// `call.confirm`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CallConfirm {
     /// The call.
     pub call_id: String,
@@ -42,6 +45,7 @@ pub struct CallConfirm {
 
 /// `call.ice`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CallIce {
     /// The call.
     pub call_id: String,
@@ -54,6 +58,7 @@ pub struct CallIce {
 /// An event that names only the call and, maybe, a reason
 /// (`call.answered_elsewhere`, `call.declined`, `call.ended`, `call.missed`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CallNotice {
     /// The call.
     pub call_id: String,
@@ -64,6 +69,7 @@ pub struct CallNotice {
 
 /// `conversation.created`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConversationCreated {
     /// The conversation.
     pub conversation_id: String,
@@ -80,6 +86,7 @@ pub struct ConversationCreated {
 
 /// `conversation.member_joined`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemberJoined {
     /// The conversation.
     pub conversation_id: String,
@@ -89,6 +96,7 @@ pub struct MemberJoined {
 
 /// `message.new`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MessageNew {
     /// The conversation.
     pub conversation_id: String,
@@ -98,6 +106,7 @@ pub struct MessageNew {
 
 /// `typing` (ephemeral: never stored, never replayed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Typing {
     /// The conversation.
     pub conversation_id: String,
@@ -109,6 +118,7 @@ pub struct Typing {
 
 /// `hello`, the first event of every stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Hello {
     /// This device's connection id; send it as `X-Pqcall-Conn`.
     pub conn_id: String,
@@ -120,6 +130,7 @@ pub struct Hello {
 
 /// `reset`: the last event id could not be resumed; reload state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reset {
     /// `unknown_id`, `stale_epoch` or `out_of_window`.
     pub reason: String,

@@ -32,17 +32,37 @@ pub trait IdSource: Send {
     fn next_id(&mut self) -> String;
 }
 
-/// 128-bit ids from the operating system's random number generator.
-#[derive(Debug, Default)]
-pub struct RandomIds;
+/// 128-bit ids from the operating system's random number generator, fetched 32 ids
+/// at a time to spare a system call per id.
+#[derive(Debug)]
+pub struct RandomIds {
+    buf: [u8; 512],
+    used: usize,
+}
+
+impl Default for RandomIds {
+    fn default() -> Self {
+        RandomIds {
+            buf: [0; 512],
+            used: 512,
+        }
+    }
+}
 
 impl IdSource for RandomIds {
     fn next_id(&mut self) -> String {
-        let mut b = [0u8; 16];
-        if getrandom::fill(&mut b).is_err() {
-            // Without OS randomness nothing here is safe to run.
-            panic!("the operating system's random number generator failed");
+        if self.used == self.buf.len() {
+            if getrandom::fill(&mut self.buf).is_err() {
+                // Without OS randomness nothing here is safe to run.
+                panic!("the operating system's random number generator failed");
+            }
+            self.used = 0;
         }
+        let mut b = [0u8; 16];
+        b.copy_from_slice(&self.buf[self.used..self.used + 16]);
+        // Never hand out the same bytes twice.
+        self.buf[self.used..self.used + 16].fill(0);
+        self.used += 16;
         format!("{:032x}", u128::from_be_bytes(b))
     }
 }
