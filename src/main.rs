@@ -58,6 +58,10 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(config) => {
+            // Every stream is a socket: use the hard limit on open files.
+            if let Ok(n) = rlimit::increase_nofile_limit(u64::MAX) {
+                tracing::debug!(limit = n, "open file limit");
+            }
             if config.dev {
                 if !config.bind.ip().is_loopback() && !config.force_dev {
                     bail!(

@@ -636,3 +636,118 @@ async fn resume_replays_exactly_what_was_missed() {
     assert_eq!(name, "reset");
     assert_eq!(data["reason"], "unknown_id");
 }
+
+#[tokio::test]
+async fn heartbeats_retry_and_headers() {
+    let srv = start(Config {
+        heartbeat_ms: 50,
+        ..cfg()
+    })
+    .await;
+    let token = srv.token("hb");
+    let (_, auth) = srv
+        .post("/api/auth/authenticate", &token, None, json!({}))
+        .await;
+    let res = srv
+        .http
+        .get(format!(
+            "{}/api/events?ticket={}",
+            srv.base,
+            auth["sse_ticket"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-accel-buffering"], "no");
+    assert!(
+        res.headers().get("content-encoding").is_none(),
+        "never compressed"
+    );
+    let mut body = Box::pin(res.bytes_stream());
+    let mut text = String::new();
+    while !text.contains(": keep-alive") {
+        let chunk = tokio::time::timeout(Duration::from_secs(20), body.next())
+            .await
+            .expect("a heartbeat")
+            .unwrap()
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let retry: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("retry:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!((1000..3000).contains(&retry), "retry with jitter: {retry}");
+}
+
+#[tokio::test]
+async fn open_conversations_can_be_joined_and_cancel_reaches_every_device() {
+    let srv = start(cfg()).await;
+    let (mut alice, _) = srv.open("alice", None, None).await;
+    let (mut b1, _) = srv.open("bob", None, None).await;
+    let (mut b2, _) = srv.open("bob", None, None).await;
+    let (s, r) = srv
+        .post(
+            "/api/conversations/create",
+            &alice.token,
+            None,
+            json!({"members": [], "open": true, "title": "lobby"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let conv = r["conversation_id"].as_str().unwrap().to_owned();
+    assert_eq!(alice.next().await.0, "conversation.created");
+    let (s, r) = srv
+        .post(
+            "/api/conversations/join",
+            &b1.token,
+            None,
+            json!({"conversation_id": conv}),
+        )
+        .await;
+    assert_eq!((s, r["members"].clone()), (200, json!(["alice", "bob"])));
+    let (name, data) = alice.next().await;
+    assert_eq!(
+        (name.as_str(), data["user_id"].as_str()),
+        ("conversation.member_joined", Some("bob"))
+    );
+    for d in [&mut b1, &mut b2] {
+        assert_eq!(d.next().await.0, "conversation.member_joined");
+    }
+    // Joining again changes nothing and tells nobody.
+    let (s, r) = srv
+        .post(
+            "/api/conversations/join",
+            &b1.token,
+            None,
+            json!({"conversation_id": conv}),
+        )
+        .await;
+    assert_eq!((s, r["members"].clone()), (200, json!(["alice", "bob"])));
+    // A canceled ringing call: every device of the callee hears it.
+    let (_, offer) = Caller::start().unwrap();
+    let (_, r) = srv
+        .post("/api/calls/offer", &alice.token, Some(&alice.conn), json!({"to": "bob", "sdp": "v=0", "kem": {"suite": "ML-KEM-768", "ek": offer.ek_b64(), "commit": offer.commit_b64()}}))
+        .await;
+    let call_id = r["call_id"].as_str().unwrap().to_owned();
+    let (s, r) = srv
+        .post(
+            "/api/calls/end",
+            &alice.token,
+            Some(&alice.conn),
+            json!({"call_id": call_id}),
+        )
+        .await;
+    assert_eq!((s, r["state"].as_str()), (200, Some("canceled")));
+    for d in [&mut b1, &mut b2] {
+        assert_eq!(d.next().await.0, "call.offer");
+        let (name, data) = d.next().await;
+        assert_eq!(
+            (name.as_str(), data["reason"].as_str()),
+            ("call.ended", Some("canceled"))
+        );
+    }
+}

@@ -1,0 +1,363 @@
+//! Load tool: relay latency and idle-stream memory, against a `pqcall` server process.
+//!
+//! ```sh
+//! cargo build --release --bin pqcall --example load
+//! # POST -> SSE one-way latency for 3.4 KB offers, and server CPU per relayed offer:
+//! target/release/examples/load relay --count 5000
+//! # server memory per idle SSE stream, with 10k streams from 127.0.0.x addresses:
+//! target/release/examples/load idle --streams 10000
+//! # the same, multiplexed over HTTP/2 connections of 100 streams each:
+//! target/release/examples/load idle --streams 10000 --h2
+//! ```
+//! It starts the server itself (`--server`, default `target/release/pqcall`) on
+//! 127.0.0.1, sends traffic only there, and stops by itself.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+
+const SECRET: &str = "load-tool-secret-0123456789abcdef0123";
+
+struct Server {
+    child: Child,
+    base: String,
+    addr: SocketAddr,
+    pid: u32,
+}
+
+async fn start_server(path: &str) -> anyhow::Result<Server> {
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 65536 2>/dev/null; exec {path} serve --bind 127.0.0.1:0 --jwt-secret {SECRET} --database :memory: \
+             --offers-per-minute 100000000 --max-ringing 100000000 --rate-per-sec 1000000 --rate-burst 1000000 --max-streams-per-user 100000"
+        ))
+        .env("PQCALL_LOG", "warn")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("start {path} (build it with cargo build --release --bin pqcall)"))?;
+    let pid = child.id().context("pid")?;
+    let mut lines = BufReader::new(child.stdout.take().context("stdout")?).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await??
+        .context("no address")?;
+    let base = line.rsplit(' ').next().context("address")?.to_owned();
+    let addr: SocketAddr = base.trim_start_matches("http://").parse()?;
+    Ok(Server {
+        child,
+        base,
+        addr,
+        pid,
+    })
+}
+
+fn token(user: &str) -> String {
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+        + 3600;
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({"sub": user, "exp": exp}),
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .expect("sign")
+}
+
+/// User and system CPU ticks of a process.
+fn proc_ticks(pid: u32) -> anyhow::Result<(u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let after = stat.rsplit(')').next().context("stat")?;
+    let f: Vec<&str> = after.split_whitespace().collect();
+    Ok((f[11].parse()?, f[12].parse()?))
+}
+
+/// (utime + stime) in clock ticks, and resident set size in bytes, of a process.
+fn proc_usage(pid: u32) -> anyhow::Result<(u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let after = stat.rsplit(')').next().context("stat")?;
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = f[11].parse::<u64>()? + f[12].parse::<u64>()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let rss_kb = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .context("VmRSS")?
+        .parse::<u64>()?;
+    Ok((ticks, rss_kb * 1024))
+}
+
+async fn post(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    conn: Option<&str>,
+    path: &str,
+    body: &Value,
+) -> anyhow::Result<Value> {
+    let mut req = http
+        .post(format!("{base}{path}"))
+        .bearer_auth(token)
+        .json(body);
+    if let Some(c) = conn {
+        req = req.header("X-Pqcall-Conn", c);
+    }
+    let res = req.send().await?;
+    if !res.status().is_success() {
+        bail!("{path}: {} {}", res.status(), res.text().await?);
+    }
+    Ok(res.json().await?)
+}
+
+async fn relay(server: &Server, count: usize) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let (alice, bob) = (token("alice"), token("bob"));
+    let open = |t: String| {
+        let (http, base) = (http.clone(), server.base.clone());
+        async move {
+            let tk = post(&http, &base, &t, None, "/api/auth/authenticate", &json!({})).await?;
+            let res = http
+                .get(format!(
+                    "{base}/api/events?ticket={}",
+                    tk["sse_ticket"].as_str().unwrap_or_default()
+                ))
+                .send()
+                .await?;
+            let mut ev = Box::pin(res.bytes_stream().eventsource());
+            let hello = ev.next().await.context("hello")??;
+            let conn = serde_json::from_str::<Value>(&hello.data)?["conn_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            anyhow::Ok((ev, conn))
+        }
+    };
+    let (_alice_events, alice_conn) = open(alice.clone()).await?;
+    let (mut bob_events, _) = open(bob.clone()).await?;
+    let (_, kem) = pqcall_crypto::Caller::start()?;
+    let offer = json!({"to": "bob", "sdp": "a=x".repeat(3400 / 3), "kem": {"suite": "ML-KEM-768", "ek": kem.ek_b64(), "commit": kem.commit_b64()}});
+    println!("offer body: {} bytes", offer.to_string().len());
+    let mut hist = hdrhistogram::Histogram::<u64>::new(3)?;
+    let warmup = count / 10;
+    let (mut t0, mut c0) = (Instant::now(), proc_usage(server.pid)?.0);
+    for i in 0..warmup + count {
+        if i == warmup {
+            t0 = Instant::now();
+            c0 = proc_usage(server.pid)?.0;
+        }
+        let start = Instant::now();
+        let r = post(
+            &http,
+            &server.base,
+            &alice,
+            Some(&alice_conn),
+            "/api/calls/offer",
+            &offer,
+        )
+        .await?;
+        let call_id = r["call_id"].as_str().unwrap_or_default().to_owned();
+        loop {
+            let e = bob_events.next().await.context("stream ended")??;
+            if e.event == "call.offer" {
+                break;
+            }
+        }
+        if i >= warmup {
+            hist.record(start.elapsed().as_micros() as u64)?;
+        }
+        // Cancel it so nothing accumulates (not timed).
+        post(
+            &http,
+            &server.base,
+            &alice,
+            Some(&alice_conn),
+            "/api/calls/end",
+            &json!({"call_id": call_id}),
+        )
+        .await?;
+        loop {
+            let e = bob_events.next().await.context("stream ended")??;
+            if e.event == "call.ended" {
+                break;
+            }
+        }
+    }
+    let wall = t0.elapsed();
+    let ticks = proc_usage(server.pid)?.0 - c0;
+    let (u, sy) = proc_ticks(server.pid)?;
+    let tick_us = 1_000_000 / 100; // USER_HZ is 100 on Linux
+    println!("relay of {count} offers (3.4 KB SDP), POST -> SSE event, one way, µs:");
+    println!(
+        "  p50 {}  p90 {}  p99 {}  max {}  mean {:.1}",
+        hist.value_at_quantile(0.5),
+        hist.value_at_quantile(0.9),
+        hist.value_at_quantile(0.99),
+        hist.max(),
+        hist.mean()
+    );
+    println!(
+        "  server CPU per relayed offer (offer + cancel, both POSTs and both events): {:.1} µs over {:.1} s",
+        (ticks * tick_us) as f64 / count as f64,
+        wall.as_secs_f64()
+    );
+    println!("  server CPU split over its whole life: user {u} ticks, system {sy} ticks");
+    // The floor on this machine: one HTTP round trip to the same server.
+    let mut floor = hdrhistogram::Histogram::<u64>::new(3)?;
+    for _ in 0..count {
+        let start = Instant::now();
+        http.get(format!("{}/healthz", server.base))
+            .send()
+            .await?
+            .bytes()
+            .await?;
+        floor.record(start.elapsed().as_micros() as u64)?;
+    }
+    println!(
+        "  floor, GET /healthz round trip, µs: p50 {}  p99 {}",
+        floor.value_at_quantile(0.5),
+        floor.value_at_quantile(0.99)
+    );
+    Ok(())
+}
+
+/// Idle streams multiplexed over a few HTTP/2 connections (as browsers behind a TLS
+/// proxy would use), so connection buffers are shared.
+async fn idle_h2(server: &Server, streams: usize) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let conns: Vec<reqwest::Client> = (0..streams.div_ceil(100))
+        .map(|_| reqwest::Client::builder().http2_prior_knowledge().build())
+        .collect::<Result<_, _>>()?;
+    let (_, rss0) = proc_usage(server.pid)?;
+    let started = Instant::now();
+    let mut open = Vec::with_capacity(streams);
+    for i in 0..streams {
+        let t = post(
+            &http,
+            &server.base,
+            &token(&format!("u{i}")),
+            None,
+            "/api/auth/authenticate",
+            &json!({}),
+        )
+        .await?;
+        let res = conns[i / 100]
+            .get(format!(
+                "{}/api/events?ticket={}",
+                server.base,
+                t["sse_ticket"].as_str().unwrap_or_default()
+            ))
+            .send()
+            .await?;
+        if res.version() != reqwest::Version::HTTP_2 {
+            bail!("not HTTP/2: {:?}", res.version());
+        }
+        let mut body = Box::pin(res.bytes_stream());
+        let first = body.next().await.context("hello")??;
+        if !String::from_utf8_lossy(&first).contains("hello") {
+            bail!("no hello");
+        }
+        open.push(body);
+    }
+    let (_, rss1) = proc_usage(server.pid)?;
+    println!(
+        "{streams} idle SSE streams over {} HTTP/2 connections opened in {:.1} s; server RSS {:.1} MiB -> {:.1} MiB: {:.0} bytes per stream",
+        conns.len(),
+        started.elapsed().as_secs_f64(),
+        rss0 as f64 / 1048576.0,
+        rss1 as f64 / 1048576.0,
+        (rss1.saturating_sub(rss0)) as f64 / streams as f64
+    );
+    Ok(())
+}
+
+async fn idle(server: &Server, streams: usize) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let (_, rss0) = proc_usage(server.pid)?;
+    let mut socks = Vec::with_capacity(streams);
+    let started = Instant::now();
+    for i in 0..streams {
+        let user = format!("u{i}");
+        let t = post(
+            &http,
+            &server.base,
+            &token(&user),
+            None,
+            "/api/auth/authenticate",
+            &json!({}),
+        )
+        .await?;
+        let ticket = t["sse_ticket"].as_str().unwrap_or_default().to_owned();
+        // Spread sources over 127.0.0.2 .. so no address runs out of ports.
+        let src = IpAddr::V4(Ipv4Addr::new(127, 0, 0, (2 + (i / 5000) % 250) as u8));
+        let sock = tokio::net::TcpSocket::new_v4()?;
+        sock.bind(SocketAddr::new(src, 0))?;
+        let mut s = sock.connect(server.addr).await?;
+        s.write_all(format!("GET /api/events?ticket={ticket} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n").as_bytes()).await?;
+        let mut buf = vec![0u8; 1024];
+        let mut got = String::new();
+        while !got.contains("event: hello") {
+            let n = s.read(&mut buf).await?;
+            if n == 0 {
+                bail!("stream {i} closed: {got}");
+            }
+            got.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        socks.push(s);
+        if (i + 1) % 2000 == 0 {
+            println!("  {} streams open", i + 1);
+        }
+    }
+    let (_, rss1) = proc_usage(server.pid)?;
+    println!(
+        "{streams} idle SSE streams (each its own user) opened in {:.1} s; server RSS {:.1} MiB -> {:.1} MiB: {:.0} bytes per stream",
+        started.elapsed().as_secs_f64(),
+        rss0 as f64 / 1048576.0,
+        rss1 as f64 / 1048576.0,
+        (rss1.saturating_sub(rss0)) as f64 / streams as f64
+    );
+    drop(socks);
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let flag = |name: &str, default: usize| -> usize {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let server_path = args
+        .iter()
+        .position(|a| a == "--server")
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| "target/release/pqcall".into());
+    if let Ok(n) = rlimit::increase_nofile_limit(u64::MAX) {
+        println!("open file limit: {n}");
+    }
+    let mut server = start_server(&server_path).await?;
+    let result = match args.get(1).map(String::as_str) {
+        Some("relay") => relay(&server, flag("--count", 5000)).await,
+        Some("idle") if args.iter().any(|a| a == "--h2") => {
+            idle_h2(&server, flag("--streams", 10_000)).await
+        }
+        Some("idle") => idle(&server, flag("--streams", 10_000)).await,
+        _ => Err(anyhow::anyhow!(
+            "usage: load relay [--count N] | load idle [--streams N] [--server PATH]"
+        )),
+    };
+    server.child.kill().await.ok();
+    result
+}
