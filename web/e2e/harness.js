@@ -1,0 +1,49 @@
+// Starts a real pqcall server (the cargo-built binary, development mode, in-memory
+// history) and Debian's Chromium through playwright-core.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+export async function startServer(extra = []) {
+  const bin = process.env.PQCALL_BIN ?? `${root}target/debug/pqcall`;
+  const proc = spawn(bin, ['serve', '--dev', '--bind', '127.0.0.1:0', '--database', ':memory:', '--web-dir', `${root}web`, ...extra], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, PQCALL_LOG: process.env.PQCALL_LOG ?? 'warn' },
+  });
+  const lines = createInterface({ input: proc.stdout });
+  const [line] = await once(lines, 'line');
+  const base = line.split(' ').pop();
+  return { base, proc, stop: async () => { proc.kill('SIGTERM'); await once(proc, 'exit'); } };
+}
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
+      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+}
+
+/** A signed-in demo page for `user` in its own browser context (its own "device"). */
+export async function signIn(browser, base, user, context) {
+  const ctx = context ?? (await browser.newContext({ permissions: ['microphone'] }));
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => console.error(`[${user}] pageerror`, e));
+  await page.goto(base);
+  await page.fill('#user', user);
+  await page.click('[data-testid=signin]');
+  await page.waitForSelector('[data-testid=stream-state][data-state=open]');
+  return page;
+}
+
+export async function openStreams(base) {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  return Number(text.match(/^pqcall_open_streams (\d+)/m)[1]);
+}

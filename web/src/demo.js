@@ -1,0 +1,156 @@
+// The demo page: sign in (development mode), chat with typing indicators, call with the
+// 6-digit safety code, and a diagnostics panel.
+import { CallManager, PqcallClient, devTokens } from './pqcall.js';
+
+const $ = (id) => document.getElementById(id);
+const show = (id, on) => { $(id).hidden = !on; };
+let client;
+let calls;
+let current; // the call in view
+let conv = null; // the open conversation id
+const typingTimers = new Map();
+const seenMessages = new Set();
+
+function log(line) {
+  const li = document.createElement('li');
+  li.textContent = `${new Date().toLocaleTimeString()} ${line}`;
+  $('log').prepend(li);
+  while ($('log').children.length > 50) $('log').lastChild.remove();
+}
+
+function diag() {
+  $('d-state').textContent = client?.state ?? 'closed';
+  $('d-role').textContent = client?.role ?? '-';
+  $('d-conn').textContent = client?.connId ?? '-';
+  $('d-last').textContent = client?.lastEventId ?? '-';
+  $('d-reconnects').textContent = client?.reconnects ?? 0;
+  $('d-rtt').textContent = client?.lastPostMs != null ? `${client.lastPostMs.toFixed(1)} ms` : '-';
+  $('state').textContent = client?.state ?? 'closed';
+  $('state').dataset.state = client?.state ?? 'closed';
+}
+
+function addMessage(m) {
+  if (m.conversation_id !== conv || seenMessages.has(m.id)) return;
+  seenMessages.add(m.id);
+  const li = document.createElement('li');
+  li.dataset.testid = 'message';
+  li.className = m.from === client.userId ? 'mine' : '';
+  li.innerHTML = '<b></b> <span></span>';
+  li.querySelector('b').textContent = m.from;
+  li.querySelector('span').textContent = m.body;
+  $('messages').append(li);
+  $('messages').scrollTop = 1e9;
+}
+
+async function openConversation(id) {
+  conv = id;
+  seenMessages.clear();
+  $('messages').replaceChildren();
+  $('conv-id').textContent = id;
+  show('chat', true);
+  const { messages } = await client.loadMessages(id, { limit: 50 });
+  messages.forEach(addMessage);
+}
+
+function renderCall() {
+  show('incall', !!current && (current.role === 'caller' || current.state !== 'ringing'));
+  if (!current) return;
+  $('call-peer').textContent = current.peer;
+  $('call-state').textContent = current.state;
+  $('call-state').dataset.state = current.state;
+  $('code').textContent = current.code ?? '--- ---';
+  $('dtls').textContent = current.dtlsVerified == null ? '' : current.dtlsVerified ? 'DTLS certificate matches the transcript' : 'DTLS MISMATCH';
+  $('mute').textContent = current.muted ? 'Unmute' : 'Mute';
+}
+
+function track(call) {
+  current = call;
+  call.addEventListener('state', () => { renderCall(); if (['ended', 'declined', 'canceled', 'missed', 'failed'].includes(call.state)) log(`call ${call.state}${call.reason ? ` (${call.reason})` : ''}`); });
+  call.addEventListener('code', () => { renderCall(); log(`safety code ${call.code}`); });
+  call.addEventListener('dtls', renderCall);
+  call.addEventListener('track', () => { $('remote-audio').srcObject = call.remoteStream; });
+  renderCall();
+}
+
+async function signIn(e) {
+  e.preventDefault();
+  const user = $('user').value.trim();
+  if (!user) return;
+  client = new PqcallClient({ getToken: devTokens('', user) });
+  calls = new CallManager(client);
+  window.pqcall = { client, calls };
+  client.addEventListener('statechange', () => { diag(); log(`stream ${client.state}`); });
+  client.addEventListener('event', (e) => { diag(); if (e.detail.name !== 'typing') log(e.detail.name); });
+  client.addEventListener('post', diag);
+  client.addEventListener('reset', () => { if (conv) openConversation(conv); });
+  client.addEventListener('conversation.created', (e) => {
+    const o = document.createElement('option');
+    o.value = e.detail.conversation_id;
+    o.textContent = `${e.detail.title || 'untitled'} (${e.detail.members.join(', ')})`;
+    $('convs').append(o);
+    if (!conv) openConversation(e.detail.conversation_id);
+  });
+  client.addEventListener('message.new', (e) => addMessage(e.detail.message));
+  client.addEventListener('typing', (e) => {
+    const { conversation_id: c, user_id: u, active } = e.detail;
+    if (c !== conv) return;
+    clearTimeout(typingTimers.get(u));
+    $('typing').textContent = active ? `${u} is typing…` : '';
+    if (active) typingTimers.set(u, setTimeout(() => { $('typing').textContent = ''; }, 6000));
+  });
+  calls.addEventListener('incoming', (e) => {
+    const call = e.detail;
+    $('incoming-from').textContent = call.peer;
+    show('incoming', true);
+    current = call;
+    call.addEventListener('state', () => { if (call.state !== 'ringing') show('incoming', false); });
+    log(`incoming call from ${call.peer}`);
+  });
+  calls.addEventListener('pcstate', (e) => { $('pc-state').textContent = e.detail.state; $('pc-state').dataset.state = e.detail.state; });
+  await client.connect();
+  $('me').textContent = user;
+  show('signin', false);
+  show('app', true);
+  diag();
+}
+
+$('signin-form').addEventListener('submit', signIn);
+$('create-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const members = $('members').value.split(',').map((s) => s.trim()).filter(Boolean);
+  const { conversation_id } = await client.createConversation(members, { title: $('title').value || undefined, open: $('open').checked });
+  await openConversation(conversation_id);
+});
+$('join-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const id = $('join-id').value.trim();
+  await client.joinConversation(id);
+  await openConversation(id);
+});
+$('convs').addEventListener('change', () => openConversation($('convs').value));
+$('send-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const body = $('text').value;
+  if (!body || !conv) return;
+  $('text').value = '';
+  client.typing(conv, false).catch(() => {});
+  const { message } = await client.send(conv, body);
+  addMessage(message);
+});
+let lastTyping = 0;
+$('text').addEventListener('input', () => {
+  if (!conv || Date.now() - lastTyping < 2000) return;
+  lastTyping = Date.now();
+  client.typing(conv, true).catch(() => {});
+});
+$('call-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const call = await calls.call($('callee').value.trim());
+  track(call);
+  log(`calling ${call.peer} (rang ${call.devices} device${call.devices === 1 ? '' : 's'})`);
+});
+$('accept').addEventListener('click', async () => { show('incoming', false); track(current); await current.accept(); });
+$('decline').addEventListener('click', async () => { show('incoming', false); await current.decline(); });
+$('hangup').addEventListener('click', () => current?.hangup());
+$('mute').addEventListener('click', () => { current?.mute(!current.muted); renderCall(); });
+setInterval(diag, 1000);
