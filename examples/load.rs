@@ -9,6 +9,10 @@
 //! # the same, multiplexed over HTTP/2 connections of 100 streams each:
 //! target/release/examples/load idle --streams 10000 --h2
 //! ```
+//! # the same relay workload over a plain axum WebSocket relay, for comparison:
+//! target/release/examples/load ws-relay --count 5000
+//! # add --csv FILE to relay or ws-relay to save every sample (for benches/plot.py)
+//! ```
 //! It starts the server itself (`--server`, default `target/release/pqcall`) on
 //! 127.0.0.1, sends traffic only there, and stops by itself.
 
@@ -33,17 +37,22 @@ struct Server {
 }
 
 async fn start_server(path: &str) -> anyhow::Result<Server> {
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "ulimit -n 65536 2>/dev/null; exec {path} serve --bind 127.0.0.1:0 --jwt-secret {SECRET} --database :memory: \
-             --offers-per-minute 100000000 --max-ringing 100000000 --rate-per-sec 1000000 --rate-burst 1000000 --max-streams-per-user 100000"
-        ))
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(format!(
+        "ulimit -n 65536 2>/dev/null; exec {path} serve --bind 127.0.0.1:0 --jwt-secret {SECRET} --database :memory: \
+         --offers-per-minute 100000000 --max-ringing 100000000 --rate-per-sec 1000000 --rate-burst 1000000 --max-streams-per-user 100000"
+    ));
+    start_server_cmd(&mut cmd)
+        .await
+        .with_context(|| format!("start {path} (build it with cargo build --release --bin pqcall)"))
+}
+
+async fn start_server_cmd(cmd: &mut Command) -> anyhow::Result<Server> {
+    let mut child = cmd
         .env("PQCALL_LOG", "warn")
         .stdout(Stdio::piped())
         .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("start {path} (build it with cargo build --release --bin pqcall)"))?;
+        .spawn()?;
     let pid = child.id().context("pid")?;
     let mut lines = BufReader::new(child.stdout.take().context("stdout")?).lines();
     let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
@@ -148,6 +157,7 @@ async fn relay(server: &Server, count: usize) -> anyhow::Result<()> {
     let offer = json!({"to": "bob", "sdp": "a=x".repeat(3400 / 3), "kem": {"suite": "ML-KEM-768", "ek": kem.ek_b64(), "commit": kem.commit_b64()}});
     println!("offer body: {} bytes", offer.to_string().len());
     let mut hist = hdrhistogram::Histogram::<u64>::new(3)?;
+    let mut samples = Vec::with_capacity(count);
     let warmup = count / 10;
     let (mut t0, mut c0) = (Instant::now(), proc_usage(server.pid)?.0);
     for i in 0..warmup + count {
@@ -174,6 +184,7 @@ async fn relay(server: &Server, count: usize) -> anyhow::Result<()> {
         }
         if i >= warmup {
             hist.record(start.elapsed().as_micros() as u64)?;
+            samples.push(start.elapsed().as_secs_f64() * 1e6);
         }
         // Cancel it so nothing accumulates (not timed).
         post(
@@ -211,6 +222,7 @@ async fn relay(server: &Server, count: usize) -> anyhow::Result<()> {
         wall.as_secs_f64()
     );
     println!("  server CPU split over its whole life: user {u} ticks, system {sy} ticks");
+    save_csv("pqcall POST+SSE", &samples)?;
     // The floor on this machine: one HTTP round trip to the same server.
     let mut floor = hdrhistogram::Histogram::<u64>::new(3)?;
     for _ in 0..count {
@@ -280,6 +292,128 @@ async fn idle_h2(server: &Server, streams: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn save_csv(label: &str, samples: &[f64]) -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(path) = args
+        .iter()
+        .position(|a| a == "--csv")
+        .and_then(|i| args.get(i + 1))
+    {
+        let mut out = String::from("transport,latency_us\n");
+        for s in samples {
+            out.push_str(&format!("{label},{s:.1}\n"));
+        }
+        std::fs::write(path, out)?;
+        println!("  samples written to {path}");
+    }
+    Ok(())
+}
+
+/// A minimal WebSocket relay written for the comparison: `/ws?user=X`; a text frame
+/// `{"to": user, ...}` is forwarded as is to every socket of `to`.
+async fn ws_server() -> anyhow::Result<()> {
+    use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+    use axum::extract::{Query, State};
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    type Peers = Arc<Mutex<HashMap<String, Vec<tokio::sync::mpsc::UnboundedSender<Message>>>>>;
+    async fn socket(ws: WebSocket, user: String, peers: Peers) {
+        let (mut tx, mut rx) = ws.split();
+        let (out, mut out_rx) = tokio::sync::mpsc::unbounded_channel();
+        if let Ok(mut p) = peers.lock() {
+            p.entry(user).or_default().push(out);
+        }
+        tokio::spawn(async move {
+            use futures_util::SinkExt;
+            while let Some(m) = out_rx.recv().await {
+                if tx.send(m).await.is_err() {
+                    break;
+                }
+            }
+        });
+        while let Some(Ok(Message::Text(t))) = rx.next().await {
+            let to = serde_json::from_str::<Value>(&t)
+                .ok()
+                .and_then(|v| v["to"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+            if let Ok(p) = peers.lock() {
+                for s in p.get(&to).into_iter().flatten() {
+                    let _ = s.send(Message::Text(t.clone()));
+                }
+            }
+        }
+    }
+    let peers: Peers = Arc::default();
+    let app = axum::Router::new()
+        .route(
+            "/ws",
+            axum::routing::get(
+                |ws: WebSocketUpgrade,
+                 Query(q): Query<HashMap<String, String>>,
+                 State(p): State<Peers>| async move {
+                    let user = q.get("user").cloned().unwrap_or_default();
+                    ws.on_upgrade(move |s| socket(s, user, p))
+                },
+            ),
+        )
+        .with_state(peers);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    println!("ws relay listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+async fn ws_relay(count: usize) -> anyhow::Result<()> {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let exe = std::env::current_exe()?;
+    let server = start_server_cmd(Command::new(exe).arg("ws-server")).await?;
+    let ws = |user: &str| format!("ws://{}/ws?user={user}", server.addr);
+    let (mut alice, _) = tokio_tungstenite::connect_async(ws("alice")).await?;
+    let (mut bob, _) = tokio_tungstenite::connect_async(ws("bob")).await?;
+    let (_, kem) = pqcall_crypto::Caller::start()?;
+    let offer = json!({"to": "bob", "sdp": "a=x".repeat(3400 / 3), "kem": {"suite": "ML-KEM-768", "ek": kem.ek_b64(), "commit": kem.commit_b64()}}).to_string();
+    let mut hist = hdrhistogram::Histogram::<u64>::new(3)?;
+    let mut samples = Vec::with_capacity(count);
+    let warmup = count / 10;
+    let mut c0 = proc_usage(server.pid)?.0;
+    for i in 0..warmup + count {
+        if i == warmup {
+            c0 = proc_usage(server.pid)?.0;
+        }
+        let start = Instant::now();
+        alice.send(Message::text(offer.clone())).await?;
+        loop {
+            match bob.next().await.context("ws closed")?? {
+                Message::Text(_) => break,
+                _ => continue,
+            }
+        }
+        if i >= warmup {
+            hist.record(start.elapsed().as_micros() as u64)?;
+            samples.push(start.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    let ticks = proc_usage(server.pid)?.0 - c0;
+    println!(
+        "WebSocket relay of {count} offers (same 5.1 KB message), send -> receive, one way, µs:"
+    );
+    println!(
+        "  p50 {}  p90 {}  p99 {}  max {}  mean {:.1}",
+        hist.value_at_quantile(0.5),
+        hist.value_at_quantile(0.9),
+        hist.value_at_quantile(0.99),
+        hist.max(),
+        hist.mean()
+    );
+    println!(
+        "  server CPU per relayed message: {:.1} µs",
+        (ticks * 10_000) as f64 / count as f64
+    );
+    save_csv("axum WebSocket", &samples)?;
+    Ok(())
+}
+
 async fn idle(server: &Server, streams: usize) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let (_, rss0) = proc_usage(server.pid)?;
@@ -345,7 +479,12 @@ async fn main() -> anyhow::Result<()> {
         .and_then(|i| args.get(i + 1).cloned())
         .unwrap_or_else(|| "target/release/pqcall".into());
     if let Ok(n) = rlimit::increase_nofile_limit(u64::MAX) {
-        println!("open file limit: {n}");
+        eprintln!("open file limit: {n}");
+    }
+    match args.get(1).map(String::as_str) {
+        Some("ws-server") => return ws_server().await,
+        Some("ws-relay") => return ws_relay(flag("--count", 5000)).await,
+        _ => {}
     }
     let mut server = start_server(&server_path).await?;
     let result = match args.get(1).map(String::as_str) {

@@ -21,6 +21,8 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod auth;
+#[cfg(feature = "client")]
+pub mod client;
 mod config;
 mod error;
 mod events;

@@ -151,6 +151,11 @@ impl AppState {
             .map(|(t, _)| t)
     }
 
+    /// The user of a valid token (for an embedding app's own routes).
+    pub fn verify_token(&self, token: &str) -> Result<String, pqcall_signaling::Error> {
+        self.0.auth.verify(token)
+    }
+
     /// Performs outputs in order: log and fan out deliveries, schedule timers.
     /// Call it while holding the core lock, so outputs of different requests never
     /// interleave.
