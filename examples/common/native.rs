@@ -1,0 +1,517 @@
+//! A call between two native webrtc-rs peers through a pqcall server, shared by
+//! `examples/native_call.rs` and `benches/call_setup.rs`.
+#![allow(dead_code)]
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use pqcall::client::{Client, EventStream, StreamItem};
+use pqcall_crypto::{
+    AnswerKem, CallContext, Callee, CalleeConfirm, Caller, CallerConfirm, OfferKem,
+};
+use pqcall_signaling::Event;
+use pqcall_signaling::api::*;
+use tokio::sync::mpsc;
+use webrtc::data_channel::{DataChannel, DataChannelEvent};
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceCandidateInit,
+    RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription, SettingEngineBuilder,
+};
+use webrtc::runtime::{
+    AsyncInterval, AsyncTcpListener, AsyncTcpStream, AsyncUdpSocket, JoinHandle, Runtime,
+};
+
+/// A runtime whose sleeps last at most `cap`: the peer connection's driver then wakes
+/// that often, so work queued without a wake-up (see the module docs) is not stranded.
+pub struct WakeEvery {
+    inner: Arc<dyn Runtime>,
+    cap: Duration,
+}
+
+impl fmt::Debug for WakeEvery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WakeEvery({:?})", self.cap)
+    }
+}
+
+impl Runtime for WakeEvery {
+    fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send>>) -> Box<dyn JoinHandle> {
+        self.inner.spawn(future)
+    }
+    fn spawn_reactor(
+        &self,
+        n: usize,
+        future: Pin<Box<dyn Future<Output = ()> + Send>>,
+    ) -> Box<dyn JoinHandle> {
+        self.inner.spawn_reactor(n, future)
+    }
+    fn wrap_udp_socket(&self, socket: std::net::UdpSocket) -> io::Result<Arc<dyn AsyncUdpSocket>> {
+        self.inner.wrap_udp_socket(socket)
+    }
+    fn wrap_tcp_listener(
+        &self,
+        listener: std::net::TcpListener,
+    ) -> io::Result<Arc<dyn AsyncTcpListener>> {
+        self.inner.wrap_tcp_listener(listener)
+    }
+    fn connect_tcp<'a>(
+        &'a self,
+        addr: SocketAddr,
+    ) -> Pin<Box<dyn Future<Output = io::Result<Arc<dyn AsyncTcpStream>>> + Send + 'a>> {
+        self.inner.connect_tcp(addr)
+    }
+    fn resolve_host<'a>(
+        &'a self,
+        host: &'a str,
+    ) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send + 'a>> {
+        self.inner.resolve_host(host)
+    }
+    fn now(&self) -> Instant {
+        self.inner.now()
+    }
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        self.inner.sleep(duration.min(self.cap))
+    }
+    fn interval(&self, period: Duration) -> Box<dyn AsyncInterval> {
+        self.inner.interval(period)
+    }
+    fn block_on(&self, future: Pin<Box<dyn Future<Output = ()> + '_>>) {
+        self.inner.block_on(future)
+    }
+    fn name(&self) -> &'static str {
+        "wake-every"
+    }
+}
+
+struct Handler {
+    ice: mpsc::UnboundedSender<RTCIceCandidateInit>,
+    state: mpsc::UnboundedSender<RTCPeerConnectionState>,
+    channel: mpsc::UnboundedSender<Arc<dyn DataChannel>>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        if let Ok(init) = event.candidate.to_json() {
+            let _ = self.ice.send(init);
+        }
+    }
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let _ = self.state.send(state);
+    }
+    async fn on_data_channel(&self, dc: Arc<dyn DataChannel>) {
+        let _ = self.channel.send(dc);
+    }
+}
+
+/// One side of the call: its signaling client and stream, and its peer connection.
+struct Peer {
+    name: &'static str,
+    client: Client,
+    events: EventStream,
+    pc: Box<dyn PeerConnection>,
+    ice_rx: mpsc::UnboundedReceiver<RTCIceCandidateInit>,
+    state_rx: mpsc::UnboundedReceiver<RTCPeerConnectionState>,
+    channel_rx: mpsc::UnboundedReceiver<Arc<dyn DataChannel>>,
+    remote_set: bool,
+    pending_remote: Vec<RTCIceCandidateInit>,
+}
+
+impl Peer {
+    async fn new(
+        name: &'static str,
+        base: &str,
+        token: String,
+        runtime: Option<Arc<dyn Runtime>>,
+    ) -> anyhow::Result<Peer> {
+        let client = Client::new(base, token);
+        let mut events = client.events();
+        match events.next().await? {
+            StreamItem::Hello(_) => {}
+            other => bail!("expected hello, got {other:?}"),
+        }
+        let (ice, ice_rx) = mpsc::unbounded_channel();
+        let (state, state_rx) = mpsc::unbounded_channel();
+        let (channel, channel_rx) = mpsc::unbounded_channel();
+        let mut builder = PeerConnectionBuilder::new()
+            .with_setting_engine(
+                SettingEngineBuilder::new()
+                    .with_ice_connection_attempts(Some(Duration::from_millis(20)), Some(50))
+                    .build(),
+            )
+            .with_handler(Arc::new(Handler {
+                ice,
+                state,
+                channel,
+            }))
+            .with_udp_addrs(vec!["127.0.0.1:0".to_string()]);
+        if let Some(rt) = runtime {
+            builder = builder.with_runtime(rt);
+        }
+        let pc = Box::new(builder.build().await?);
+        Ok(Peer {
+            name,
+            client,
+            events,
+            pc,
+            ice_rx,
+            state_rx,
+            channel_rx,
+            remote_set: false,
+            pending_remote: vec![],
+        })
+    }
+
+    fn conn(&self) -> &str {
+        self.events.conn_id().unwrap_or_default()
+    }
+
+    /// Sends every gathered candidate so far as one batch (trickle ICE).
+    async fn send_ice(&mut self, call_id: &str) -> anyhow::Result<()> {
+        let mut candidates = vec![];
+        while let Ok(c) = self.ice_rx.try_recv() {
+            candidates.push(IceCandidate {
+                candidate: c.candidate,
+                sdp_mid: c.sdp_mid,
+                sdp_m_line_index: c.sdp_mline_index,
+                username_fragment: c.username_fragment,
+            });
+        }
+        if !candidates.is_empty() {
+            let conn = self.conn().to_owned();
+            self.client
+                .ice(
+                    &conn,
+                    &IceRequest {
+                        call_id: call_id.into(),
+                        candidates,
+                        done: None,
+                    },
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn add_remote(&mut self, ice: Vec<IceCandidate>) -> anyhow::Result<()> {
+        for c in ice {
+            let init = RTCIceCandidateInit {
+                candidate: c.candidate,
+                sdp_mid: c.sdp_mid,
+                sdp_mline_index: c.sdp_m_line_index,
+                username_fragment: c.username_fragment,
+                ..Default::default()
+            };
+            if self.remote_set {
+                self.pc.add_ice_candidate(init).await?;
+            } else {
+                self.pending_remote.push(init);
+            }
+        }
+        Ok(())
+    }
+
+    async fn remote_description_set(&mut self) -> anyhow::Result<()> {
+        self.remote_set = true;
+        for c in std::mem::take(&mut self.pending_remote) {
+            self.pc.add_ice_candidate(c).await?;
+        }
+        Ok(())
+    }
+
+    /// The next call event, sending our own candidates as they come meanwhile.
+    async fn next_call_event(&mut self, call_id: &str) -> anyhow::Result<Event> {
+        loop {
+            tokio::select! {
+                item = self.events.next() => match item? {
+                    StreamItem::Event { event: Event::CallIce(i), .. } => self.add_remote(i.candidates).await?,
+                    StreamItem::Event { event, .. } => return Ok(event),
+                    other => log(&format!("[{}] {other:?}", self.name)),
+                },
+                Some(c) = self.ice_rx.recv() => {
+                    let c = IceCandidate { candidate: c.candidate, sdp_mid: c.sdp_mid, sdp_m_line_index: c.sdp_mline_index, username_fragment: c.username_fragment };
+                    let conn = self.conn().to_owned();
+                    self.client.ice(&conn, &IceRequest { call_id: call_id.into(), candidates: vec![c], done: None }).await?;
+                }
+            }
+        }
+    }
+}
+
+/// Waits for a data channel to open, sends `text`, and returns the first message received.
+async fn exchange(
+    dc: Arc<dyn DataChannel>,
+    text: &'static str,
+    opened: Instant,
+) -> anyhow::Result<(Duration, String)> {
+    let mut open_at = None;
+    loop {
+        match dc.poll().await.context("data channel closed")? {
+            DataChannelEvent::OnOpen => {
+                open_at = Some(opened.elapsed());
+                dc.send_text(text).await?;
+            }
+            DataChannelEvent::OnMessage(m) => {
+                return Ok((
+                    open_at.unwrap_or_default(),
+                    String::from_utf8_lossy(&m.data).into_owned(),
+                ));
+            }
+            DataChannelEvent::OnClose => bail!("closed"),
+            _ => {}
+        }
+    }
+}
+
+/// How long a call took to set up, from the offer's creation.
+#[derive(Debug, Clone)]
+pub struct Timings {
+    /// Until both peer connections were `connected`.
+    pub connected: Duration,
+    /// Until the data channel was open on both sides.
+    pub channel_open: Duration,
+    /// What alice and bob received over the data channel.
+    pub messages: (String, String),
+    /// The two safety codes, when the handshake ran.
+    pub codes: Option<(String, String)>,
+}
+
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Stops per-call progress output (benches and summaries).
+pub fn set_quiet() {
+    QUIET.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn log(line: &str) {
+    if !QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        println!("{line}");
+    }
+}
+
+/// A runtime that wakes the driver every 2 ms (see [`WakeEvery`]), or the default one.
+pub fn runtime(wake: bool) -> anyhow::Result<Option<Arc<dyn Runtime>>> {
+    if !wake {
+        return Ok(None);
+    }
+    let inner = webrtc::runtime::default_runtime().context("no runtime")?;
+    Ok(Some(Arc::new(WakeEvery {
+        inner,
+        cap: Duration::from_millis(2),
+    })))
+}
+
+/// One whole call: offer (with or without the handshake), answer, confirms, trickle
+/// ICE, connected, one data channel message each way, hang up.
+pub async fn call_once(
+    base: &str,
+    alice_token: String,
+    bob_token: String,
+    runtime: Option<Arc<dyn Runtime>>,
+    handshake: bool,
+) -> anyhow::Result<Timings> {
+    let mut alice = Peer::new("alice", base, alice_token, runtime.clone()).await?;
+    let mut bob = Peer::new("bob", base, bob_token, runtime).await?;
+
+    // Alice offers: a data channel, her SDP and the first handshake message.
+    let t0 = Instant::now();
+    let dc_alice = alice.pc.create_data_channel("chat", None).await?;
+    let offer = alice.pc.create_offer(None).await?;
+    alice.pc.set_local_description(offer.clone()).await?;
+    let (caller, kem) = if handshake {
+        let (c, k) = Caller::start()?;
+        (Some(c), Some(k))
+    } else {
+        (None, None)
+    };
+    let (ek, commit) = match &kem {
+        Some(k) => (k.ek_b64(), k.commit_b64()),
+        None => (
+            pqcall_crypto::wire::encode(&[0; 1184]),
+            pqcall_crypto::wire::encode(&[0; 32]),
+        ),
+    };
+    let conn = alice.conn().to_owned();
+    let res = alice
+        .client
+        .offer(
+            &conn,
+            &OfferRequest {
+                to: "bob".into(),
+                sdp: offer.sdp.clone(),
+                kem: OfferKemBody {
+                    suite: "ML-KEM-768".into(),
+                    ek,
+                    commit,
+                },
+            },
+        )
+        .await?;
+    let call_id = res.call_id;
+    log(&format!(
+        "[alice] offered {call_id}, ringing on {} device(s)",
+        res.devices
+    ));
+    alice.send_ice(&call_id).await?;
+
+    // Bob answers with his half of the handshake.
+    let Event::CallOffer(o) = bob.next_call_event(&call_id).await? else {
+        bail!("expected call.offer")
+    };
+    bob.pc
+        .set_remote_description(RTCSessionDescription::offer(o.sdp.clone())?)
+        .await?;
+    bob.remote_description_set().await?;
+    let answer = bob.pc.create_answer(None).await?;
+    bob.pc.set_local_description(answer.clone()).await?;
+    let (callee, ct) = if handshake {
+        let (c, a) = Callee::answer(&OfferKem::from_wire(&o.kem.ek, &o.kem.commit)?)?;
+        (Some(c), a.ct_b64())
+    } else {
+        (None, pqcall_crypto::wire::encode(&[0; 1088]))
+    };
+    let conn = bob.conn().to_owned();
+    bob.client
+        .answer(
+            &conn,
+            &AnswerRequest {
+                call_id: call_id.clone(),
+                sdp: answer.sdp.clone(),
+                kem: AnswerKemBody { ct },
+            },
+        )
+        .await?;
+    bob.send_ice(&call_id).await?;
+    let ctx = CallContext::from_sdp(&call_id, "alice", "bob", &o.sdp, &answer.sdp);
+
+    // Alice finishes and confirms; bob checks and confirms; alice checks.
+    let Event::CallAnswer(a) = alice.next_call_event(&call_id).await? else {
+        bail!("expected call.answer")
+    };
+    alice
+        .pc
+        .set_remote_description(RTCSessionDescription::answer(a.sdp.clone())?)
+        .await?;
+    alice.remote_description_set().await?;
+    let mut codes = None;
+    if let (Some(caller), Some(callee)) = (caller, callee) {
+        let (caller, confirm) = caller.finish(
+            &AnswerKem::from_wire(&a.kem.ct)?,
+            &CallContext::from_sdp(&call_id, "alice", "bob", &offer.sdp, &a.sdp),
+        );
+        let conn = alice.conn().to_owned();
+        alice
+            .client
+            .confirm(
+                &conn,
+                &ConfirmRequest {
+                    call_id: call_id.clone(),
+                    kem: ConfirmKemBody {
+                        nonce: Some(confirm.nonce_b64()),
+                        tag: confirm.tag_b64(),
+                    },
+                },
+            )
+            .await?;
+        let Event::CallConfirm(c) = bob.next_call_event(&call_id).await? else {
+            bail!("expected call.confirm")
+        };
+        let (bob_keys, reply) = callee.confirm(
+            &CallerConfirm::from_wire(c.kem.nonce.as_deref().unwrap_or_default(), &c.kem.tag)?,
+            &ctx,
+        )?;
+        let conn = bob.conn().to_owned();
+        bob.client
+            .confirm(
+                &conn,
+                &ConfirmRequest {
+                    call_id: call_id.clone(),
+                    kem: ConfirmKemBody {
+                        nonce: None,
+                        tag: reply.tag_b64(),
+                    },
+                },
+            )
+            .await?;
+        let Event::CallConfirm(c) = alice.next_call_event(&call_id).await? else {
+            bail!("expected call.confirm")
+        };
+        let alice_keys = caller.verify(&CalleeConfirm::from_wire(&c.kem.tag)?)?;
+        log(&format!("[alice] safety code {}", alice_keys.safety_code));
+        log(&format!("[bob]   safety code {}", bob_keys.safety_code));
+        if alice_keys.safety_code != bob_keys.safety_code {
+            bail!("the codes differ");
+        }
+
+        codes = Some((
+            alice_keys.safety_code.to_string(),
+            bob_keys.safety_code.to_string(),
+        ));
+    }
+    // Keep relaying ICE until both peer connections are connected and the data channel
+    // carried one message each way.
+    let (a_tx, mut a_rx) = tokio::sync::oneshot::channel();
+    let (b_tx, mut b_rx) = tokio::sync::oneshot::channel();
+    let mut b_tx = Some(b_tx);
+    tokio::spawn(async move {
+        let _ = a_tx.send(exchange(dc_alice, "hello from alice", t0).await);
+    });
+    let (mut a_conn, mut b_conn) = (None, None);
+    let (mut a_msg, mut b_msg) = (None, None);
+    let (mut a_open, mut b_open) = (None, None);
+    let mut a_state = std::mem::replace(&mut alice.state_rx, mpsc::unbounded_channel().1);
+    let mut b_state = std::mem::replace(&mut bob.state_rx, mpsc::unbounded_channel().1);
+    let mut b_channels = std::mem::replace(&mut bob.channel_rx, mpsc::unbounded_channel().1);
+    let deadline = tokio::time::sleep(Duration::from_secs(20));
+    tokio::pin!(deadline);
+    while a_conn.is_none() || b_conn.is_none() || a_msg.is_none() || b_msg.is_none() {
+        tokio::select! {
+            e = alice.next_call_event(&call_id) => log(&format!("[alice] {:?}", e?.name())),
+            e = bob.next_call_event(&call_id) => log(&format!("[bob] {:?}", e?.name())),
+            Some(s) = a_state.recv() => if s == RTCPeerConnectionState::Connected { a_conn = Some(t0.elapsed()); },
+            Some(s) = b_state.recv() => if s == RTCPeerConnectionState::Connected { b_conn = Some(t0.elapsed()); },
+            Some(dc) = b_channels.recv() => {
+                if let Some(tx) = b_tx.take() {
+                    tokio::spawn(async move { let _ = tx.send(exchange(dc, "hello from bob", t0).await); });
+                }
+            }
+            r = &mut a_rx, if a_msg.is_none() => { let (open, m) = r??; log(&format!("[alice] data channel open at {open:?}, got {m:?}")); a_open = Some(open); a_msg = Some(m); }
+            r = &mut b_rx, if b_msg.is_none() => { let (open, m) = r??; log(&format!("[bob]   data channel open at {open:?}, got {m:?}")); b_open = Some(open); b_msg = Some(m); }
+            _ = &mut deadline => bail!("the call did not set up within 20 s"),
+        }
+    }
+
+    // Alice hangs up; bob's stream says so.
+    let conn = alice.conn().to_owned();
+    alice
+        .client
+        .end(
+            &conn,
+            &CallIdReason {
+                call_id: call_id.clone(),
+                reason: None,
+            },
+        )
+        .await?;
+    let Event::CallEnded(n) = bob.next_call_event(&call_id).await? else {
+        bail!("expected call.ended")
+    };
+    log(&format!(
+        "[bob]   call ended ({})",
+        n.reason.unwrap_or_default()
+    ));
+    alice.pc.close().await?;
+    bob.pc.close().await?;
+    Ok(Timings {
+        connected: a_conn.unwrap_or_default().max(b_conn.unwrap_or_default()),
+        channel_open: a_open.unwrap_or_default().max(b_open.unwrap_or_default()),
+        messages: (a_msg.unwrap_or_default(), b_msg.unwrap_or_default()),
+        codes,
+    })
+}
