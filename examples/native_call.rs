@@ -7,7 +7,9 @@
 //! cargo run --release --example native_call                    # starts a server in-process
 //! cargo run --release --example native_call -- --url http://127.0.0.1:8080 --secret S
 //! cargo run --release --example native_call -- --default-timers  # without the wake-up fix
+//! cargo run --release --example native_call -- --webrtc-defaults   # no fix, default ICE timing
 //! cargo run --release --example native_call -- --calls 50          # median and p95 of 50 calls
+//! cargo run --release --example native_call -- --calls 50 --no-handshake   # dummy kem fields
 //! ```
 //!
 //! webrtc-rs 0.21's peer-connection driver sleeps until its next timer even when work is
@@ -32,7 +34,12 @@ async fn main() -> anyhow::Result<()> {
             .and_then(|i| args.get(i + 1))
             .cloned()
     };
-    let wake = !args.iter().any(|a| a == "--default-timers");
+    let defaults = args.iter().any(|a| a == "--webrtc-defaults");
+    let wake = !defaults && !args.iter().any(|a| a == "--default-timers");
+    if defaults {
+        native::use_webrtc_defaults();
+    }
+    let handshake = !args.iter().any(|a| a == "--no-handshake");
     let calls: usize = arg("--calls").and_then(|n| n.parse().ok()).unwrap_or(1);
     // The server: given, or started here.
     let (base, state) = match (arg("--url"), arg("--secret")) {
@@ -62,13 +69,14 @@ async fn main() -> anyhow::Result<()> {
     }
     let mut open = vec![];
     let mut connected = vec![];
+    let mut spent = vec![];
     for _ in 0..calls {
         let t = native::call_once(
             &base,
             token("alice")?,
             token("bob")?,
             native::runtime(wake)?,
-            true,
+            handshake,
         )
         .await?;
         if let Some((a, b)) = &t.codes {
@@ -88,6 +96,7 @@ async fn main() -> anyhow::Result<()> {
         }
         open.push(t.channel_open);
         connected.push(t.connected);
+        spent.push(t.signaling_and_handshake);
     }
     if calls > 1 {
         let pct = |v: &mut Vec<Duration>, q: f64| {
@@ -100,6 +109,13 @@ async fn main() -> anyhow::Result<()> {
             pct(&mut open, 0.95),
             pct(&mut connected, 0.5),
             pct(&mut connected, 0.95)
+        );
+        let median_open = pct(&mut open, 0.5);
+        let median_spent = pct(&mut spent, 0.5);
+        println!(
+            "signaling + handshake on the critical path: median {:?} ({:.1}% of the median setup)",
+            median_spent,
+            100.0 * median_spent.as_secs_f64() / median_open.as_secs_f64()
         );
         let slow = open
             .iter()

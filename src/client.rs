@@ -159,10 +159,21 @@ impl Client {
 
     /// Opens this user's event stream (a new device).
     pub fn events(&self) -> EventStream {
+        self.events_from(None, None)
+    }
+
+    /// Opens the stream of a device that saved its connection id and last event id
+    /// (for example across an app restart): it resumes there, or gets a
+    /// [`StreamItem::Reset`] when the server can no longer replay from that id.
+    pub fn events_from(
+        &self,
+        conn_id: Option<String>,
+        last_event_id: Option<String>,
+    ) -> EventStream {
         EventStream {
             client: self.clone(),
-            conn_id: None,
-            last_id: None,
+            conn_id,
+            last_id: last_event_id,
             inner: None,
             failures: 0,
             closed: false,

@@ -164,3 +164,47 @@ async fn the_stream_resumes_after_an_interruption() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_saved_position_resumes_or_resets() {
+    let (base, state) = serve().await;
+    let dave = Client::new(&base, state.mint_token("dave", 600).unwrap());
+    let mut s = dave.events();
+    assert!(!hello(&mut s).await);
+    pqcall::publish_app_event(&state, vec!["dave".into()], "app.n", json!({"n": 1}))
+        .await
+        .unwrap();
+    assert!(matches!(s.next().await.unwrap(), StreamItem::Event { .. }));
+    let (conn, last) = (
+        s.conn_id().map(str::to_owned),
+        s.last_event_id().map(str::to_owned),
+    );
+    s.close();
+    assert!(matches!(s.next().await.unwrap_err(), ClientError::Closed));
+    // Missed while "the app was closed".
+    pqcall::publish_app_event(&state, vec!["dave".into()], "app.n", json!({"n": 2}))
+        .await
+        .unwrap();
+    let mut again = dave.events_from(conn.clone(), last);
+    assert!(hello(&mut again).await);
+    assert_eq!(again.conn_id(), conn.as_deref());
+    match again.next().await.unwrap() {
+        StreamItem::Event {
+            event: Event::App { data, .. },
+            ..
+        } => assert_eq!(data["n"], 2),
+        other => panic!("{other:?}"),
+    }
+    // A position the server cannot replay from (another epoch): reset, naming where
+    // live delivery continues.
+    let mut stale = dave.events_from(None, Some("1-1".into()));
+    assert!(!hello(&mut stale).await);
+    match stale.next().await.unwrap() {
+        StreamItem::Reset(r) => assert_eq!(r.reason, "stale_epoch"),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        stale.last_event_id().is_some_and(|id| id != "1-1"),
+        "the reset moves the position to the newest id"
+    );
+}

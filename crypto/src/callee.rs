@@ -84,18 +84,7 @@ impl Callee {
         if !bool::from(commitment(n_a).ct_eq(&self.offer.commit)) {
             return Err(Error::CommitmentMismatch);
         }
-        let th = Transcript {
-            call_id: &ctx.call_id,
-            caller_id: &ctx.caller_id,
-            callee_id: &ctx.callee_id,
-            ek: &self.offer.ek[..],
-            commit: &self.offer.commit,
-            fp_a: &ctx.offer_fingerprint,
-            ct: &self.ct[..],
-            fp_b: &ctx.answer_fingerprint,
-            n_a,
-        }
-        .hash();
+        let th = Transcript::new(ctx, &self.offer, &self.ct[..], n_a).hash();
         let schedule = Schedule::new(&self.ss, &th);
         if schedule.tag_caller() != confirm.tag {
             return Err(Error::TagMismatch(Party::Caller));

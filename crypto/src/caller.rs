@@ -31,10 +31,13 @@ impl std::fmt::Debug for Caller {
 impl Caller {
     /// Step 1 with the operating system's randomness.
     pub fn start() -> Result<(Caller, OfferKem), Error> {
+        // One system call for the key-generation seed and N_A.
+        let mut buf = Zeroizing::new([0u8; 96]);
+        getrandom::fill(&mut buf[..]).map_err(|_| Error::Rng)?;
         let mut seed = Zeroizing::new([0u8; 64]);
         let mut n_a = [0u8; 32];
-        getrandom::fill(&mut seed[..]).map_err(|_| Error::Rng)?;
-        getrandom::fill(&mut n_a).map_err(|_| Error::Rng)?;
+        seed.copy_from_slice(&buf[..64]);
+        n_a.copy_from_slice(&buf[64..]);
         Ok(Self::from_seed(&seed, Secret32::new(n_a)))
     }
 
@@ -82,18 +85,7 @@ impl Caller {
         let ct = Ciphertext::<MlKem768>::from(*answer.ct);
         let ss = Secret32::new(dk.decapsulate(&ct).into());
         drop(dk);
-        let th = Transcript {
-            call_id: &ctx.call_id,
-            caller_id: &ctx.caller_id,
-            callee_id: &ctx.callee_id,
-            ek: &offer.ek[..],
-            commit: &offer.commit,
-            fp_a: &ctx.offer_fingerprint,
-            ct: &answer.ct[..],
-            fp_b: &ctx.answer_fingerprint,
-            n_a: n_a.expose(),
-        }
-        .hash();
+        let th = Transcript::new(ctx, &offer, &answer.ct[..], n_a.expose()).hash();
         let schedule = Schedule::new(&ss, &th);
         let confirm = CallerConfirm {
             nonce: n_a,

@@ -35,18 +35,7 @@ pub fn transcript_and_prk(
     answer: &AnswerKem,
     n_a: &[u8; 32],
 ) -> ([u8; 32], [u8; 32]) {
-    let th = Transcript {
-        call_id: &ctx.call_id,
-        caller_id: &ctx.caller_id,
-        callee_id: &ctx.callee_id,
-        ek: &offer.ek[..],
-        commit: &offer.commit,
-        fp_a: &ctx.offer_fingerprint,
-        ct: &answer.ct[..],
-        fp_b: &ctx.answer_fingerprint,
-        n_a,
-    }
-    .hash();
+    let th = Transcript::new(ctx, offer, &answer.ct[..], n_a).hash();
     let schedule = Schedule::new(&Secret32::new(*ss), &th);
     (th, *schedule.prk().expose())
 }

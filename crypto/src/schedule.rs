@@ -41,7 +41,27 @@ pub(crate) struct Transcript<'a> {
     pub n_a: &'a [u8; 32],
 }
 
-impl Transcript<'_> {
+impl<'a> Transcript<'a> {
+    /// The transcript of a call: its public facts, the offer, the ciphertext, `N_A`.
+    pub(crate) fn new(
+        ctx: &'a crate::CallContext,
+        offer: &'a crate::OfferKem,
+        ct: &'a [u8],
+        n_a: &'a [u8; 32],
+    ) -> Self {
+        Transcript {
+            call_id: &ctx.call_id,
+            caller_id: &ctx.caller_id,
+            callee_id: &ctx.callee_id,
+            ek: &offer.ek[..],
+            commit: &offer.commit,
+            fp_a: &ctx.offer_fingerprint,
+            ct,
+            fp_b: &ctx.answer_fingerprint,
+            n_a,
+        }
+    }
+
     /// `TH`.
     pub(crate) fn hash(&self) -> [u8; 32] {
         hash(&[

@@ -139,12 +139,17 @@ impl Peer {
         let (ice, ice_rx) = mpsc::unbounded_channel();
         let (state, state_rx) = mpsc::unbounded_channel();
         let (channel, channel_rx) = mpsc::unbounded_channel();
+        // ICE connectivity checks every 20 ms instead of 200 ms (50 attempts, so a
+        // candidate is still tried for a second), unless webrtc-rs defaults are asked for.
+        let settings = if DEFAULT_SETTINGS.load(std::sync::atomic::Ordering::Relaxed) {
+            SettingEngineBuilder::new().build()
+        } else {
+            SettingEngineBuilder::new()
+                .with_ice_connection_attempts(Some(Duration::from_millis(20)), Some(50))
+                .build()
+        };
         let mut builder = PeerConnectionBuilder::new()
-            .with_setting_engine(
-                SettingEngineBuilder::new()
-                    .with_ice_connection_attempts(Some(Duration::from_millis(20)), Some(50))
-                    .build(),
-            )
+            .with_setting_engine(settings)
             .with_handler(Arc::new(Handler {
                 ice,
                 state,
@@ -280,6 +285,8 @@ pub struct Timings {
     pub messages: (String, String),
     /// The two safety codes, when the handshake ran.
     pub codes: Option<(String, String)>,
+    /// Time in signaling requests and handshake computations on the critical path.
+    pub signaling_and_handshake: Duration,
 }
 
 static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -296,6 +303,13 @@ fn log(line: &str) {
 }
 
 /// A runtime that wakes the driver every 2 ms (see [`WakeEvery`]), or the default one.
+static DEFAULT_SETTINGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Leaves webrtc-rs's settings as they are (no shorter ICE check interval).
+pub fn use_webrtc_defaults() {
+    DEFAULT_SETTINGS.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 pub fn runtime(wake: bool) -> anyhow::Result<Option<Arc<dyn Runtime>>> {
     if !wake {
         return Ok(None);
@@ -321,11 +335,16 @@ pub async fn call_once(
 
     // Alice offers: a data channel, her SDP and the first handshake message.
     let t0 = Instant::now();
+    // Time spent in the signaling requests and the handshake's computations on the
+    // critical path (the offer, the answer, both confirms and the five crypto steps).
+    let mut spent = Duration::ZERO;
     let dc_alice = alice.pc.create_data_channel("chat", None).await?;
     let offer = alice.pc.create_offer(None).await?;
     alice.pc.set_local_description(offer.clone()).await?;
     let (caller, kem) = if handshake {
+        let t = Instant::now();
         let (c, k) = Caller::start()?;
+        spent += t.elapsed();
         (Some(c), Some(k))
     } else {
         (None, None)
@@ -338,6 +357,7 @@ pub async fn call_once(
         ),
     };
     let conn = alice.conn().to_owned();
+    let t = Instant::now();
     let res = alice
         .client
         .offer(
@@ -353,6 +373,7 @@ pub async fn call_once(
             },
         )
         .await?;
+    spent += t.elapsed();
     let call_id = res.call_id;
     log(&format!(
         "[alice] offered {call_id}, ringing on {} device(s)",
@@ -371,12 +392,15 @@ pub async fn call_once(
     let answer = bob.pc.create_answer(None).await?;
     bob.pc.set_local_description(answer.clone()).await?;
     let (callee, ct) = if handshake {
+        let t = Instant::now();
         let (c, a) = Callee::answer(&OfferKem::from_wire(&o.kem.ek, &o.kem.commit)?)?;
+        spent += t.elapsed();
         (Some(c), a.ct_b64())
     } else {
         (None, pqcall_crypto::wire::encode(&[0; 1088]))
     };
     let conn = bob.conn().to_owned();
+    let t = Instant::now();
     bob.client
         .answer(
             &conn,
@@ -387,6 +411,7 @@ pub async fn call_once(
             },
         )
         .await?;
+    spent += t.elapsed();
     bob.send_ice(&call_id).await?;
     let ctx = CallContext::from_sdp(&call_id, "alice", "bob", &o.sdp, &answer.sdp);
 
@@ -401,6 +426,7 @@ pub async fn call_once(
     alice.remote_description_set().await?;
     let mut codes = None;
     if let (Some(caller), Some(callee)) = (caller, callee) {
+        let t = Instant::now();
         let (caller, confirm) = caller.finish(
             &AnswerKem::from_wire(&a.kem.ct)?,
             &CallContext::from_sdp(&call_id, "alice", "bob", &offer.sdp, &a.sdp),
@@ -419,9 +445,11 @@ pub async fn call_once(
                 },
             )
             .await?;
+        spent += t.elapsed();
         let Event::CallConfirm(c) = bob.next_call_event(&call_id).await? else {
             bail!("expected call.confirm")
         };
+        let t = Instant::now();
         let (bob_keys, reply) = callee.confirm(
             &CallerConfirm::from_wire(c.kem.nonce.as_deref().unwrap_or_default(), &c.kem.tag)?,
             &ctx,
@@ -439,10 +467,13 @@ pub async fn call_once(
                 },
             )
             .await?;
+        spent += t.elapsed();
         let Event::CallConfirm(c) = alice.next_call_event(&call_id).await? else {
             bail!("expected call.confirm")
         };
+        let t = Instant::now();
         let alice_keys = caller.verify(&CalleeConfirm::from_wire(&c.kem.tag)?)?;
+        spent += t.elapsed();
         log(&format!("[alice] safety code {}", alice_keys.safety_code));
         log(&format!("[bob]   safety code {}", bob_keys.safety_code));
         if alice_keys.safety_code != bob_keys.safety_code {
@@ -513,5 +544,6 @@ pub async fn call_once(
         channel_open: a_open.unwrap_or_default().max(b_open.unwrap_or_default()),
         messages: (a_msg.unwrap_or_default(), b_msg.unwrap_or_default()),
         codes,
+        signaling_and_handshake: spent,
     })
 }

@@ -415,14 +415,7 @@ impl Core {
         req: &AnswerRequest,
     ) -> Result<(CallStateResponse, Vec<Output>), Error> {
         req.validate()?;
-        let call = self.lookup(&req.call_id)?;
-        self.check_conn(user, conn)?;
-        if call.callee != user {
-            return Err(Error::NotAParticipant);
-        }
-        if call.state != CallState::Ringing {
-            return Err(Error::InvalidState("the call is not ringing"));
-        }
+        let call = self.ringing_for_callee(user, conn, &req.call_id, "the call is not ringing")?;
         let call_id = call.id.clone();
         let Some(call) = self.calls.get_mut(&call_id) else {
             return Err(Error::UnknownCall);
@@ -460,6 +453,26 @@ impl Core {
         remove_id(&mut self.ringing_from, &caller, &call_id);
         remove_id(&mut self.ringing_to, &callee, &call_id);
         Ok((self.state_response(&call_id), out))
+    }
+
+    /// A ringing call that `user`'s connection `conn` may answer or decline: 404, 403
+    /// (another user's connection; not the callee), 409 (no longer ringing).
+    fn ringing_for_callee(
+        &self,
+        user: &str,
+        conn: &str,
+        call_id: &str,
+        not_ringing: &'static str,
+    ) -> Result<&Call, Error> {
+        let call = self.lookup(call_id)?;
+        self.check_conn(user, conn)?;
+        if call.callee != user {
+            return Err(Error::NotAParticipant);
+        }
+        if call.state != CallState::Ringing {
+            return Err(Error::InvalidState(not_ringing));
+        }
+        Ok(call)
     }
 
     /// Finds the role of a request on a call: 404, 403 or, for a callee acting before
@@ -583,14 +596,12 @@ impl Core {
         req: &CallIdReason,
     ) -> Result<(CallStateResponse, Vec<Output>), Error> {
         req.validate()?;
-        let call = self.lookup(&req.call_id)?;
-        self.check_conn(user, conn)?;
-        if call.callee != user {
-            return Err(Error::NotAParticipant);
-        }
-        if call.state != CallState::Ringing {
-            return Err(Error::InvalidState("only a ringing call can be declined"));
-        }
+        let call = self.ringing_for_callee(
+            user,
+            conn,
+            &req.call_id,
+            "only a ringing call can be declined",
+        )?;
         let mut out = vec![
             deliver(
                 &call.caller,

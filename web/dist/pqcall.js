@@ -1593,6 +1593,9 @@ var Call = class extends EventTarget {
     this._localIce = [];
     this._iceTimer = null;
     this._iceDone = false;
+    this.handshakeMs = 0;
+    this.startedAt = null;
+    this.connectedAt = null;
   }
   _set(state, reason) {
     if (this.state === state) return;
@@ -1630,7 +1633,10 @@ var Call = class extends EventTarget {
     };
     pc.onconnectionstatechange = () => {
       this.mgr.dispatchEvent(new CustomEvent("pcstate", { detail: { call: this, state: pc.connectionState } }));
-      if (pc.connectionState === "connected") this._verifyDtls();
+      if (pc.connectionState === "connected") {
+        this.connectedAt = performance.timeOrigin + performance.now();
+        this._verifyDtls();
+      }
     };
     return pc;
   }
@@ -1683,7 +1689,9 @@ var Call = class extends EventTarget {
     if (fingerprintFromSdp(pc.remoteDescription.sdp) !== fingerprintFromSdp(this.offerSdp)) throw new Error("fingerprint changed");
     await pc.setLocalDescription(await pc.createAnswer());
     this.answerSdp = pc.localDescription.sdp;
+    const t = performance.now();
     const { callee, answer } = await calleeAnswer(this.offerKem);
+    this.handshakeMs += performance.now() - t;
     this._hs = callee;
     await this.mgr.client.answer(this.id, this.answerSdp, answer);
     this._set("connecting");
@@ -1718,7 +1726,9 @@ var Call = class extends EventTarget {
         await this.pc.setRemoteDescription({ type: "answer", sdp: d.sdp });
         this._set("connecting");
         await this._addRemoteIce(this._pendingRemoteIce.splice(0));
+        const t = performance.now();
         const { waiting, confirm } = await callerFinish(this._hs, d.kem, this._ctx());
+        this.handshakeMs += performance.now() - t;
         this._hs = waiting;
         await this.mgr.client.confirm(this.id, confirm);
         break;
@@ -1726,11 +1736,16 @@ var Call = class extends EventTarget {
       case "call.confirm": {
         try {
           if (this.role === "callee") {
+            const t = performance.now();
             const { keys, reply } = calleeConfirm(this._hs, d.kem, this._ctx());
+            this.handshakeMs += performance.now() - t;
             await this.mgr.client.confirm(this.id, reply);
             this._done(keys);
           } else {
-            this._done(callerVerify(this._hs, d.kem));
+            const t = performance.now();
+            const keys = callerVerify(this._hs, d.kem);
+            this.handshakeMs += performance.now() - t;
+            this._done(keys);
           }
         } catch (e) {
           this.mgr._warn("handshake", e);
@@ -1791,10 +1806,13 @@ var CallManager = class extends EventTarget {
   /** Calls `to`; resolves once the offer is out (the call rings). */
   async call(to) {
     const call = new Call(this, null, to, "caller");
+    call.startedAt = performance.timeOrigin + performance.now();
     const pc = await call._makePc();
     await pc.setLocalDescription(await pc.createOffer());
     call.offerSdp = pc.localDescription.sdp;
+    const t = performance.now();
     const { caller, offer } = await callerStart();
+    call.handshakeMs += performance.now() - t;
     call._hs = caller;
     const res = await this.client.offer(to, call.offerSdp, offer);
     call.id = res.call_id;

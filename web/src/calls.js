@@ -33,6 +33,11 @@ export class Call extends EventTarget {
     this._localIce = [];
     this._iceTimer = null;
     this._iceDone = false;
+    /** Time this side spent computing the ML-KEM handshake, in ms. */
+    this.handshakeMs = 0;
+    /** `performance.timeOrigin + performance.now()` when the offer was created / when connected. */
+    this.startedAt = null;
+    this.connectedAt = null;
   }
 
   _set(state, reason) {
@@ -72,7 +77,10 @@ export class Call extends EventTarget {
     };
     pc.onconnectionstatechange = () => {
       this.mgr.dispatchEvent(new CustomEvent('pcstate', { detail: { call: this, state: pc.connectionState } }));
-      if (pc.connectionState === 'connected') this._verifyDtls();
+      if (pc.connectionState === 'connected') {
+        this.connectedAt = performance.timeOrigin + performance.now();
+        this._verifyDtls();
+      }
     };
     return pc;
   }
@@ -126,7 +134,9 @@ export class Call extends EventTarget {
     if (fingerprintFromSdp(pc.remoteDescription.sdp) !== fingerprintFromSdp(this.offerSdp)) throw new Error('fingerprint changed');
     await pc.setLocalDescription(await pc.createAnswer());
     this.answerSdp = pc.localDescription.sdp;
+    const t = performance.now();
     const { callee, answer } = await calleeAnswer(this.offerKem);
+    this.handshakeMs += performance.now() - t;
     this._hs = callee;
     await this.mgr.client.answer(this.id, this.answerSdp, answer);
     this._set('connecting');
@@ -161,7 +171,9 @@ export class Call extends EventTarget {
         await this.pc.setRemoteDescription({ type: 'answer', sdp: d.sdp });
         this._set('connecting');
         await this._addRemoteIce(this._pendingRemoteIce.splice(0));
+        const t = performance.now();
         const { waiting, confirm } = await callerFinish(this._hs, d.kem, this._ctx());
+        this.handshakeMs += performance.now() - t;
         this._hs = waiting;
         await this.mgr.client.confirm(this.id, confirm);
         break;
@@ -169,11 +181,16 @@ export class Call extends EventTarget {
       case 'call.confirm': {
         try {
           if (this.role === 'callee') {
+            const t = performance.now();
             const { keys, reply } = calleeConfirm(this._hs, d.kem, this._ctx());
+            this.handshakeMs += performance.now() - t;
             await this.mgr.client.confirm(this.id, reply);
             this._done(keys);
           } else {
-            this._done(callerVerify(this._hs, d.kem));
+            const t = performance.now();
+            const keys = callerVerify(this._hs, d.kem);
+            this.handshakeMs += performance.now() - t;
+            this._done(keys);
           }
         } catch (e) {
           this.mgr._warn('handshake', e);
@@ -231,10 +248,13 @@ export class CallManager extends EventTarget {
   /** Calls `to`; resolves once the offer is out (the call rings). */
   async call(to) {
     const call = new Call(this, null, to, 'caller');
+    call.startedAt = performance.timeOrigin + performance.now();
     const pc = await call._makePc();
     await pc.setLocalDescription(await pc.createOffer());
     call.offerSdp = pc.localDescription.sdp;
+    const t = performance.now();
     const { caller, offer } = await callerStart();
+    call.handshakeMs += performance.now() - t;
     call._hs = caller;
     const res = await this.client.offer(to, call.offerSdp, offer);
     call.id = res.call_id;
