@@ -36,6 +36,14 @@ pub struct Config {
     /// Chat history database: an SQLite file path, or `:memory:`.
     #[arg(long, env = "PQCALL_DATABASE", default_value = "pqcall.db")]
     pub database: PathBuf,
+    /// Redis for the per-user event logs (needs the `cluster` feature), e.g.
+    /// `redis://127.0.0.1:6379`. Without it the logs live in process memory.
+    #[arg(long, env = "PQCALL_REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// PostgreSQL for chat history (needs the `cluster` feature), e.g.
+    /// `postgres://user@host/db`. Takes the place of `--database`.
+    #[arg(long, env = "PQCALL_DATABASE_URL")]
+    pub database_url: Option<String>,
     /// Directory served at `/` (the browser demo).
     #[arg(long, env = "PQCALL_WEB_DIR", default_value = "web")]
     pub web_dir: PathBuf,
@@ -85,6 +93,8 @@ impl Default for Config {
             jwt_public_key: None,
             server_key: None,
             database: PathBuf::from("pqcall.db"),
+            redis_url: None,
+            database_url: None,
             web_dir: PathBuf::from("web"),
             ring_timeout_ms: 45_000,
             conn_grace_ms: 30_000,

@@ -29,6 +29,8 @@ mod events;
 mod hub;
 mod metrics;
 pub mod openapi;
+#[cfg(feature = "cluster")]
+pub mod redis_log;
 mod routes;
 mod state;
 pub mod store;

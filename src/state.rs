@@ -80,10 +80,45 @@ impl AppState {
             }
             (alg, None, _) => return Err(format!("--jwt-alg {alg} needs --jwt-public-key")),
         };
-        let store = SqliteStore::open(&config.database)
-            .await
-            .map_err(|e| format!("open {}: {e}", config.database.display()))?;
-        Ok(Self::build(config, auth, Arc::new(store)))
+        let store: Arc<dyn ChatStore> = match &config.database_url {
+            None => Arc::new(
+                SqliteStore::open(&config.database)
+                    .await
+                    .map_err(|e| format!("open {}: {e}", config.database.display()))?,
+            ),
+            #[cfg(feature = "cluster")]
+            Some(url) => Arc::new(
+                crate::store::PostgresStore::open(url)
+                    .await
+                    .map_err(|e| format!("PostgreSQL: {e}"))?,
+            ),
+            #[cfg(not(feature = "cluster"))]
+            Some(_) => {
+                return Err("--database-url needs pqcall built with the `cluster` feature".into());
+            }
+        };
+        #[cfg_attr(not(feature = "cluster"), allow(unused_mut))]
+        let mut state = Self::build(config, auth, store);
+        if let Some(url) = state.0.config.redis_url.clone() {
+            #[cfg(feature = "cluster")]
+            {
+                let cfg = LogConfig {
+                    max_events: state.0.config.replay_events,
+                    max_age_ms: state.0.config.replay_secs * 1000,
+                };
+                let log = crate::redis_log::RedisLog::connect(&url, "pqcall", cfg)
+                    .await
+                    .map_err(|e| format!("Redis: {e}"))?;
+                let inner = Arc::get_mut(&mut state.0).ok_or("state already shared")?;
+                inner.log = Arc::new(log);
+            }
+            #[cfg(not(feature = "cluster"))]
+            {
+                let _ = url;
+                return Err("--redis-url needs pqcall built with the `cluster` feature".into());
+            }
+        }
+        Ok(state)
     }
 
     /// Any combination of configuration, token keys and chat store.

@@ -3,9 +3,13 @@
 
 pub mod conformance;
 mod memory;
+#[cfg(feature = "cluster")]
+mod postgres;
 mod sqlite;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "cluster")]
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use pqcall_signaling::Error;

@@ -47,7 +47,7 @@ impl SqliteStore {
             .max_connections(if memory { 1 } else { 4 })
             .connect_with(opts)
             .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(SqliteStore { pool })
     }
 

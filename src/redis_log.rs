@@ -1,0 +1,286 @@
+//! Per-user event logs in Redis Streams (feature `cluster`), with the semantics of the
+//! in-memory log (`pqcall_signaling::log`) and checked by the same conformance suite.
+//!
+//! Each user has a hash `{prefix}:meta:{user}` (`epoch`, `seq`, `evicted`) and a stream
+//! `{prefix}:log:{user}` whose entry ids are `0-<seq>`. Every operation is one Lua script,
+//! so appends from any node are atomic and ids strictly increase. The epoch is the Redis
+//! clock in ms when a user's log is (re)created, so a log lost with a Redis restart comes
+//! back under a new epoch and old ids get `reset`, never a wrong replay.
+
+use pqcall_signaling::log::replay_rule;
+use pqcall_signaling::{
+    Audience, Error, EventId, EventLog, LogConfig, LoggedEvent, Millis, Replay,
+};
+use redis::aio::ConnectionManager;
+use redis::{Script, Value};
+
+const PROLOGUE: &str = r#"
+local function ensure()
+  if redis.call('EXISTS', KEYS[1]) == 0 then
+    local t = redis.call('TIME')
+    local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    redis.call('HSET', KEYS[1], 'epoch', ms, 'seq', 0, 'evicted', 0)
+  end
+end
+local function evict(now, max, age)
+  while true do
+    local len = redis.call('XLEN', KEYS[2])
+    if len == 0 then return end
+    local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
+    local at = 0
+    for i = 1, #first[2], 2 do
+      if first[2][i] == 'at' then at = tonumber(first[2][i + 1]) end
+    end
+    if len > max or at + age <= now then
+      redis.call('XDEL', KEYS[2], first[1])
+      redis.call('HSET', KEYS[1], 'evicted', string.match(first[1], '%-(%d+)$'))
+    else
+      return
+    end
+  end
+end
+local function touch(ttl)
+  redis.call('EXPIRE', KEYS[1], ttl)
+  redis.call('EXPIRE', KEYS[2], ttl)
+end
+"#;
+
+const APPEND: &str = r#"
+local now, max, age, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+ensure()
+evict(now, max, age)
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+redis.call('XADD', KEYS[2], '0-' .. seq, 'aud', ARGV[5], 'conn', ARGV[6], 'name', ARGV[7], 'data', ARGV[8], 'at', now)
+evict(now, max, age)
+touch(ttl)
+return {redis.call('HGET', KEYS[1], 'epoch'), seq}
+"#;
+
+const REPLAY: &str = r#"
+local now, max, age = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+ensure()
+evict(now, max, age)
+local m = redis.call('HMGET', KEYS[1], 'epoch', 'seq', 'evicted')
+return {m[1], m[2], m[3], redis.call('XRANGE', KEYS[2], '(0-' .. ARGV[4], '+')}
+"#;
+
+const NEWEST: &str = r#"
+ensure()
+local m = redis.call('HMGET', KEYS[1], 'epoch', 'seq')
+return {m[1], m[2]}
+"#;
+
+/// The event logs of every user, in one Redis.
+#[derive(Clone)]
+pub struct RedisLog {
+    con: ConnectionManager,
+    prefix: String,
+    cfg: LogConfig,
+    append: Script,
+    replay: Script,
+    newest: Script,
+}
+
+impl std::fmt::Debug for RedisLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisLog")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(e: redis::RedisError) -> Error {
+    tracing::warn!(error = %e, "redis");
+    Error::Unavailable("the event log is unavailable".into())
+}
+
+fn as_u64(v: &Value) -> u64 {
+    match v {
+        Value::Int(n) => *n as u64,
+        Value::BulkString(b) => std::str::from_utf8(b)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0),
+        Value::SimpleString(s) => s.parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn as_string(v: &Value) -> String {
+    match v {
+        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::SimpleString(s) => s.clone(),
+        Value::Int(n) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+impl RedisLog {
+    /// Connects (with a connection manager that reconnects by itself). `prefix` keeps
+    /// deployments (and test runs) apart.
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        cfg: LogConfig,
+    ) -> Result<Self, redis::RedisError> {
+        let con = redis::Client::open(url)?.get_connection_manager().await?;
+        let script = |body: &str| Script::new(&format!("{PROLOGUE}\n{body}"));
+        Ok(RedisLog {
+            con,
+            prefix: prefix.to_owned(),
+            cfg,
+            append: script(APPEND),
+            replay: script(REPLAY),
+            newest: script(NEWEST),
+        })
+    }
+
+    fn keys(&self, user: &str) -> (String, String) {
+        (
+            format!("{}:meta:{user}", self.prefix),
+            format!("{}:log:{user}", self.prefix),
+        )
+    }
+
+    fn ttl_secs(&self) -> u64 {
+        self.cfg.max_age_ms.div_ceil(1000).saturating_add(60)
+    }
+
+    /// Whether Redis answers (for readiness).
+    pub async fn ping(&self) -> bool {
+        let mut con = self.con.clone();
+        redis::cmd("PING")
+            .query_async::<String>(&mut con)
+            .await
+            .is_ok()
+    }
+}
+
+fn entry_to_event(epoch: u64, v: &Value) -> Option<LoggedEvent> {
+    let Value::Array(parts) = v else { return None };
+    let id = as_string(parts.first()?);
+    let seq: u64 = id.rsplit('-').next()?.parse().ok()?;
+    let Value::Array(fields) = parts.get(1)? else {
+        return None;
+    };
+    let mut f = std::collections::HashMap::new();
+    for kv in fields.chunks(2) {
+        if let [k, v] = kv {
+            f.insert(as_string(k), v);
+        }
+    }
+    let conn = f.get("conn").map(|v| as_string(v)).unwrap_or_default();
+    let audience = match f.get("aud").map(|v| as_string(v)).as_deref() {
+        Some("only") => Audience::Only(conn),
+        Some("except") => Audience::Except(conn),
+        _ => Audience::All,
+    };
+    Some(LoggedEvent {
+        id: EventId { epoch, seq },
+        audience,
+        name: f.get("name").map(|v| as_string(v)).unwrap_or_default(),
+        data: f.get("data").map(|v| as_string(v)).unwrap_or_default(),
+        at: f.get("at").map(|v| as_u64(v)).unwrap_or(0),
+    })
+}
+
+#[async_trait::async_trait]
+impl EventLog for RedisLog {
+    async fn append(
+        &self,
+        user: &str,
+        audience: Audience,
+        name: &str,
+        data: &str,
+        now: Millis,
+    ) -> Result<LoggedEvent, Error> {
+        let (meta, log) = self.keys(user);
+        let (aud, conn) = match &audience {
+            Audience::All => ("all", ""),
+            Audience::Only(c) => ("only", c.as_str()),
+            Audience::Except(c) => ("except", c.as_str()),
+        };
+        let mut con = self.con.clone();
+        let r: Vec<Value> = self
+            .append
+            .key(&meta)
+            .key(&log)
+            .arg(now)
+            .arg(self.cfg.max_events)
+            .arg(self.cfg.max_age_ms)
+            .arg(self.ttl_secs())
+            .arg(aud)
+            .arg(conn)
+            .arg(name)
+            .arg(data)
+            .invoke_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        let epoch = r.first().map(as_u64).unwrap_or(0);
+        let seq = r.get(1).map(as_u64).unwrap_or(0);
+        Ok(LoggedEvent {
+            id: EventId { epoch, seq },
+            audience,
+            name: name.to_owned(),
+            data: data.to_owned(),
+            at: now,
+        })
+    }
+
+    async fn replay(
+        &self,
+        user: &str,
+        after: &str,
+        conn: &str,
+        now: Millis,
+    ) -> Result<Replay, Error> {
+        let (meta, log) = self.keys(user);
+        let from = EventId::parse(after).map_or(0, |id| id.seq);
+        let mut con = self.con.clone();
+        let r: Vec<Value> = self
+            .replay
+            .key(&meta)
+            .key(&log)
+            .arg(now)
+            .arg(self.cfg.max_events)
+            .arg(self.cfg.max_age_ms)
+            .arg(from)
+            .invoke_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        let epoch = r.first().map(as_u64).unwrap_or(0);
+        let seq = r.get(1).map(as_u64).unwrap_or(0);
+        let evicted = r.get(2).map(as_u64).unwrap_or(0);
+        let entries: Vec<LoggedEvent> = match r.get(3) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(|v| entry_to_event(epoch, v))
+                .collect(),
+            _ => Vec::new(),
+        };
+        Ok(replay_rule(
+            epoch,
+            seq,
+            evicted,
+            entries.iter(),
+            after,
+            conn,
+        ))
+    }
+
+    async fn newest(&self, user: &str) -> Result<EventId, Error> {
+        let (meta, log) = self.keys(user);
+        let mut con = self.con.clone();
+        let r: Vec<Value> = self
+            .newest
+            .key(&meta)
+            .key(&log)
+            .invoke_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        Ok(EventId {
+            epoch: r.first().map(as_u64).unwrap_or(0),
+            seq: r.get(1).map(as_u64).unwrap_or(0),
+        })
+    }
+}
