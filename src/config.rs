@@ -44,6 +44,14 @@ pub struct Config {
     /// `postgres://user@host/db`. Takes the place of `--database`.
     #[arg(long, env = "PQCALL_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Origins allowed to call the API from a browser (CORS), e.g.
+    /// `https://app.example.com`; repeat or separate with commas. None: same origin only.
+    #[arg(
+        long = "cors-origin",
+        env = "PQCALL_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
     /// Directory served at `/` (the browser demo).
     #[arg(long, env = "PQCALL_WEB_DIR", default_value = "web")]
     pub web_dir: PathBuf,
@@ -95,6 +103,7 @@ impl Default for Config {
             database: PathBuf::from("pqcall.db"),
             redis_url: None,
             database_url: None,
+            cors_origins: Vec::new(),
             web_dir: PathBuf::from("web"),
             ring_timeout_ms: 45_000,
             conn_grace_ms: 30_000,

@@ -81,15 +81,41 @@ pub fn router(state: AppState) -> Router {
     if dev {
         api = api.route("/api/dev/token", post(routes::dev_token));
     }
+    let cors = cors_layer(&state.0.config.cors_origins);
+    let request_id = axum::http::HeaderName::from_static("x-request-id");
     api.fallback_service(ServeDir::new(web_dir))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(cors)
+        // Every response names its request (given by a proxy, or a new UUID).
+        .layer(tower_http::request_id::PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
             // Spans name the method and path only: query strings can hold tickets.
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
             }),
         )
+        .layer(tower_http::request_id::SetRequestIdLayer::new(request_id, tower_http::request_id::MakeRequestUuid))
         .with_state(state)
+}
+
+/// CORS for the configured origins only; with none, browsers allow same-origin calls only.
+fn cors_layer(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use axum::http::{HeaderName, HeaderValue, Method, header};
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
+        .collect();
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(allowed)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::HeaderName::from_static("x-pqcall-conn"),
+            HeaderName::from_static("last-event-id"),
+        ])
+        .expose_headers([header::RETRY_AFTER, HeaderName::from_static("x-request-id")])
 }
 
 /// Serves `state` on `listener` until `shutdown` completes; then ends every stream and

@@ -349,3 +349,65 @@ async fn openapi_document_lists_every_endpoint_with_schemas() {
         json!(["to", "sdp", "kem"])
     );
 }
+
+#[tokio::test]
+async fn request_ids_and_cors_for_configured_origins_only() {
+    let (base, _state) = serve(Config {
+        cors_origins: vec!["https://app.example".into()],
+        ..Config::default()
+    })
+    .await;
+    let client = reqwest::Client::new();
+    // Every response carries a request id; one given by a proxy is kept.
+    let res = client.get(format!("{base}/healthz")).send().await.unwrap();
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let res = client
+        .get(format!("{base}/healthz"))
+        .header("x-request-id", "from-proxy-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "from-proxy-1");
+    let res = client
+        .post(format!("{base}/api/messages/send"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+    assert!(res.headers().contains_key("x-request-id"), "errors too");
+    // CORS: the configured origin may call, with the protocol's headers; others may not.
+    let pre = |origin: &str| {
+        client
+            .request(reqwest::Method::OPTIONS, format!("{base}/api/calls/offer"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type, x-pqcall-conn",
+            )
+            .send()
+    };
+    let ok = pre("https://app.example").await.unwrap();
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    let allowed = ok.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(allowed.contains("x-pqcall-conn") && allowed.contains("authorization"));
+    let other = pre("https://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    // Without configured origins, no CORS headers at all.
+    let (base2, _s) = serve(Config::default()).await;
+    let res = client
+        .get(format!("{base2}/healthz"))
+        .header("origin", "https://app.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+}
