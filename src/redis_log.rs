@@ -53,7 +53,10 @@ local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 redis.call('XADD', KEYS[2], '0-' .. seq, 'aud', ARGV[5], 'conn', ARGV[6], 'name', ARGV[7], 'data', ARGV[8], 'at', now)
 evict(now, max, age)
 touch(ttl)
-return {redis.call('HGET', KEYS[1], 'epoch'), seq}
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+-- Live delivery to whichever node holds the user's streams, in log order.
+redis.call('PUBLISH', ARGV[9], cjson.encode({u = ARGV[10], e = epoch, s = seq, a = ARGV[5], c = ARGV[6], n = ARGV[7], d = ARGV[8]}))
+return {epoch, seq}
 "#;
 
 const REPLAY: &str = r#"
@@ -146,6 +149,44 @@ impl RedisLog {
         self.cfg.max_age_ms.div_ceil(1000).saturating_add(60)
     }
 
+    /// The pub/sub channel every node listens on for live events.
+    pub fn channel(&self) -> String {
+        format!("{}:ev", self.prefix)
+    }
+
+    /// Publishes an ephemeral event (typing) to every node, without logging it.
+    pub async fn publish_ephemeral(&self, user: &str, name: &str, data: &str) -> Result<(), Error> {
+        let payload =
+            serde_json::json!({"u": user, "a": "all", "c": "", "n": name, "d": data}).to_string();
+        let mut con = self.con.clone();
+        redis::cmd("PUBLISH")
+            .arg(self.channel())
+            .arg(payload)
+            .query_async::<i64>(&mut con)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Live events from every node, in the order they were logged, until the
+    /// subscription breaks (then the caller must end its streams so that clients resume
+    /// from their last id: nothing published meanwhile would reach them otherwise).
+    pub async fn live(
+        url: &str,
+        channel: &str,
+    ) -> Result<impl futures_util::Stream<Item = LiveFrame> + use<>, redis::RedisError> {
+        use futures_util::StreamExt;
+        let mut pubsub = redis::Client::open(url)?.get_async_pubsub().await?;
+        pubsub.subscribe(channel).await?;
+        Ok(pubsub.into_on_message().filter_map(|msg| {
+            let frame = msg
+                .get_payload::<String>()
+                .ok()
+                .and_then(|p| LiveFrame::parse(&p));
+            std::future::ready(frame)
+        }))
+    }
+
     /// Whether Redis answers (for readiness).
     pub async fn ping(&self) -> bool {
         let mut con = self.con.clone();
@@ -213,6 +254,8 @@ impl EventLog for RedisLog {
             .arg(conn)
             .arg(name)
             .arg(data)
+            .arg(self.channel())
+            .arg(user)
             .invoke_async(&mut con)
             .await
             .map_err(unavailable)?;
@@ -281,6 +324,51 @@ impl EventLog for RedisLog {
         Ok(EventId {
             epoch: r.first().map(as_u64).unwrap_or(0),
             seq: r.get(1).map(as_u64).unwrap_or(0),
+        })
+    }
+}
+
+/// One event as published on the live channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveFrame {
+    /// The recipient user.
+    pub user: String,
+    /// Its id, for logged events.
+    pub id: Option<EventId>,
+    /// Which of the user's connections see it.
+    pub audience: Audience,
+    /// The SSE event name.
+    pub name: String,
+    /// One-line JSON.
+    pub data: String,
+}
+
+impl LiveFrame {
+    fn parse(payload: &str) -> Option<LiveFrame> {
+        let v: serde_json::Value = serde_json::from_str(payload).ok()?;
+        let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+        let n = |k: &str| {
+            v.get(k).and_then(|x| {
+                x.as_u64()
+                    .or_else(|| x.as_str().and_then(|t| t.parse().ok()))
+            })
+        };
+        let conn = s("c").unwrap_or_default();
+        let audience = match s("a").as_deref() {
+            Some("only") => Audience::Only(conn),
+            Some("except") => Audience::Except(conn),
+            _ => Audience::All,
+        };
+        let id = match (n("e"), n("s")) {
+            (Some(epoch), Some(seq)) => Some(EventId { epoch, seq }),
+            _ => None,
+        };
+        Some(LiveFrame {
+            user: s("u")?,
+            id,
+            audience,
+            name: s("n")?,
+            data: s("d")?,
         })
     }
 }

@@ -40,6 +40,9 @@ pub(crate) struct Inner {
     pub shutdown: CancellationToken,
     pub metrics: Metrics,
     pub limiter: DefaultKeyedRateLimiter<String>,
+    /// Cluster mode: live events travel through Redis pub/sub to every node.
+    #[cfg(feature = "cluster")]
+    pub bus: Option<Arc<crate::redis_log::RedisLog>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -106,11 +109,24 @@ impl AppState {
                     max_events: state.0.config.replay_events,
                     max_age_ms: state.0.config.replay_secs * 1000,
                 };
-                let log = crate::redis_log::RedisLog::connect(&url, "pqcall", cfg)
+                let log = Arc::new(
+                    crate::redis_log::RedisLog::connect(&url, "pqcall", cfg)
+                        .await
+                        .map_err(|e| format!("Redis: {e}"))?,
+                );
+                let inner = Arc::get_mut(&mut state.0).ok_or("state already shared")?;
+                inner.log = log.clone();
+                inner.bus = Some(log.clone());
+                // Subscribe before serving, so no live event is missed.
+                let live = crate::redis_log::RedisLog::live(&url, &log.channel())
                     .await
                     .map_err(|e| format!("Redis: {e}"))?;
-                let inner = Arc::get_mut(&mut state.0).ok_or("state already shared")?;
-                inner.log = Arc::new(log);
+                tokio::spawn(relay_live(
+                    state.clone(),
+                    url,
+                    log.channel(),
+                    Box::pin(live),
+                ));
             }
             #[cfg(not(feature = "cluster"))]
             {
@@ -154,6 +170,8 @@ impl AppState {
             shutdown: CancellationToken::new(),
             metrics,
             limiter: RateLimiter::keyed(quota),
+            #[cfg(feature = "cluster")]
+            bus: None,
         }))
     }
 
@@ -171,6 +189,13 @@ impl AppState {
                     .max(1.0) as u64,
             }),
         }
+    }
+
+    fn live_via_bus(&self) -> bool {
+        #[cfg(feature = "cluster")]
+        return self.0.bus.is_some();
+        #[cfg(not(feature = "cluster"))]
+        false
     }
 
     /// The token that ends every stream when cancelled.
@@ -213,14 +238,23 @@ impl AppState {
                             .log
                             .append(&user, audience, event.name(), &data, now_ms())
                             .await?;
-                        let frame = Arc::new(Frame {
-                            id: Some(logged.id),
-                            name: logged.name,
-                            data: logged.data,
-                        });
-                        self.0.hub.send(&user, Some(&logged.audience), frame);
+                        // In cluster mode the log's pub/sub carries it to every node, this one too.
+                        if !self.live_via_bus() {
+                            let frame = Arc::new(Frame {
+                                id: Some(logged.id),
+                                name: logged.name,
+                                data: logged.data,
+                            });
+                            self.0.hub.send(&user, Some(&logged.audience), frame);
+                        }
                     }
                     Output::Ephemeral { user, event } => {
+                        #[cfg(feature = "cluster")]
+                        if let Some(bus) = &self.0.bus {
+                            bus.publish_ephemeral(&user, event.name(), &event.data_json())
+                                .await?;
+                            continue;
+                        }
                         let frame = Arc::new(Frame {
                             id: None,
                             name: event.name().to_owned(),
@@ -247,5 +281,50 @@ impl AppState {
             }
             Ok(())
         })
+    }
+}
+
+/// Cluster mode: pushes live events from Redis pub/sub into this node's streams. When
+/// the subscription breaks, every local stream is ended so that its client resumes from
+/// its last id (the log has everything published meanwhile), then it subscribes again.
+#[cfg(feature = "cluster")]
+async fn relay_live(
+    state: AppState,
+    url: String,
+    channel: String,
+    mut live: std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = crate::redis_log::LiveFrame> + Send>,
+    >,
+) {
+    use futures_util::StreamExt;
+    loop {
+        tokio::select! {
+            _ = state.0.shutdown.cancelled() => return,
+            item = live.next() => match item {
+                Some(f) => {
+                    let frame = Arc::new(Frame { id: f.id, name: f.name, data: f.data });
+                    state.0.hub.send(&f.user, Some(&f.audience), frame);
+                }
+                None => {
+                    tracing::warn!("live event subscription lost: ending local streams so clients resume");
+                    state.0.hub.close_all();
+                    loop {
+                        match crate::redis_log::RedisLog::live(&url, &channel).await {
+                            Ok(s) => {
+                                live = Box::pin(s);
+                                break;
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "resubscribing");
+                                tokio::select! {
+                                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                                    _ = state.0.shutdown.cancelled() => return,
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -171,3 +171,122 @@ async fn a_restarted_node_on_redis_resumes_without_reset() {
         .unwrap();
     assert_eq!(page["messages"][0]["body"], "kept");
 }
+
+/// Two nodes on one Redis and one PostgreSQL: what is sent through node 1 reaches a
+/// stream held by node 2 live, once, in order; typing crosses nodes too.
+#[tokio::test]
+async fn events_cross_nodes_live_exactly_once() {
+    use eventsource_stream::Eventsource;
+    use futures_util::StreamExt;
+    use serde_json::{Value, json};
+    let redis =
+        std::env::var("PQCALL_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let pg = std::env::var("PQCALL_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let config = pqcall::Config {
+        jwt_secret: Some("cluster-test-secret-0123456789abcdef".into()),
+        redis_url: Some(redis),
+        database_url: Some(pg),
+        ..pqcall::Config::default()
+    };
+    let mut nodes = vec![];
+    for _ in 0..2 {
+        let Ok(state) = pqcall::AppState::from_config(config.clone()).await else {
+            eprintln!("SKIPPED: Redis or PostgreSQL does not answer");
+            return;
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(pqcall::run(listener, state.clone(), std::future::pending()));
+        nodes.push((base, state));
+    }
+    let (n1, n2) = (&nodes[0], &nodes[1]);
+    let s = salt();
+    let (alice, bob) = (format!("alice-{s}"), format!("bob-{s}"));
+    let (ta, tb) = (
+        n1.1.mint_token(&alice, 600).unwrap(),
+        n1.1.mint_token(&bob, 600).unwrap(),
+    );
+    let http = reqwest::Client::new();
+    // Bob's device is on node 2.
+    let t: Value = http
+        .post(format!("{}/api/auth/authenticate", n2.0))
+        .bearer_auth(&tb)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut ev = Box::pin(
+        http.get(format!(
+            "{}/api/events?ticket={}",
+            n2.0,
+            t["sse_ticket"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .bytes_stream()
+        .eventsource(),
+    );
+    assert_eq!(ev.next().await.unwrap().unwrap().event, "hello");
+    // Alice works through node 1.
+    let r: Value = http
+        .post(format!("{}/api/conversations/create", n1.0))
+        .bearer_auth(&ta)
+        .json(&json!({"members": [bob]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let conv = r["conversation_id"].as_str().unwrap().to_owned();
+    for i in 0..5 {
+        let res = http.post(format!("{}/api/messages/send", n1.0)).bearer_auth(&ta).json(&json!({"conversation_id": conv, "body": format!("m{i}"), "client_msg_id": format!("c{i}")})).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+    }
+    let res = http
+        .post(format!("{}/api/typing/start", n1.0))
+        .bearer_auth(&ta)
+        .json(&json!({"conversation_id": conv}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 204);
+    pqcall::publish_app_event(&n1.1, vec![bob.clone()], "app.end", json!({}))
+        .await
+        .unwrap();
+    let mut names = vec![];
+    loop {
+        let e = tokio::time::timeout(std::time::Duration::from_secs(10), ev.next())
+            .await
+            .expect("live from the other node")
+            .unwrap()
+            .unwrap();
+        if e.event == "message.new" {
+            let v: Value = serde_json::from_str(&e.data).unwrap();
+            names.push(v["message"]["body"].as_str().unwrap().to_owned());
+        } else {
+            names.push(e.event.clone());
+        }
+        if e.event == "app.end" {
+            break;
+        }
+    }
+    assert_eq!(
+        names,
+        [
+            "conversation.created",
+            "m0",
+            "m1",
+            "m2",
+            "m3",
+            "m4",
+            "typing",
+            "app.end"
+        ],
+        "each once, in order"
+    );
+}
