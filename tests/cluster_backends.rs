@@ -7,6 +7,25 @@ use pqcall::redis_log::RedisLog;
 use pqcall::store::{PostgresStore, conformance as store_conformance};
 use pqcall_signaling::log::conformance;
 
+/// A node's configuration on the test Redis and PostgreSQL.
+fn cluster_config() -> pqcall::Config {
+    pqcall::Config {
+        jwt_secret: Some("cluster-test-secret-0123456789abcdef".into()),
+        redis_url: Some(redis_url()),
+        database_url: Some(postgres_url()),
+        ..pqcall::Config::default()
+    }
+}
+
+fn redis_url() -> String {
+    std::env::var("PQCALL_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+fn postgres_url() -> String {
+    std::env::var("PQCALL_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
 fn salt() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -16,8 +35,7 @@ fn salt() -> u64 {
 
 #[tokio::test]
 async fn redis_event_log_conforms() {
-    let url =
-        std::env::var("PQCALL_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let url = redis_url();
     let prefix = format!("pqcall-test-{}", salt());
     let log = match RedisLog::connect(&url, &prefix, conformance::CONFIG).await {
         Ok(l) if l.ping().await => l,
@@ -32,8 +50,7 @@ async fn redis_event_log_conforms() {
 
 #[tokio::test]
 async fn postgres_store_conforms() {
-    let url = std::env::var("PQCALL_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let url = postgres_url();
     let store = match PostgresStore::open(&url).await {
         Ok(s) => s,
         Err(e) => {
@@ -53,16 +70,7 @@ async fn a_restarted_node_on_redis_resumes_without_reset() {
     use eventsource_stream::Eventsource;
     use futures_util::StreamExt;
     use serde_json::{Value, json};
-    let redis =
-        std::env::var("PQCALL_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let pg = std::env::var("PQCALL_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let config = pqcall::Config {
-        jwt_secret: Some("cluster-test-secret-0123456789abcdef".into()),
-        redis_url: Some(redis.clone()),
-        database_url: Some(pg.clone()),
-        ..pqcall::Config::default()
-    };
+    let config = cluster_config();
     let start = || async {
         let state = match pqcall::AppState::from_config(config.clone()).await {
             Ok(s) => s,
@@ -179,16 +187,7 @@ async fn events_cross_nodes_live_exactly_once() {
     use eventsource_stream::Eventsource;
     use futures_util::StreamExt;
     use serde_json::{Value, json};
-    let redis =
-        std::env::var("PQCALL_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let pg = std::env::var("PQCALL_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let config = pqcall::Config {
-        jwt_secret: Some("cluster-test-secret-0123456789abcdef".into()),
-        redis_url: Some(redis),
-        database_url: Some(pg),
-        ..pqcall::Config::default()
-    };
+    let config = cluster_config();
     let mut nodes = vec![];
     for _ in 0..2 {
         let Ok(state) = pqcall::AppState::from_config(config.clone()).await else {
