@@ -121,12 +121,11 @@ pub async fn events(
                 after = EventId::parse(last);
                 for e in evs {
                     after = Some(e.id);
-                    replayed.push(
-                        SseEvent::default()
-                            .id(e.id.to_string())
-                            .event(&e.name)
-                            .data(&e.data),
-                    );
+                    replayed.push(to_sse(&Frame {
+                        id: Some(e.id),
+                        name: e.name,
+                        data: e.data,
+                    }));
                 }
             }
             Replay::Reset { reason, newest } => {

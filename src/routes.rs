@@ -194,7 +194,6 @@ pub async fn send_message(
     body: Body,
 ) -> ApiResult<Json<SendResponse>> {
     let (user, req): (String, SendRequest) = read(&state, &headers, body).await?;
-    req.validate()?;
     let core = state.0.core.lock().await;
     let conv = conversation(&state, &req.conversation_id).await?;
     let draft = chat::send(now_ms(), &conv, &user, &req)?;

@@ -181,12 +181,7 @@ impl Peer {
     async fn send_ice(&mut self, call_id: &str) -> anyhow::Result<()> {
         let mut candidates = vec![];
         while let Ok(c) = self.ice_rx.try_recv() {
-            candidates.push(IceCandidate {
-                candidate: c.candidate,
-                sdp_mid: c.sdp_mid,
-                sdp_m_line_index: c.sdp_mline_index,
-                username_fragment: c.username_fragment,
-            });
+            candidates.push(to_wire(c));
         }
         if !candidates.is_empty() {
             let conn = self.conn().to_owned();
@@ -240,12 +235,21 @@ impl Peer {
                     other => log(&format!("[{}] {other:?}", self.name)),
                 },
                 Some(c) = self.ice_rx.recv() => {
-                    let c = IceCandidate { candidate: c.candidate, sdp_mid: c.sdp_mid, sdp_m_line_index: c.sdp_mline_index, username_fragment: c.username_fragment };
                     let conn = self.conn().to_owned();
-                    self.client.ice(&conn, &IceRequest { call_id: call_id.into(), candidates: vec![c], done: None }).await?;
+                    self.client.ice(&conn, &IceRequest { call_id: call_id.into(), candidates: vec![to_wire(c)], done: None }).await?;
                 }
             }
         }
+    }
+}
+
+/// A webrtc-rs candidate in the protocol's `RTCIceCandidateInit` shape.
+fn to_wire(c: RTCIceCandidateInit) -> IceCandidate {
+    IceCandidate {
+        candidate: c.candidate,
+        sdp_mid: c.sdp_mid,
+        sdp_m_line_index: c.sdp_mline_index,
+        username_fragment: c.username_fragment,
     }
 }
 

@@ -145,16 +145,14 @@ impl Core {
         want: Option<&str>,
         fresh: bool,
     ) -> (Connected, Vec<Output>) {
-        let reuse = want.filter(|c| self.conns.get(*c).is_some_and(|conn| conn.user == user));
-        let (conn_id, reused) = match reuse {
-            Some(c) => {
-                let conn = self.conns.get_mut(c).map(|conn| {
-                    conn.streams += 1;
-                    conn.generation += 1;
-                });
-                debug_assert!(conn.is_some());
-                (c.to_owned(), true)
-            }
+        let reusable = want.and_then(|c| {
+            let conn = self.conns.get_mut(c).filter(|conn| conn.user == user)?;
+            conn.streams += 1;
+            conn.generation += 1;
+            Some(c)
+        });
+        let (conn_id, reused) = match reusable {
+            Some(c) => (c.to_owned(), true),
             None => {
                 let id = self.ids.next_id();
                 self.conns.insert(
@@ -172,18 +170,11 @@ impl Core {
                 (id, false)
             }
         };
-        let mut out = Vec::new();
-        if fresh {
-            for call_id in self.ringing_to.get(user).into_iter().flatten() {
-                if let Some(call) = self.calls.get(call_id) {
-                    out.push(deliver(
-                        user,
-                        Audience::Only(conn_id.clone()),
-                        Event::CallOffer(call.offer.clone()),
-                    ));
-                }
-            }
-        }
+        let out = if fresh {
+            self.pending_offers(user, &conn_id)
+        } else {
+            Vec::new()
+        };
         tracing::debug!(user, conn = %conn_id, reused, "stream connected");
         (Connected { conn_id, reused }, out)
     }
