@@ -4,10 +4,15 @@
 //! cargo build --release --bin pqcall --example load
 //! # POST -> SSE one-way latency for 3.4 KB offers, and server CPU per relayed offer:
 //! target/release/examples/load relay --count 5000
+//! # the same across two cluster nodes on the local Redis and PostgreSQL (build with
+//! # --features cluster), with Redis commands per relayed event:
+//! target/release/examples/load relay --count 5000 --cluster
 //! # server memory per idle SSE stream, with 10k streams from 127.0.0.x addresses:
 //! target/release/examples/load idle --streams 10000
 //! # N streams receiving M messages per second for D seconds: delivery latency, memory:
 //! target/release/examples/load streams --streams 10000 --rate 2000 --seconds 10
+//! # the soak: 10k streams for 10 minutes, server memory every 10 s (benches/plot_rss.py):
+//! target/release/examples/load streams --streams 10000 --rate 200 --seconds 600 --rss-csv soak.csv
 //! # one event to all 10k streams (one user, 10k devices), 5 times a second:
 //! target/release/examples/load streams --streams 10000 --one-user --rate 5 --seconds 10
 //! # the same, multiplexed over HTTP/2 connections of 100 streams each:
@@ -21,70 +26,18 @@
 //! 127.0.0.1, sends traffic only there, and stops by itself.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::Command;
 
-const SECRET: &str = "load-tool-secret-0123456789abcdef0123";
-
-struct Server {
-    child: Child,
-    base: String,
-    addr: SocketAddr,
-    pid: u32,
-}
-
-async fn start_server(path: &str) -> anyhow::Result<Server> {
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg(format!(
-        "ulimit -n 65536 2>/dev/null; exec {path} serve --bind 127.0.0.1:0 --jwt-secret {SECRET} --database :memory: \
-         --offers-per-minute 100000000 --max-ringing 100000000 --rate-per-sec 1000000 --rate-burst 1000000 --max-streams-per-user 100000 --server-key load-tool-server-key"
-    ));
-    start_server_cmd(&mut cmd)
-        .await
-        .with_context(|| format!("start {path} (build it with cargo build --release --bin pqcall)"))
-}
-
-async fn start_server_cmd(cmd: &mut Command) -> anyhow::Result<Server> {
-    let mut child = cmd
-        .env("PQCALL_LOG", "warn")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let pid = child.id().context("pid")?;
-    let mut lines = BufReader::new(child.stdout.take().context("stdout")?).lines();
-    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await??
-        .context("no address")?;
-    let base = line.rsplit(' ').next().context("address")?.to_owned();
-    let addr: SocketAddr = base.trim_start_matches("http://").parse()?;
-    Ok(Server {
-        child,
-        base,
-        addr,
-        pid,
-    })
-}
-
-fn token(user: &str) -> String {
-    let exp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-        + 3600;
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &json!({"sub": user, "exp": exp}),
-        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .expect("sign")
-}
+#[path = "common/server.rs"]
+mod server;
+use server::{Server, start_server, start_server_cmd, token};
 
 /// User and system CPU ticks of a process.
 fn proc_ticks(pid: u32) -> anyhow::Result<(u64, u64)> {
@@ -132,10 +85,39 @@ async fn post(
     Ok(res.json().await?)
 }
 
-async fn relay(server: &Server, count: usize) -> anyhow::Result<()> {
+/// Commands Redis has run, by name (from `INFO commandstats`).
+async fn redis_calls() -> anyhow::Result<std::collections::BTreeMap<String, u64>> {
+    let mut con = redis::Client::open("redis://127.0.0.1:6379")?
+        .get_multiplexed_async_connection()
+        .await?;
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut con)
+        .await?;
+    Ok(info
+        .lines()
+        .filter_map(|l| {
+            let (name, rest) = l.strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = rest
+                .strip_prefix("calls=")?
+                .split(',')
+                .next()?
+                .parse()
+                .ok()?;
+            Some((name.to_owned(), calls))
+        })
+        .collect())
+}
+
+/// Alice's device on `server`, Bob's on `callee` (another node in cluster mode).
+async fn relay(server: &Server, callee: &Server, count: usize) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
-    let (alice, bob) = (token("alice"), token("bob"));
-    let open = |t: String| {
+    let s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_nanos();
+    let (alice_id, bob_id) = (format!("alice-{s:x}"), format!("bob-{s:x}"));
+    let (alice, bob) = (token(&alice_id), token(&bob_id));
+    let open = |t: String, server: &Server| {
         let (http, base) = (http.clone(), server.base.clone());
         async move {
             let tk = post(&http, &base, &t, None, "/api/auth/authenticate", &json!({})).await?;
@@ -155,19 +137,32 @@ async fn relay(server: &Server, count: usize) -> anyhow::Result<()> {
             anyhow::Ok((ev, conn))
         }
     };
-    let (_alice_events, alice_conn) = open(alice.clone()).await?;
-    let (mut bob_events, _) = open(bob.clone()).await?;
+    let (_alice_events, alice_conn) = open(alice.clone(), server).await?;
+    let (mut bob_events, _) = open(bob.clone(), callee).await?;
     let (_, kem) = pqcall_crypto::Caller::start()?;
-    let offer = json!({"to": "bob", "sdp": "a=x".repeat(3400 / 3), "kem": {"suite": "ML-KEM-768", "ek": kem.ek_b64(), "commit": kem.commit_b64()}});
+    let offer = json!({"to": bob_id, "sdp": "a=x".repeat(3400 / 3), "kem": {"suite": "ML-KEM-768", "ek": kem.ek_b64(), "commit": kem.commit_b64()}});
     println!("offer body: {} bytes", offer.to_string().len());
     let mut hist = hdrhistogram::Histogram::<u64>::new(3)?;
     let mut samples = Vec::with_capacity(count);
     let warmup = count / 10;
-    let (mut t0, mut c0) = (Instant::now(), proc_usage(server.pid)?.0);
+    let clustered = server.pid != callee.pid;
+    let cpu = || -> anyhow::Result<u64> {
+        let a = proc_usage(server.pid)?.0;
+        Ok(if clustered {
+            a + proc_usage(callee.pid)?.0
+        } else {
+            a
+        })
+    };
+    let (mut t0, mut c0) = (Instant::now(), cpu()?);
+    let mut r0 = std::collections::BTreeMap::new();
     for i in 0..warmup + count {
         if i == warmup {
             t0 = Instant::now();
-            c0 = proc_usage(server.pid)?.0;
+            c0 = cpu()?;
+            if clustered {
+                r0 = redis_calls().await?;
+            }
         }
         let start = Instant::now();
         let r = post(
@@ -208,7 +203,30 @@ async fn relay(server: &Server, count: usize) -> anyhow::Result<()> {
         }
     }
     let wall = t0.elapsed();
-    let ticks = proc_usage(server.pid)?.0 - c0;
+    let ticks = cpu()? - c0;
+    if clustered {
+        let r1 = redis_calls().await?;
+        let mut by: Vec<(String, u64)> = r1
+            .iter()
+            .map(|(k, v)| (k.clone(), v - r0.get(k).copied().unwrap_or(0)))
+            .filter(|(_, d)| *d > 0)
+            .collect();
+        by.sort_by_key(|(_, d)| std::cmp::Reverse(*d));
+        let total: u64 = by.iter().map(|(_, d)| d).sum();
+        // Each relayed offer is one offer and one cancel: two POSTs, two events.
+        println!(
+            "  Redis commands per relayed event (offer + cancel, divided by 2): {:.1}",
+            total as f64 / (2 * count) as f64
+        );
+        let per: Vec<String> = by
+            .iter()
+            .map(|(k, d)| format!("{k} {:.1}", *d as f64 / (2 * count) as f64))
+            .collect();
+        println!(
+            "    by command (scripts' own calls included): {}",
+            per.join(", ")
+        );
+    }
     let (u, sy) = proc_ticks(server.pid)?;
     let tick_us = 1_000_000 / 100; // USER_HZ is 100 on Linux
     println!("relay of {count} offers (3.4 KB SDP), POST -> SSE event, one way, µs:");
@@ -293,6 +311,25 @@ async fn idle_h2(server: &Server, streams: usize) -> anyhow::Result<()> {
         rss1 as f64 / 1048576.0,
         (rss1.saturating_sub(rss0)) as f64 / streams as f64
     );
+    Ok(())
+}
+
+/// `--rss-csv FILE`: seconds since start and server RSS in MiB, one line each.
+fn save_rss_curve(curve: &[(f64, u64)]) -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let Some(path) = args
+        .iter()
+        .position(|a| a == "--rss-csv")
+        .and_then(|i| args.get(i + 1))
+    else {
+        return Ok(());
+    };
+    let mut out = String::from("seconds,rss_mib\n");
+    for (t, rss) in curve {
+        out.push_str(&format!("{t:.1},{:.2}\n", *rss as f64 / 1048576.0));
+    }
+    std::fs::write(path, out)?;
+    println!("  RSS curve ({} samples) saved to {path}", curve.len());
     Ok(())
 }
 
@@ -522,7 +559,14 @@ async fn streams(
     let mut sent = 0u64;
     let (c0, _) = proc_usage(server.pid)?;
     let until = Instant::now() + Duration::from_secs(seconds);
+    // The soak's memory curve: server RSS every 10 s (saved with --rss-csv FILE).
+    let mut rss_curve: Vec<(f64, u64)> = Vec::new();
+    let mut next_sample = Instant::now();
     while Instant::now() < until {
+        if Instant::now() >= next_sample {
+            rss_curve.push((base.elapsed().as_secs_f64(), proc_usage(server.pid)?.1));
+            next_sample += Duration::from_secs(10);
+        }
         tick.tick().await;
         for _ in 0..per_tick {
             rng ^= rng << 13;
@@ -547,6 +591,8 @@ async fn streams(
         }
     }
     let (c1, rss2) = proc_usage(server.pid)?;
+    rss_curve.push((base.elapsed().as_secs_f64(), rss2));
+    save_rss_curve(&rss_curve)?;
     // Drain: wait (bounded) until everything sent has arrived.
     let drain_until = Instant::now() + Duration::from_secs(10);
     while received.load(Ordering::Relaxed) < sent && Instant::now() < drain_until {
@@ -629,9 +675,20 @@ async fn main() -> anyhow::Result<()> {
         Some("ws-relay") => return ws_relay(flag("--count", 5000)).await,
         _ => {}
     }
-    let mut server = start_server(&server_path).await?;
+    if args.get(1).map(String::as_str) == Some("relay") && args.iter().any(|a| a == "--cluster") {
+        // Two nodes on the local Redis and PostgreSQL: caller on one, callee on the other.
+        let prefix = format!("pqcall-load-{}", std::process::id());
+        let mut a = start_server(&server_path, Some(&prefix), "").await?;
+        let mut b = start_server(&server_path, Some(&prefix), "").await?;
+        println!("cluster: caller on {}, callee on {}", a.base, b.base);
+        let result = relay(&a, &b, flag("--count", 5000)).await;
+        a.child.kill().await.ok();
+        b.child.kill().await.ok();
+        return result;
+    }
+    let mut server = start_server(&server_path, None, "").await?;
     let result = match args.get(1).map(String::as_str) {
-        Some("relay") => relay(&server, flag("--count", 5000)).await,
+        Some("relay") => relay(&server, &server, flag("--count", 5000)).await,
         Some("streams") => {
             let (n, rate, secs) = (
                 flag("--streams", 1000).min(10_000),
@@ -652,7 +709,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Some("idle") => idle(&server, flag("--streams", 10_000)).await,
         _ => Err(anyhow::anyhow!(
-            "usage: load relay [--count N] [--csv F] | ws-relay [--count N] [--csv F] | streams [--streams N] [--rate M] [--seconds D] | idle [--streams N] [--h2] [--server PATH]"
+            "usage: load relay [--count N] [--csv F] [--cluster] | ws-relay [--count N] [--csv F] | streams [--streams N] [--rate M] [--seconds D] | idle [--streams N] [--h2] [--server PATH]"
         )),
     };
     server.child.kill().await.ok();

@@ -40,6 +40,10 @@ pub struct Config {
     /// `redis://127.0.0.1:6379`. Without it the logs live in process memory.
     #[arg(long, env = "PQCALL_REDIS_URL")]
     pub redis_url: Option<String>,
+    /// Prefix of every Redis key and channel: nodes of one cluster share it, and
+    /// separate deployments (or test runs) on one Redis use different ones.
+    #[arg(long, env = "PQCALL_REDIS_PREFIX", default_value = "pqcall")]
+    pub redis_prefix: String,
     /// PostgreSQL for chat history (needs the `cluster` feature), e.g.
     /// `postgres://user@host/db`. Takes the place of `--database`.
     #[arg(long, env = "PQCALL_DATABASE_URL")]
@@ -102,6 +106,7 @@ impl Default for Config {
             server_key: None,
             database: PathBuf::from("pqcall.db"),
             redis_url: None,
+            redis_prefix: "pqcall".into(),
             database_url: None,
             cors_origins: Vec::new(),
             web_dir: PathBuf::from("web"),

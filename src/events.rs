@@ -13,7 +13,7 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream, StreamExt};
 use pqcall_signaling::event::{Hello, Reset};
-use pqcall_signaling::{Error, EventId, Replay};
+use pqcall_signaling::{Error, EventId, Replay, Scope};
 use serde::Deserialize;
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -55,12 +55,21 @@ impl Drop for Guard {
         let (state, conn) = (self.state.clone(), self.conn.clone());
         // Dropped inside the runtime (a response body); if the runtime is gone there
         // is nothing left to clean up.
+        let (user, sub) = (self.user.clone(), self.sub);
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
-                let mut core = state.0.core.lock().await;
-                let out = core.disconnect(now_ms(), &conn);
-                if let Err(e) = state.perform(out).await {
-                    tracing::warn!(error = %e, "disconnect outputs failed");
+                #[cfg(feature = "cluster")]
+                if let Some(shared) = state.shared() {
+                    shared.release_stream_slot(&user, sub).await;
+                }
+                let _ = sub;
+                let now = now_ms();
+                let scope = Scope::users([user.as_str()]);
+                let done = state
+                    .decide(scope, |core| Ok(((), core.disconnect(now, &conn))))
+                    .await;
+                if let Err(e) = done {
+                    tracing::warn!(error = %e, "disconnect failed");
                 }
             });
         }
@@ -76,10 +85,27 @@ pub async fn events(
 ) -> Result<Response, ApiError> {
     let now = now_ms();
     let user = match &q.ticket {
-        Some(t) => state.0.auth.redeem_ticket(t, now)?,
+        Some(t) => state.redeem_ticket(t).await?,
         None => user_of(&state, &headers)?,
     };
-    if state.0.hub.streams_of(&user) >= state.0.config.max_streams_per_user {
+    if !state.live_ready() {
+        return Err(Error::Unavailable(
+            "live events are not reaching this node; try another".into(),
+        )
+        .into());
+    }
+    let sub = state.0.hub.reserve_id();
+    let cap = state.0.config.max_streams_per_user;
+    // In cluster mode the cap counts the user's streams on every node (a slot not
+    // renewed, as when this request fails below, frees itself).
+    #[cfg(feature = "cluster")]
+    let full = match state.shared() {
+        Some(shared) => !shared.take_stream_slot(&user, sub, cap).await?,
+        None => state.0.hub.streams_of(&user) >= cap,
+    };
+    #[cfg(not(feature = "cluster"))]
+    let full = state.0.hub.streams_of(&user) >= cap;
+    if full {
         return Err(Error::RateLimited {
             what: "streams per user",
             retry_after_secs: 5,
@@ -93,13 +119,31 @@ pub async fn events(
         .or(q.last_event_id.clone())
         .filter(|s| !s.is_empty());
 
-    let mut core = state.0.core.lock().await;
-    let (connected, _) = core.connect(now, &user, q.conn_id.as_deref(), false);
-    let conn = connected.conn_id.clone();
-    let (sub, rx) = state
+    // One process: the core's lock is held until the stream is set up, so nothing is
+    // decided between connecting and the pending offers. Cluster mode: two
+    // transactions (a fresh device may then see an offer twice; clients ignore an
+    // offer whose call id they know).
+    let mut local = if state.is_cluster() {
+        None
+    } else {
+        Some(state.0.core.lock().await)
+    };
+    let want = q.conn_id.as_deref();
+    let conn = match local.as_mut() {
+        Some(core) => core.connect(now, &user, want, false).0.conn_id,
+        None => {
+            let scope = Scope::users([user.as_str()]);
+            state
+                .decide(scope, |core| {
+                    Ok((core.connect(now, &user, want, false).0.conn_id, Vec::new()))
+                })
+                .await?
+        }
+    };
+    let rx = state
         .0
         .hub
-        .subscribe(&user, &conn, state.0.config.stream_queue);
+        .subscribe(sub, &user, &conn, state.0.config.stream_queue);
     let guard = Guard {
         state: state.clone(),
         user: user.clone(),
@@ -165,10 +209,20 @@ pub async fn events(
     first.push(hello_event);
     first.extend(replayed);
     if fresh {
-        let out = core.pending_offers(&user, &conn);
-        state.perform(out).await?;
+        match local.as_mut() {
+            Some(core) => {
+                let out = core.pending_offers(&user, &conn);
+                state.perform(out).await?;
+            }
+            None => {
+                let scope = Scope::users([user.as_str()]);
+                state
+                    .decide(scope, |core| Ok(((), core.pending_offers(&user, &conn))))
+                    .await?;
+            }
+        }
     }
-    drop(core);
+    drop(local);
     tracing::info!(conn = %conn, resumed, "stream opened");
 
     let live = ReceiverStream::new(rx).filter_map(move |f: Arc<Frame>| {

@@ -56,22 +56,27 @@ impl Hub {
         }
     }
 
-    /// Registers a stream of `user`'s connection `conn`.
+    /// A fresh stream id, for [`Hub::subscribe`].
+    pub fn reserve_id(&self) -> u64 {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Registers stream `id` (from [`Hub::reserve_id`]) of `user`'s connection `conn`.
     pub fn subscribe(
         &self,
+        id: u64,
         user: &str,
         conn: &str,
         capacity: usize,
-    ) -> (u64, mpsc::Receiver<Arc<Frame>>) {
+    ) -> mpsc::Receiver<Arc<Frame>> {
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
         let mut subs = self.subs.lock().unwrap_or_else(|p| p.into_inner());
         subs.entry(user.to_owned()).or_default().push(Sub {
             id,
             conn: conn.to_owned(),
             tx,
         });
-        (id, rx)
+        rx
     }
 
     /// Removes a stream.
@@ -121,6 +126,14 @@ impl Hub {
     pub fn open_streams(&self) -> usize {
         let subs = self.subs.lock().unwrap_or_else(|p| p.into_inner());
         subs.values().map(Vec::len).sum()
+    }
+
+    /// Every open stream, as (user, stream id).
+    pub fn all_streams(&self) -> Vec<(String, u64)> {
+        let subs = self.subs.lock().unwrap_or_else(|p| p.into_inner());
+        subs.iter()
+            .flat_map(|(u, v)| v.iter().map(move |s| (u.clone(), s.id)))
+            .collect()
     }
 
     /// Ends every stream (shutdown).

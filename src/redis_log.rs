@@ -14,61 +14,63 @@ use pqcall_signaling::{
 use redis::aio::ConnectionManager;
 use redis::{Script, Value};
 
-const PROLOGUE: &str = r#"
-local function ensure()
-  if redis.call('EXISTS', KEYS[1]) == 0 then
+/// Lua functions every script of this module starts with (also the cluster's commit
+/// script, which appends several events in one atomic step).
+pub(crate) const PROLOGUE: &str = r#"
+local function ensure(meta)
+  if redis.call('EXISTS', meta) == 0 then
     local t = redis.call('TIME')
     local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-    redis.call('HSET', KEYS[1], 'epoch', ms, 'seq', 0, 'evicted', 0)
+    redis.call('HSET', meta, 'epoch', ms, 'seq', 0, 'evicted', 0)
   end
 end
-local function evict(now, max, age)
+local function evict(meta, log, now, max, age)
   while true do
-    local len = redis.call('XLEN', KEYS[2])
+    local len = redis.call('XLEN', log)
     if len == 0 then return end
-    local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
+    local first = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)[1]
     local at = 0
     for i = 1, #first[2], 2 do
       if first[2][i] == 'at' then at = tonumber(first[2][i + 1]) end
     end
     if len > max or at + age <= now then
-      redis.call('XDEL', KEYS[2], first[1])
-      redis.call('HSET', KEYS[1], 'evicted', string.match(first[1], '%-(%d+)$'))
+      redis.call('XDEL', log, first[1])
+      redis.call('HSET', meta, 'evicted', string.match(first[1], '%-(%d+)$'))
     else
       return
     end
   end
 end
-local function touch(ttl)
-  redis.call('EXPIRE', KEYS[1], ttl)
-  redis.call('EXPIRE', KEYS[2], ttl)
+-- Appends one event to a user's log and publishes it for live delivery (in log order).
+local function append(meta, log, now, max, age, ttl, aud, conn, name, data, chan, user)
+  ensure(meta)
+  evict(meta, log, now, max, age)
+  local seq = redis.call('HINCRBY', meta, 'seq', 1)
+  redis.call('XADD', log, '0-' .. seq, 'aud', aud, 'conn', conn, 'name', name, 'data', data, 'at', now)
+  evict(meta, log, now, max, age)
+  redis.call('EXPIRE', meta, ttl)
+  redis.call('EXPIRE', log, ttl)
+  local epoch = redis.call('HGET', meta, 'epoch')
+  redis.call('PUBLISH', chan, cjson.encode({u = user, e = epoch, s = seq, a = aud, c = conn, n = name, d = data}))
+  return {epoch, seq}
 end
 "#;
 
 const APPEND: &str = r#"
-local now, max, age, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-ensure()
-evict(now, max, age)
-local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-redis.call('XADD', KEYS[2], '0-' .. seq, 'aud', ARGV[5], 'conn', ARGV[6], 'name', ARGV[7], 'data', ARGV[8], 'at', now)
-evict(now, max, age)
-touch(ttl)
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
--- Live delivery to whichever node holds the user's streams, in log order.
-redis.call('PUBLISH', ARGV[9], cjson.encode({u = ARGV[10], e = epoch, s = seq, a = ARGV[5], c = ARGV[6], n = ARGV[7], d = ARGV[8]}))
-return {epoch, seq}
+return append(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]),
+  ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10])
 "#;
 
 const REPLAY: &str = r#"
 local now, max, age = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-ensure()
-evict(now, max, age)
+ensure(KEYS[1])
+evict(KEYS[1], KEYS[2], now, max, age)
 local m = redis.call('HMGET', KEYS[1], 'epoch', 'seq', 'evicted')
 return {m[1], m[2], m[3], redis.call('XRANGE', KEYS[2], '(0-' .. ARGV[4], '+')}
 "#;
 
 const NEWEST: &str = r#"
-ensure()
+ensure(KEYS[1])
 local m = redis.call('HMGET', KEYS[1], 'epoch', 'seq')
 return {m[1], m[2]}
 "#;
@@ -92,12 +94,12 @@ impl std::fmt::Debug for RedisLog {
     }
 }
 
-fn unavailable(e: redis::RedisError) -> Error {
+pub(crate) fn unavailable(e: redis::RedisError) -> Error {
     tracing::warn!(error = %e, "redis");
     Error::Unavailable("the event log is unavailable".into())
 }
 
-fn as_u64(v: &Value) -> u64 {
+pub(crate) fn as_u64(v: &Value) -> u64 {
     match v {
         Value::Int(n) => *n as u64,
         Value::BulkString(b) => std::str::from_utf8(b)
@@ -126,7 +128,17 @@ impl RedisLog {
         prefix: &str,
         cfg: LogConfig,
     ) -> Result<Self, redis::RedisError> {
-        let con = redis::Client::open(url)?.get_connection_manager().await?;
+        // Fail fast while Redis is away (503 at once, /healthz not ready) and reconnect
+        // in the background, instead of holding requests through long retries.
+        let manager = redis::aio::ConnectionManagerConfig::new()
+            .set_number_of_retries(1)
+            .set_min_delay(std::time::Duration::from_millis(50))
+            .set_max_delay(std::time::Duration::from_millis(500))
+            .set_connection_timeout(Some(std::time::Duration::from_secs(2)))
+            .set_response_timeout(Some(std::time::Duration::from_secs(5)));
+        let con = redis::Client::open(url)?
+            .get_connection_manager_with_config(manager)
+            .await?;
         let script = |body: &str| Script::new(&format!("{PROLOGUE}\n{body}"));
         Ok(RedisLog {
             con,
@@ -138,15 +150,30 @@ impl RedisLog {
         })
     }
 
-    fn keys(&self, user: &str) -> (String, String) {
+    pub(crate) fn keys(&self, user: &str) -> (String, String) {
         (
             format!("{}:meta:{user}", self.prefix),
             format!("{}:log:{user}", self.prefix),
         )
     }
 
-    fn ttl_secs(&self) -> u64 {
+    pub(crate) fn ttl_secs(&self) -> u64 {
         self.cfg.max_age_ms.div_ceil(1000).saturating_add(60)
+    }
+
+    /// A handle on the shared connection (it reconnects by itself).
+    pub(crate) fn connection(&self) -> ConnectionManager {
+        self.con.clone()
+    }
+
+    /// The key prefix.
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The replay window.
+    pub(crate) fn log_config(&self) -> &LogConfig {
+        &self.cfg
     }
 
     /// The pub/sub channel every node listens on for live events.

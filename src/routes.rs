@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pqcall_signaling::api::*;
 use pqcall_signaling::chat::{self, Join};
-use pqcall_signaling::{Error, publish};
+use pqcall_signaling::{Error, Scope, publish};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -48,7 +48,7 @@ async fn read<T: DeserializeOwned + Validate>(
     let bytes = body_bytes(body).await?;
     let req: T = parse_body(&bytes)?;
     req.check()?;
-    state.check_rate(&user)?;
+    state.check_rate(&user).await?;
     Ok((user, req))
 }
 
@@ -67,8 +67,8 @@ pub async fn authenticate(
     headers: HeaderMap,
 ) -> ApiResult<Json<AuthenticateResponse>> {
     let user = user_of(&state, &headers)?;
-    state.check_rate(&user)?;
-    let (sse_ticket, expires_at) = state.0.auth.issue_ticket(&user, now_ms());
+    state.check_rate(&user).await?;
+    let (sse_ticket, expires_at) = state.issue_ticket(&user).await?;
     Ok(Json(AuthenticateResponse {
         user_id: user,
         expires_at,
@@ -103,9 +103,11 @@ macro_rules! call_endpoint {
         ) -> ApiResult<Json<CallStateResponse>> {
             let (user, req): (String, $req) = read(&state, &headers, body).await?;
             let conn = conn_header(&headers)?;
-            let mut core = state.0.core.lock().await;
-            let (res, out) = core.$method(now_ms(), &user, &conn, &req)?;
-            state.perform(out).await?;
+            let now = now_ms();
+            let scope = Scope::users([user.as_str()]).with_call(&req.call_id);
+            let res = state
+                .decide(scope, |core| core.$method(now, &user, &conn, &req))
+                .await?;
             Ok(Json(res))
         }
     };
@@ -126,9 +128,11 @@ pub async fn offer(
 ) -> ApiResult<Json<OfferResponse>> {
     let (user, req): (String, OfferRequest) = read(&state, &headers, body).await?;
     let conn = conn_header(&headers)?;
-    let mut core = state.0.core.lock().await;
-    let (res, out) = core.offer(now_ms(), &user, &conn, &req)?;
-    state.perform(out).await?;
+    let now = now_ms();
+    let scope = Scope::users([user.as_str(), req.to.as_str()]);
+    let res = state
+        .decide(scope, |core| core.offer(now, &user, &conn, &req))
+        .await?;
     Ok(Json(res))
 }
 
@@ -313,8 +317,17 @@ pub async fn publish_app_event(
     Ok(n)
 }
 
-/// `GET /healthz`
-#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "alive and ready")))]
-pub async fn healthz() -> Json<serde_json::Value> {
-    Json(serde_json::json!({"status": "ok"}))
+/// `GET /healthz`: 200 when this node and the engines it needs (Redis in cluster
+/// mode) answer, 503 when one does not (a load balancer then sends traffic elsewhere).
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "alive and ready"), (status = 503, description = "an engine this node needs does not answer")))]
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    if state.ready().await {
+        Json(serde_json::json!({"status": "ok"})).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "unavailable"})),
+        )
+            .into_response()
+    }
 }

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use pqcall_signaling::{Core, CoreConfig, EventLog, LogConfig, MemoryLog, Millis, Output};
+use pqcall_signaling::{
+    Core, CoreConfig, Error, EventLog, LogConfig, MemoryLog, Millis, Output, Scope,
+};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
@@ -16,6 +18,17 @@ use crate::config::Config;
 use crate::hub::{Frame, Hub};
 use crate::metrics::Metrics;
 use crate::store::{ChatStore, MemoryStore, SqliteStore};
+
+/// The core's limits and timeouts from the configuration.
+fn core_config(config: &Config) -> CoreConfig {
+    CoreConfig {
+        ring_timeout_ms: config.ring_timeout_ms,
+        conn_grace_ms: config.conn_grace_ms,
+        offers_per_minute: config.offers_per_minute,
+        max_ringing_per_caller: config.max_ringing,
+        ..CoreConfig::default()
+    }
+}
 
 /// Unix milliseconds now.
 pub fn now_ms() -> Millis {
@@ -43,6 +56,12 @@ pub(crate) struct Inner {
     /// Cluster mode: live events travel through Redis pub/sub to every node.
     #[cfg(feature = "cluster")]
     pub bus: Option<Arc<crate::redis_log::RedisLog>>,
+    /// Cluster mode: calls, connections, timers, tickets and limits in Redis.
+    #[cfg(feature = "cluster")]
+    pub shared: Option<Arc<crate::cluster::Shared>>,
+    /// Cluster mode: false while the live-event subscription is down; streams are
+    /// refused meanwhile (they would miss what is published until it is back).
+    pub live_ready: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for AppState {
@@ -110,13 +129,19 @@ impl AppState {
                     max_age_ms: state.0.config.replay_secs * 1000,
                 };
                 let log = Arc::new(
-                    crate::redis_log::RedisLog::connect(&url, "pqcall", cfg)
+                    crate::redis_log::RedisLog::connect(&url, &state.0.config.redis_prefix, cfg)
                         .await
                         .map_err(|e| format!("Redis: {e}"))?,
                 );
+                let shared = Arc::new(crate::cluster::Shared::new(
+                    log.clone(),
+                    core_config(&state.0.config),
+                ));
                 let inner = Arc::get_mut(&mut state.0).ok_or("state already shared")?;
                 inner.log = log.clone();
                 inner.bus = Some(log.clone());
+                inner.shared = Some(shared.clone());
+                tokio::spawn(crate::cluster::run_timers(state.clone(), shared));
                 // Subscribe before serving, so no live event is missed.
                 let live = crate::redis_log::RedisLog::live(&url, &log.channel())
                     .await
@@ -139,13 +164,7 @@ impl AppState {
 
     /// Any combination of configuration, token keys and chat store.
     pub fn build(config: Config, auth: Auth, store: Arc<dyn ChatStore>) -> Self {
-        let core = Core::new(CoreConfig {
-            ring_timeout_ms: config.ring_timeout_ms,
-            conn_grace_ms: config.conn_grace_ms,
-            offers_per_minute: config.offers_per_minute,
-            max_ringing_per_caller: config.max_ringing,
-            ..CoreConfig::default()
-        });
+        let core = Core::new(core_config(&config));
         let log = MemoryLog::new(
             LogConfig {
                 max_events: config.replay_events,
@@ -172,12 +191,83 @@ impl AppState {
             limiter: RateLimiter::keyed(quota),
             #[cfg(feature = "cluster")]
             bus: None,
+            #[cfg(feature = "cluster")]
+            shared: None,
+            live_ready: std::sync::atomic::AtomicBool::new(true),
         }))
     }
 
-    /// 429 `rate_limited` when `user` has used up its token bucket.
-    pub(crate) fn check_rate(&self, user: &str) -> Result<(), pqcall_signaling::Error> {
+    /// Runs one decision of the core and performs its outputs: on this process's core
+    /// under its lock, or, in cluster mode, as a transaction on the records in Redis
+    /// (`scope` names what the request is about; see `pqcall_signaling::records`).
+    pub(crate) async fn decide<R, F>(&self, scope: Scope, op: F) -> Result<R, Error>
+    where
+        F: Fn(&mut Core) -> Result<(R, Vec<Output>), Error>,
+    {
+        #[cfg(feature = "cluster")]
+        if let Some(shared) = &self.0.shared {
+            return shared.transact(scope, None, op).await;
+        }
+        let _ = scope;
+        let mut core = self.0.core.lock().await;
+        let (result, out) = op(&mut core)?;
+        self.perform(out).await?;
+        Ok(result)
+    }
+
+    /// Cluster mode's shared state, if this node runs in a cluster.
+    #[cfg(feature = "cluster")]
+    pub(crate) fn shared(&self) -> Option<&Arc<crate::cluster::Shared>> {
+        self.0.shared.as_ref()
+    }
+
+    /// A single-use SSE ticket for `user` (kept in Redis in cluster mode, so any node
+    /// redeems it).
+    pub(crate) async fn issue_ticket(&self, user: &str) -> Result<(String, u64), Error> {
+        #[cfg(feature = "cluster")]
+        if let Some(shared) = &self.0.shared {
+            let ticket = crate::auth::random_hex32();
+            let ttl = crate::auth::TICKET_TTL_MS;
+            shared.put_ticket(&ticket, user, ttl).await?;
+            return Ok((ticket, (now_ms() + ttl) / 1000));
+        }
+        Ok(self.0.auth.issue_ticket(user, now_ms()))
+    }
+
+    /// Redeems a ticket once.
+    pub(crate) async fn redeem_ticket(&self, ticket: &str) -> Result<String, Error> {
+        #[cfg(feature = "cluster")]
+        if let Some(shared) = &self.0.shared {
+            return shared.take_ticket(ticket).await?.ok_or_else(|| {
+                Error::Unauthorized("unknown, expired or already used ticket".into())
+            });
+        }
+        self.0.auth.redeem_ticket(ticket, now_ms())
+    }
+
+    /// Whether every engine this node needs answers (for `/healthz`).
+    pub(crate) async fn ready(&self) -> bool {
+        #[cfg(feature = "cluster")]
+        if let Some(shared) = &self.0.shared {
+            return self.live_ready() && shared.ready().await;
+        }
+        true
+    }
+
+    /// Whether live events reach this node (always, outside cluster mode).
+    pub(crate) fn live_ready(&self) -> bool {
+        self.0.live_ready.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// 429 `rate_limited` when `user` has used up its token bucket (shared by every
+    /// node in cluster mode).
+    pub(crate) async fn check_rate(&self, user: &str) -> Result<(), pqcall_signaling::Error> {
         use governor::clock::{Clock, DefaultClock};
+        #[cfg(feature = "cluster")]
+        if let Some(shared) = &self.0.shared {
+            let c = &self.0.config;
+            return shared.check_rate(user, c.rate_per_sec, c.rate_burst).await;
+        }
         match self.0.limiter.check_key(&user.to_owned()) {
             Ok(()) => Ok(()),
             Err(not_until) => Err(pqcall_signaling::Error::RateLimited {
@@ -189,6 +279,14 @@ impl AppState {
                     .max(1.0) as u64,
             }),
         }
+    }
+
+    /// Whether this node runs in a cluster (state in Redis).
+    pub(crate) fn is_cluster(&self) -> bool {
+        #[cfg(feature = "cluster")]
+        return self.0.shared.is_some();
+        #[cfg(not(feature = "cluster"))]
+        false
     }
 
     fn live_via_bus(&self) -> bool {
@@ -307,11 +405,17 @@ async fn relay_live(
                 }
                 None => {
                     tracing::warn!("live event subscription lost: ending local streams so clients resume");
+                    state.0.live_ready.store(false, std::sync::atomic::Ordering::SeqCst);
                     state.0.hub.close_all();
                     loop {
                         match crate::redis_log::RedisLog::live(&url, &channel).await {
                             Ok(s) => {
                                 live = Box::pin(s);
+                                // A stream that opened while the loss went unnoticed may
+                                // have missed a live event: end it too, so it resumes.
+                                state.0.hub.close_all();
+                                state.0.live_ready.store(true, std::sync::atomic::Ordering::SeqCst);
+                                tracing::info!("live event subscription back");
                                 break;
                             }
                             Err(e) => {

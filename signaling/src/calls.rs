@@ -77,7 +77,7 @@ pub enum Role {
 }
 
 /// One call.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Call {
     /// Server-generated, random 128-bit.
     pub id: String,

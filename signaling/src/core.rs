@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
+use serde::{Deserialize, Serialize};
+
 use crate::api::{
     AnswerRequest, CallIdReason, CallStateResponse, ConfirmRequest, IceRequest, OfferRequest,
     OfferResponse, PublishRequest,
@@ -48,13 +50,13 @@ impl Default for CoreConfig {
     }
 }
 
-#[derive(Debug)]
-struct Conn {
-    user: String,
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Conn {
+    pub(crate) user: String,
     /// Open streams using this id (a reconnect may overlap the old stream's close).
-    streams: u32,
+    pub(crate) streams: u32,
     /// Bumped on every connect and disconnect, so stale grace timers do nothing.
-    generation: u64,
+    pub(crate) generation: u64,
 }
 
 /// The result of [`Core::connect`].
@@ -70,13 +72,15 @@ pub struct Connected {
 pub struct Core {
     cfg: CoreConfig,
     ids: Box<dyn IdSource>,
-    conns: HashMap<String, Conn>,
-    conns_by_user: HashMap<String, BTreeSet<String>>,
-    calls: HashMap<String, Call>,
+    pub(crate) conns: HashMap<String, Conn>,
+    pub(crate) conns_by_user: HashMap<String, BTreeSet<String>>,
+    pub(crate) calls: HashMap<String, Call>,
     /// Ringing call ids by caller, and by callee, in offer order.
-    ringing_from: HashMap<String, Vec<String>>,
-    ringing_to: HashMap<String, Vec<String>>,
-    offer_times: HashMap<String, VecDeque<Millis>>,
+    pub(crate) ringing_from: HashMap<String, Vec<String>>,
+    pub(crate) ringing_to: HashMap<String, Vec<String>>,
+    pub(crate) offer_times: HashMap<String, VecDeque<Millis>>,
+    /// Calls not yet final, by participant (caller and callee).
+    pub(crate) live_calls: HashMap<String, BTreeSet<String>>,
     /// Active typing indicators: generation and the members to tell when it expires.
     typing: HashMap<(String, String), (u64, Vec<String>)>,
     typing_generation: u64,
@@ -117,6 +121,7 @@ impl Core {
             ringing_from: HashMap::new(),
             ringing_to: HashMap::new(),
             offer_times: HashMap::new(),
+            live_calls: HashMap::new(),
             typing: HashMap::new(),
             typing_generation: 0,
         }
@@ -211,6 +216,7 @@ impl Core {
         vec![Output::Timer {
             at: now + self.cfg.conn_grace_ms,
             timer: Timer::ConnGrace {
+                user: conn.user.clone(),
                 conn: conn_id.to_owned(),
                 generation: conn.generation,
             },
@@ -282,12 +288,17 @@ impl Core {
             return Err(Error::invalid("to", "you cannot call yourself"));
         }
         // 4 rate
-        let times = self.offer_times.entry(user.to_owned()).or_default();
-        while times.front().is_some_and(|t| t + 60_000 <= now) {
-            times.pop_front();
-        }
-        if times.len() >= self.cfg.offers_per_minute {
-            let oldest = times.front().copied().unwrap_or(now);
+        // Read-only until every check passed: a refused request changes nothing.
+        let recent: Vec<Millis> = self
+            .offer_times
+            .get(user)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|t| t + 60_000 > now)
+            .collect();
+        if recent.len() >= self.cfg.offers_per_minute {
+            let oldest = recent.first().copied().unwrap_or(now);
             return Err(Error::RateLimited {
                 what: "offers per minute",
                 retry_after_secs: (oldest + 60_000 - now).div_ceil(1000).max(1),
@@ -328,10 +339,11 @@ impl Core {
             kem: req.kem.clone(),
             expires_at: deadline.div_ceil(1000),
         };
-        self.offer_times
-            .entry(user.to_owned())
-            .or_default()
-            .push_back(now);
+        let times = self.offer_times.entry(user.to_owned()).or_default();
+        while times.front().is_some_and(|t| t + 60_000 <= now) {
+            times.pop_front();
+        }
+        times.push_back(now);
         self.ringing_from
             .entry(user.to_owned())
             .or_default()
@@ -340,6 +352,12 @@ impl Core {
             .entry(req.to.clone())
             .or_default()
             .push(call_id.clone());
+        for u in [user, req.to.as_str()] {
+            self.live_calls
+                .entry(u.to_owned())
+                .or_default()
+                .insert(call_id.clone());
+        }
         let out = vec![
             deliver(&req.to, Audience::All, Event::CallOffer(offer.clone())),
             Output::Timer {
@@ -377,6 +395,14 @@ impl Core {
         if call.state == CallState::Ringing {
             remove_id(&mut self.ringing_from, &call.caller, call_id);
             remove_id(&mut self.ringing_to, &call.callee, call_id);
+        }
+        for u in [&call.caller, &call.callee] {
+            if let Some(set) = self.live_calls.get_mut(u) {
+                set.remove(call_id);
+                if set.is_empty() {
+                    self.live_calls.remove(u);
+                }
+            }
         }
         call.state = state;
         call.pending_ice.clear();
@@ -687,7 +713,9 @@ impl Core {
                 out.push(deliver(&call.callee, Audience::All, notice));
                 self.finish(now, call_id, CallState::Missed, &mut out);
             }
-            Timer::ConnGrace { conn, generation } => {
+            Timer::ConnGrace {
+                conn, generation, ..
+            } => {
                 let expired = self
                     .conns
                     .get(conn)
@@ -729,9 +757,11 @@ impl Core {
             }
         }
         let bound: Vec<(String, Role)> = self
-            .calls
-            .values()
-            .filter(|call| !call.state.is_final())
+            .live_calls
+            .get(&c.user)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.calls.get(id))
             .filter_map(|call| call.role_of(&c.user, conn).map(|r| (call.id.clone(), r)))
             .collect();
         for (call_id, role) in bound {

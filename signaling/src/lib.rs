@@ -13,6 +13,7 @@
 //! | `chat.rs` | conversations, membership, sends |
 //! | `log.rs` | the per-user event log with resume, and its conformance suite |
 //! | `output.rs` | effects as values |
+//! | `records.rs` | the state as records, for a store shared by many nodes |
 //!
 //! ```
 //! use pqcall_signaling::{Core, CoreConfig, Output, SequentialIds, api::OfferRequest};
@@ -48,6 +49,7 @@ pub mod event;
 mod ids;
 pub mod log;
 mod output;
+pub mod records;
 pub mod sse;
 
 pub use crate::core::{Connected, Core, CoreConfig, check_subject, publish, typing_to_others};
@@ -59,3 +61,4 @@ pub use log::{
     Audience, EventId, EventLog, LogConfig, LoggedEvent, MemoryLog, Replay, ResetReason,
 };
 pub use output::{Output, Timer};
+pub use records::{Records, Scope, UserRecord};

@@ -33,12 +33,15 @@ pub enum Output {
 }
 
 /// A timer the core scheduled. Stale timers are harmless: the core checks on firing.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Timer {
     /// A ringing call's ring timeout.
     RingTimeout(String),
     /// A connection's grace period after its last stream closed.
     ConnGrace {
+        /// Whose connection.
+        user: String,
         /// The connection.
         conn: String,
         /// Its generation when the timer was set.

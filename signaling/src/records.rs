@@ -1,0 +1,232 @@
+//! The core's state as records that a shared store can hold, for running many nodes
+//! on one state (cluster mode).
+//!
+//! The state splits into one [`UserRecord`] per user (connections, ringing lists, offer
+//! times, calls not yet final) and one [`Call`] per call. A node loads the records a
+//! request needs into an empty [`Core`], runs the request, and writes back what
+//! [`Core::export`] gives, all or nothing. Which records a request needs is
+//! [`Scope::closure`]: the users and calls it names, the live calls of those users,
+//! and the users of those calls. Every operation of the core reads and writes only
+//! records inside that closure:
+//!
+//! | operation | seeds | touches |
+//! |---|---|---|
+//! | connect, disconnect, pending offers | the user | the user; its ringing calls |
+//! | offer | caller, callee | both users; their ringing calls; the new call |
+//! | answer, confirm, ice, decline, end | the user, the call | the call; caller and callee |
+//! | ring timeout, forget | the call | the call; caller and callee |
+//! | connection grace | the user | the user; its live calls; their other users |
+//!
+//! Typing indicators are not records: they are ephemeral and stay on the node that
+//! saw them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::calls::Call;
+use crate::core::{Conn, Core};
+use crate::ids::Millis;
+use crate::output::Timer;
+
+/// One user's part of the core's state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// Connection ids and their stream counts.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    conns: BTreeMap<String, ConnRecord>,
+    /// Ringing calls this user made, in offer order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    ringing_from: Vec<String>,
+    /// Ringing calls to this user, in offer order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    ringing_to: Vec<String>,
+    /// When this user's recent offers were made (for the per-minute limit).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    offer_times: Vec<Millis>,
+    /// Calls of this user that are not final.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    live_calls: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct ConnRecord {
+    streams: u32,
+    generation: u64,
+}
+
+impl UserRecord {
+    /// Nothing to keep: the store may delete the record.
+    pub fn is_empty(&self) -> bool {
+        self.conns.is_empty()
+            && self.ringing_from.is_empty()
+            && self.ringing_to.is_empty()
+            && self.offer_times.is_empty()
+            && self.live_calls.is_empty()
+    }
+
+    /// The calls whose records a request about this user needs.
+    pub fn live_calls(&self) -> impl Iterator<Item = &String> {
+        self.live_calls.iter()
+    }
+}
+
+/// A set of records, loaded from or written to a store.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Records {
+    /// Users by id.
+    pub users: BTreeMap<String, UserRecord>,
+    /// Calls by id.
+    pub calls: BTreeMap<String, Call>,
+}
+
+/// The users and calls a request names (the seeds of its closure).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scope {
+    /// User ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<String>,
+    /// Call ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<String>,
+}
+
+impl Scope {
+    /// A request about users only.
+    pub fn users<I: IntoIterator<Item = S>, S: Into<String>>(users: I) -> Self {
+        Scope {
+            users: users.into_iter().map(Into::into).collect(),
+            calls: Vec::new(),
+        }
+    }
+
+    /// Adds a call (ids that are not server ids are skipped: they cannot exist).
+    pub fn with_call(mut self, call_id: &str) -> Self {
+        if crate::ids::is_server_id(call_id) {
+            self.calls.push(call_id.to_owned());
+        }
+        self
+    }
+
+    /// The seeds of a timer fired on a shared store; `None` for typing timers, which
+    /// stay on one node.
+    pub fn of_timer(timer: &Timer) -> Option<Self> {
+        match timer {
+            Timer::RingTimeout(call) | Timer::ForgetCall(call) => {
+                Some(Scope::default().with_call(call))
+            }
+            Timer::ConnGrace { user, .. } => Some(Scope::users([user.as_str()])),
+            Timer::TypingExpire { .. } => None,
+        }
+    }
+
+    /// Step `step` (0, 1, 2) of loading the closure: the seeds; then the live calls of
+    /// the loaded users; then the users of the loaded calls. Given what is loaded so
+    /// far, it tells which ids to load next (empty after step 2).
+    pub fn closure_step(&self, loaded: &Records, step: u8) -> Scope {
+        match step {
+            0 => self.clone(),
+            1 => Scope {
+                users: Vec::new(),
+                calls: loaded
+                    .users
+                    .values()
+                    .flat_map(UserRecord::live_calls)
+                    .filter(|c| !loaded.calls.contains_key(*c))
+                    .cloned()
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
+            },
+            2 => Scope {
+                users: loaded
+                    .calls
+                    .values()
+                    .flat_map(|c| [&c.caller, &c.callee])
+                    .filter(|u| !loaded.users.contains_key(*u))
+                    .cloned()
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
+                calls: Vec::new(),
+            },
+            _ => Scope::default(),
+        }
+    }
+}
+
+impl Core {
+    /// Adds records to this core (normally an empty one), replacing what it held for
+    /// those users and calls.
+    pub fn import(&mut self, records: Records) {
+        for (user, r) in records.users {
+            for (id, c) in r.conns {
+                self.conns.insert(
+                    id.clone(),
+                    Conn {
+                        user: user.clone(),
+                        streams: c.streams,
+                        generation: c.generation,
+                    },
+                );
+                self.conns_by_user
+                    .entry(user.clone())
+                    .or_default()
+                    .insert(id);
+            }
+            let put = |map: &mut std::collections::HashMap<String, Vec<String>>, v: Vec<String>| {
+                if !v.is_empty() {
+                    map.insert(user.clone(), v);
+                }
+            };
+            put(&mut self.ringing_from, r.ringing_from);
+            put(&mut self.ringing_to, r.ringing_to);
+            if !r.offer_times.is_empty() {
+                self.offer_times
+                    .insert(user.clone(), r.offer_times.into_iter().collect());
+            }
+            if !r.live_calls.is_empty() {
+                self.live_calls.insert(user.clone(), r.live_calls);
+            }
+        }
+        for (id, call) in records.calls {
+            self.calls.insert(id, call);
+        }
+    }
+
+    /// Every user and call this core holds, as records (typing state excepted).
+    pub fn export(&self) -> Records {
+        let mut users: BTreeMap<String, UserRecord> = BTreeMap::new();
+        for (id, c) in &self.conns {
+            users.entry(c.user.clone()).or_default().conns.insert(
+                id.clone(),
+                ConnRecord {
+                    streams: c.streams,
+                    generation: c.generation,
+                },
+            );
+        }
+        for (u, v) in &self.ringing_from {
+            users.entry(u.clone()).or_default().ringing_from = v.clone();
+        }
+        for (u, v) in &self.ringing_to {
+            users.entry(u.clone()).or_default().ringing_to = v.clone();
+        }
+        for (u, v) in &self.offer_times {
+            if !v.is_empty() {
+                users.entry(u.clone()).or_default().offer_times = v.iter().copied().collect();
+            }
+        }
+        for (u, v) in &self.live_calls {
+            users.entry(u.clone()).or_default().live_calls = v.clone();
+        }
+        Records {
+            users,
+            calls: self
+                .calls
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,515 @@
+//! Cluster mode (feature `cluster`): the core's state in Redis, shared by every node,
+//! so that any node may take any request.
+//!
+//! Each request runs as an optimistic transaction:
+//!
+//! 1. load the records of the request's closure (`pqcall_signaling::records`): one
+//!    hash per user and per call, `{prefix}:u:{user}` / `{prefix}:c:{call}` with a
+//!    version `v` and the JSON record `d`;
+//! 2. run the core's operation on a scratch core holding only those records;
+//! 3. commit with one Lua script that checks every loaded version, then writes the
+//!    changed records, appends the events to the users' logs (publishing them for live
+//!    delivery), schedules timers, all or nothing. A changed version means another
+//!    node got there first: load again and rerun.
+//!
+//! So the state machine applies each request exactly once, whichever node it reaches.
+//! Timers live in the sorted set `{prefix}:timers`; every node fires due ones through
+//! the same transaction, which also removes the timer, so a ring timeout takes effect
+//! once in the whole cluster. Tickets, the per-user request rate (GCRA) and the
+//! per-user stream cap (leases that a dead node's streams lose after
+//! [`LEASE_MS`]) are Redis keys too.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pqcall_signaling::{Call, Core, CoreConfig, Error, Output, Records, Scope, Timer, UserRecord};
+use redis::aio::ConnectionManager;
+use redis::{Script, Value};
+use serde_json::json;
+use tokio::sync::Notify;
+
+use crate::redis_log::{PROLOGUE, RedisLog, as_u64, unavailable};
+use crate::state::{AppState, now_ms};
+
+/// How long a stream's slot in the per-user cap lives without renewal (a node renews
+/// its streams every third of it; a dead node's slots free themselves).
+pub const LEASE_MS: u64 = 30_000;
+
+/// How long records live without a write (a safety net for records a dead node left).
+const RECORD_TTL_SECS: u64 = 7 * 24 * 3600;
+
+/// Transactions give up after this many conflicts in a row (503 `unavailable`).
+const MAX_ATTEMPTS: usize = 64;
+
+const COMMIT: &str = r#"
+local a = cjson.decode(ARGV[1])
+for _, c in ipairs(a.check) do
+  local v = tonumber(redis.call('HGET', c[1], 'v') or '0')
+  if v ~= tonumber(c[2]) then return {0} end
+end
+if #a.put > 0 then
+  local ver = redis.call('INCR', a.vkey)
+  for _, p in ipairs(a.put) do
+    redis.call('HSET', p[1], 'v', ver, 'd', p[2])
+    redis.call('EXPIRE', p[1], a.rttl)
+  end
+end
+for _, k in ipairs(a.del) do redis.call('DEL', k) end
+if a.fired ~= nil and a.fired ~= cjson.null then redis.call('ZREM', a.tkey, a.fired) end
+for _, t in ipairs(a.tadd) do redis.call('ZADD', a.tkey, t[1], t[2]) end
+local out = {1}
+local now, max, age, ttl = tonumber(a.now), tonumber(a.max), tonumber(a.age), tonumber(a.ttl)
+for _, e in ipairs(a.ev) do
+  local r = append(e[1], e[2], now, max, age, ttl, e[3], e[4], e[5], e[6], a.chan, e[7])
+  table.insert(out, r[2])
+end
+return out
+"#;
+
+/// GCRA: one request per `interval` ms, `burst` at once. Returns 0, or the ms to wait.
+const RATE: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + interval
+local over = new_tat - now - interval * burst
+if over > 0 then return math.ceil(over) end
+redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now) + 1000)
+return 0
+"#;
+
+/// A stream's slot in the per-user cap: 1 when taken, 0 when the cap is reached.
+const LEASE: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
+return 1
+"#;
+
+/// The core's state in Redis, and the cluster-wide tickets, rates and stream caps.
+pub struct Shared {
+    log: Arc<RedisLog>,
+    con: ConnectionManager,
+    prefix: String,
+    core: CoreConfig,
+    commit: Script,
+    rate: Script,
+    lease: Script,
+    /// Woken when this node schedules a timer, so the timer loop looks again.
+    timer_added: Notify,
+    /// This process, in stream lease names.
+    node: String,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("prefix", &self.prefix)
+            .field("node", &self.node)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a load found: the records, and the version of every key looked at (0 when
+/// missing), which the commit checks.
+#[derive(Default)]
+struct Loaded {
+    records: Records,
+    versions: BTreeMap<String, u64>,
+    json: BTreeMap<String, String>,
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        Value::SimpleString(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+impl Shared {
+    /// Shares `log`'s connection and key prefix.
+    pub fn new(log: Arc<RedisLog>, core: CoreConfig) -> Self {
+        let with_prologue = Script::new(&format!("{PROLOGUE}\n{COMMIT}"));
+        Shared {
+            con: log.connection(),
+            prefix: log.prefix().to_owned(),
+            log,
+            core,
+            commit: with_prologue,
+            rate: Script::new(RATE),
+            lease: Script::new(LEASE),
+            timer_added: Notify::new(),
+            node: crate::auth::random_hex32(),
+        }
+    }
+
+    fn user_key(&self, user: &str) -> String {
+        format!("{}:u:{user}", self.prefix)
+    }
+
+    fn call_key(&self, call: &str) -> String {
+        format!("{}:c:{call}", self.prefix)
+    }
+
+    fn timers_key(&self) -> String {
+        format!("{}:timers", self.prefix)
+    }
+
+    /// Loads the closure of `seeds`, in three round trips at most.
+    async fn load(&self, seeds: &Scope) -> Result<Loaded, Error> {
+        let mut loaded = Loaded::default();
+        for step in 0..3 {
+            let next = seeds.closure_step(&loaded.records, step);
+            let keys: Vec<(bool, String, String)> = next
+                .users
+                .into_iter()
+                .map(|u| (true, self.user_key(&u), u))
+                .chain(
+                    next.calls
+                        .into_iter()
+                        .map(|c| (false, self.call_key(&c), c)),
+                )
+                .filter(|(_, k, _)| !loaded.versions.contains_key(k))
+                .collect();
+            if keys.is_empty() {
+                continue;
+            }
+            let mut pipe = redis::pipe();
+            for (_, k, _) in &keys {
+                pipe.cmd("HMGET").arg(k).arg("v").arg("d");
+            }
+            let mut con = self.con.clone();
+            let rows: Vec<Vec<Value>> = pipe.query_async(&mut con).await.map_err(unavailable)?;
+            for ((is_user, key, id), row) in keys.into_iter().zip(rows) {
+                let version = row.first().map_or(0, as_u64);
+                loaded.versions.insert(key.clone(), version);
+                let Some(json) = row.get(1).and_then(text) else {
+                    continue;
+                };
+                let bad = |e: serde_json::Error| {
+                    tracing::error!(key = %key, error = %e, "unreadable record");
+                    Error::Unavailable("an unreadable record in Redis".into())
+                };
+                if is_user {
+                    let r: UserRecord = serde_json::from_str(&json).map_err(bad)?;
+                    loaded.records.users.insert(id, r);
+                } else {
+                    let r: Call = serde_json::from_str(&json).map_err(bad)?;
+                    loaded.records.calls.insert(id, r);
+                }
+                loaded.json.insert(key, json);
+            }
+        }
+        Ok(loaded)
+    }
+
+    /// Runs `op` on the closure of `seeds` and commits its effects, exactly once.
+    /// `fired` is a due timer's member in the timer set, removed by the same commit.
+    pub async fn transact<R, F>(&self, seeds: Scope, fired: Option<&str>, op: F) -> Result<R, Error>
+    where
+        F: Fn(&mut Core) -> Result<(R, Vec<Output>), Error>,
+    {
+        for _ in 0..MAX_ATTEMPTS {
+            let loaded = self.load(&seeds).await?;
+            let mut core = Core::new(self.core.clone());
+            core.import(loaded.records);
+            let (result, outputs) = op(&mut core)?;
+            let after = core.export();
+
+            let mut put = Vec::new();
+            let mut del = Vec::new();
+            let mut write = |key: String, json: Option<String>| match json {
+                Some(j) if loaded.json.get(&key) != Some(&j) => {
+                    put.push(json!([key, j]));
+                }
+                Some(_) => {}
+                None if loaded.json.contains_key(&key) => del.push(key),
+                None => {}
+            };
+            let mut seen = Vec::new();
+            for (u, r) in &after.users {
+                let key = self.user_key(u);
+                seen.push(key.clone());
+                let json = (!r.is_empty()).then(|| serde_json::to_string(r).unwrap_or_default());
+                write(key, json);
+            }
+            for (c, r) in &after.calls {
+                let key = self.call_key(c);
+                seen.push(key.clone());
+                write(key, Some(serde_json::to_string(r).unwrap_or_default()));
+            }
+            for key in loaded.json.keys() {
+                if !seen.contains(key) {
+                    write(key.clone(), None);
+                }
+            }
+            // New records (a new call) are checked to be absent.
+            let mut check: Vec<serde_json::Value> =
+                loaded.versions.iter().map(|(k, v)| json!([k, v])).collect();
+            for p in &put {
+                if let Some(k) = p[0].as_str() {
+                    if !loaded.versions.contains_key(k) {
+                        check.push(json!([k, 0]));
+                    }
+                }
+            }
+
+            let mut events = Vec::new();
+            let mut timers = Vec::new();
+            let mut ephemeral = Vec::new();
+            for o in outputs {
+                match o {
+                    Output::Deliver {
+                        user,
+                        audience,
+                        event,
+                    } => {
+                        let (meta, log) = self.log.keys(&user);
+                        let (aud, conn) = match &audience {
+                            pqcall_signaling::Audience::All => ("all", String::new()),
+                            pqcall_signaling::Audience::Only(c) => ("only", c.clone()),
+                            pqcall_signaling::Audience::Except(c) => ("except", c.clone()),
+                        };
+                        events.push(json!([
+                            meta,
+                            log,
+                            aud,
+                            conn,
+                            event.name(),
+                            event.data_json(),
+                            user
+                        ]));
+                    }
+                    Output::Timer { at, timer } => {
+                        let member = serde_json::to_string(&timer).unwrap_or_default();
+                        timers.push(json!([at.to_string(), member]));
+                    }
+                    Output::Ephemeral { user, event } => ephemeral.push((user, event)),
+                }
+            }
+            let cfg = self.log.log_config();
+            let args = json!({
+                "check": check,
+                "put": put,
+                "del": del,
+                "vkey": format!("{}:version", self.prefix),
+                "rttl": RECORD_TTL_SECS,
+                "fired": fired,
+                "tkey": self.timers_key(),
+                "tadd": timers,
+                "ev": events,
+                "now": now_ms().to_string(),
+                "max": cfg.max_events,
+                "age": cfg.max_age_ms,
+                "ttl": self.log.ttl_secs(),
+                "chan": self.log.channel(),
+            });
+            let mut con = self.con.clone();
+            let r: Vec<Value> = self
+                .commit
+                .arg(args.to_string())
+                .invoke_async(&mut con)
+                .await
+                .map_err(unavailable)?;
+            if r.first().map_or(0, as_u64) != 1 {
+                tracing::debug!("transaction conflict: retrying");
+                continue;
+            }
+            if !timers.is_empty() {
+                self.timer_added.notify_one();
+            }
+            for (user, event) in ephemeral {
+                self.log
+                    .publish_ephemeral(&user, event.name(), &event.data_json())
+                    .await?;
+            }
+            return Ok(result);
+        }
+        Err(Error::Unavailable("too much contention; try again".into()))
+    }
+
+    /// Takes one of the user's stream slots, or says the cap is reached.
+    pub async fn take_stream_slot(&self, user: &str, sub: u64, cap: usize) -> Result<bool, Error> {
+        let mut con = self.con.clone();
+        let r: i64 = self
+            .lease
+            .key(format!("{}:st:{user}", self.prefix))
+            .arg(cap)
+            .arg(format!("{}:{sub}", self.node))
+            .arg(LEASE_MS)
+            .invoke_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        Ok(r == 1)
+    }
+
+    /// Gives a stream's slot back.
+    pub async fn release_stream_slot(&self, user: &str, sub: u64) {
+        let mut con = self.con.clone();
+        let r = redis::cmd("ZREM")
+            .arg(format!("{}:st:{user}", self.prefix))
+            .arg(format!("{}:{sub}", self.node))
+            .query_async::<i64>(&mut con)
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "releasing a stream slot (it expires by itself)");
+        }
+    }
+
+    /// Renews the slots of this node's open streams.
+    async fn renew_stream_slots(&self, subs: Vec<(String, u64)>) -> Result<(), Error> {
+        if subs.is_empty() {
+            return Ok(());
+        }
+        let at = now_ms() + LEASE_MS;
+        let mut pipe = redis::pipe();
+        for (user, sub) in subs {
+            let key = format!("{}:st:{user}", self.prefix);
+            pipe.cmd("ZADD")
+                .arg(&key)
+                .arg(at)
+                .arg(format!("{}:{sub}", self.node))
+                .ignore();
+            pipe.cmd("PEXPIRE").arg(&key).arg(LEASE_MS).ignore();
+        }
+        let mut con = self.con.clone();
+        pipe.query_async::<()>(&mut con).await.map_err(unavailable)
+    }
+
+    /// The cluster-wide request rate: `per_sec` requests a second, `burst` at once.
+    pub async fn check_rate(&self, user: &str, per_sec: u32, burst: u32) -> Result<(), Error> {
+        let mut con = self.con.clone();
+        let wait_ms: u64 = self
+            .rate
+            .key(format!("{}:rl:{user}", self.prefix))
+            .arg(1000.0 / f64::from(per_sec.max(1)))
+            .arg(burst.max(1))
+            .invoke_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        if wait_ms == 0 {
+            Ok(())
+        } else {
+            Err(Error::RateLimited {
+                what: "requests per second",
+                retry_after_secs: wait_ms.div_ceil(1000).max(1),
+            })
+        }
+    }
+
+    /// Stores a single-use SSE ticket.
+    pub async fn put_ticket(&self, ticket: &str, user: &str, ttl_ms: u64) -> Result<(), Error> {
+        let mut con = self.con.clone();
+        redis::cmd("SET")
+            .arg(format!("{}:tk:{ticket}", self.prefix))
+            .arg(user)
+            .arg("PX")
+            .arg(ttl_ms)
+            .query_async::<()>(&mut con)
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Redeems a ticket once, on whichever node.
+    pub async fn take_ticket(&self, ticket: &str) -> Result<Option<String>, Error> {
+        let mut con = self.con.clone();
+        redis::cmd("GETDEL")
+            .arg(format!("{}:tk:{ticket}", self.prefix))
+            .query_async::<Option<String>>(&mut con)
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Whether Redis answers.
+    pub async fn ready(&self) -> bool {
+        self.log.ping().await
+    }
+
+    /// Due timers, oldest first, and when the next one is due.
+    async fn due_timers(&self, now: u64) -> Result<(Vec<String>, Option<u64>), Error> {
+        let mut con = self.con.clone();
+        let (due, next): (Vec<String>, Vec<(String, f64)>) = redis::pipe()
+            .cmd("ZRANGE")
+            .arg(self.timers_key())
+            .arg("-inf")
+            .arg(now)
+            .arg("BYSCORE")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(64)
+            .cmd("ZRANGE")
+            .arg(self.timers_key())
+            .arg(0)
+            .arg(0)
+            .arg("WITHSCORES")
+            .query_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        Ok((due, next.first().map(|(_, at)| *at as u64)))
+    }
+
+    /// Fires one due timer (any node may; the commit makes it count once).
+    async fn fire(&self, member: &str) -> Result<(), Error> {
+        let Some((timer, seeds)) = serde_json::from_str::<Timer>(member)
+            .ok()
+            .and_then(|t| Scope::of_timer(&t).map(|s| (t, s)))
+        else {
+            tracing::warn!("dropping an unreadable timer");
+            return self
+                .transact(Scope::default(), Some(member), |_| Ok(((), Vec::new())))
+                .await;
+        };
+        self.transact(seeds, Some(member), |core| {
+            Ok(((), core.on_timer(now_ms(), &timer)))
+        })
+        .await
+    }
+}
+
+/// The timer and lease loop of one node: fires due timers from the shared set and
+/// renews this node's stream slots, until shutdown.
+pub async fn run_timers(state: AppState, shared: Arc<Shared>) {
+    let shutdown = state.shutdown_token();
+    let mut renew_at = 0;
+    loop {
+        let now = now_ms();
+        if now >= renew_at {
+            renew_at = now + LEASE_MS / 3;
+            if let Err(e) = shared.renew_stream_slots(state.0.hub.all_streams()).await {
+                tracing::warn!(error = %e, "renewing stream slots");
+            }
+        }
+        let wait = match shared.due_timers(now).await {
+            Ok((due, next)) => {
+                let mut failed = false;
+                for member in &due {
+                    if let Err(e) = shared.fire(member).await {
+                        tracing::warn!(error = %e, "firing a timer");
+                        failed = true;
+                    }
+                }
+                match (due.is_empty(), failed) {
+                    (_, true) => 500,
+                    (false, false) => 0,
+                    (true, false) => next.map_or(500, |at| at.saturating_sub(now).min(500)),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reading timers");
+                500
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+            _ = shared.timer_added.notified() => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
