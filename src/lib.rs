@@ -23,6 +23,8 @@
 pub mod auth;
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 mod config;
 mod error;
 mod events;
@@ -51,35 +53,106 @@ pub use routes::{BODY_LIMIT, publish_app_event};
 pub use state::AppState;
 pub use store::{ChatStore, MemoryStore, SqliteStore};
 
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// A user's bearer token.
+    User,
+    /// A user's bearer token or a single-use SSE ticket (the event stream).
+    Stream,
+    /// The server key of the embedding application's backend.
+    ServerKey,
+    /// Anyone (health, metrics, the API document).
+    Public,
+    /// Anyone, and only in development mode.
+    Dev,
+}
+
+/// One route of the service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteInfo {
+    /// `GET` or `POST`.
+    pub method: &'static str,
+    /// The path.
+    pub path: &'static str,
+    /// Who may call it.
+    pub access: Access,
+}
+
+/// The one table of routes: [`router`] is built from it and the auth tests walk it, so
+/// a route cannot be added without its access rule being tested.
+fn table() -> Vec<(RouteInfo, axum::routing::MethodRouter<AppState>)> {
+    use Access::*;
+    let r = |method, path, access| RouteInfo {
+        method,
+        path,
+        access,
+    };
+    vec![
+        (
+            r("POST", "/api/auth/authenticate", User),
+            post(routes::authenticate),
+        ),
+        (r("GET", "/api/events", Stream), get(events::events)),
+        (
+            r("POST", "/api/conversations/create", User),
+            post(routes::create_conversation),
+        ),
+        (
+            r("POST", "/api/conversations/join", User),
+            post(routes::join_conversation),
+        ),
+        (
+            r("POST", "/api/messages/send", User),
+            post(routes::send_message),
+        ),
+        (
+            r("POST", "/api/messages/load", User),
+            post(routes::load_messages),
+        ),
+        (
+            r("POST", "/api/typing/start", User),
+            post(routes::typing_start),
+        ),
+        (
+            r("POST", "/api/typing/stop", User),
+            post(routes::typing_stop),
+        ),
+        (r("POST", "/api/calls/offer", User), post(routes::offer)),
+        (r("POST", "/api/calls/answer", User), post(routes::answer)),
+        (r("POST", "/api/calls/confirm", User), post(routes::confirm)),
+        (r("POST", "/api/calls/ice", User), post(routes::ice)),
+        (r("POST", "/api/calls/decline", User), post(routes::decline)),
+        (r("POST", "/api/calls/end", User), post(routes::end)),
+        (
+            r("POST", "/api/server/publish", ServerKey),
+            post(routes::server_publish),
+        ),
+        (r("GET", "/healthz", Public), get(routes::healthz)),
+        (r("GET", "/metrics", Public), get(metrics::render)),
+        (
+            r("GET", "/api/openapi.json", Public),
+            get(openapi::document),
+        ),
+        (r("POST", "/api/dev/token", Dev), post(routes::dev_token)),
+    ]
+}
+
+/// Every route of the service and who may call it.
+pub fn routes() -> Vec<RouteInfo> {
+    table().into_iter().map(|(info, _)| info).collect()
+}
+
 /// Every route of the service. Development-mode routes are included only when the
 /// state's configuration enables them.
 pub fn router(state: AppState) -> Router {
     let dev = state.0.config.dev;
     let web_dir = state.0.config.web_dir.clone();
-    let mut api = Router::new()
-        .route("/api/auth/authenticate", post(routes::authenticate))
-        .route("/api/events", get(events::events))
-        .route(
-            "/api/conversations/create",
-            post(routes::create_conversation),
-        )
-        .route("/api/conversations/join", post(routes::join_conversation))
-        .route("/api/messages/send", post(routes::send_message))
-        .route("/api/messages/load", post(routes::load_messages))
-        .route("/api/typing/start", post(routes::typing_start))
-        .route("/api/typing/stop", post(routes::typing_stop))
-        .route("/api/calls/offer", post(routes::offer))
-        .route("/api/calls/answer", post(routes::answer))
-        .route("/api/calls/confirm", post(routes::confirm))
-        .route("/api/calls/ice", post(routes::ice))
-        .route("/api/calls/decline", post(routes::decline))
-        .route("/api/calls/end", post(routes::end))
-        .route("/api/server/publish", post(routes::server_publish))
-        .route("/healthz", get(routes::healthz))
-        .route("/metrics", get(metrics::render))
-        .route("/api/openapi.json", get(openapi::document));
-    if dev {
-        api = api.route("/api/dev/token", post(routes::dev_token));
+    let mut api = Router::new();
+    for (info, handler) in table() {
+        if info.access != Access::Dev || dev {
+            api = api.route(info.path, handler);
+        }
     }
     let cors = cors_layer(&state.0.config.cors_origins);
     let request_id = axum::http::HeaderName::from_static("x-request-id");

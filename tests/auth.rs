@@ -161,6 +161,133 @@ async fn every_endpoint_refuses_every_bad_token() {
     assert!(s == 404 || s == 405, "{s}");
 }
 
+/// The matrix generated from the router's own route table (`pqcall::routes()`): every
+/// route, by its access rule, refuses every bad credential with 401, and the OpenAPI
+/// document lists exactly the routes of the table. A route added to the service is in
+/// this test without anyone editing it.
+#[tokio::test]
+async fn the_route_table_is_the_auth_matrix() {
+    use pqcall::Access;
+    let config = Config {
+        server_key: Some("the-server-key-0123456789".into()),
+        ..Config::default()
+    };
+    let base = serve(AppState::new(config, SECRET)).await;
+    let header_none = b64url(&json!({"alg": "none", "typ": "JWT"}));
+    let claims = b64url(&json!({"sub": "alice", "exp": now() + 600}));
+    let bad_tokens: Vec<(&str, Option<String>)> = vec![
+        ("no token", None),
+        ("garbage", Some("not.a.jwt".into())),
+        ("expired", Some(hs(SECRET, "alice", now() - 3600))),
+        (
+            "bad signature",
+            Some(hs(
+                b"another-secret-0123456789abcdefgh",
+                "alice",
+                now() + 600,
+            )),
+        ),
+        ("alg none", Some(format!("{header_none}.{claims}."))),
+        ("RS256 to an HS256 server", Some(rs("alice"))),
+        ("EdDSA to an HS256 server", Some(ed("alice"))),
+        (
+            "the server key as a user token",
+            Some("the-server-key-0123456789".into()),
+        ),
+    ];
+    let http = reqwest::Client::new();
+    let send = |method: &str, path: &str, token: Option<&str>| {
+        let mut req = match method {
+            "GET" => http.get(format!("{base}{path}")),
+            _ => http.post(format!("{base}{path}")).json(&json!({})),
+        };
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    let routes = pqcall::routes();
+    assert!(routes.len() >= 18, "the table lists every route");
+    for r in &routes {
+        match r.access {
+            Access::User | Access::Stream => {
+                for (what, token) in &bad_tokens {
+                    let res = send(r.method, r.path, token.as_deref()).await.unwrap();
+                    assert_eq!(
+                        res.status().as_u16(),
+                        401,
+                        "{} {} with {what}",
+                        r.method,
+                        r.path
+                    );
+                    let v: Value = res.json().await.unwrap();
+                    assert_eq!(v["error"]["code"], "unauthorized", "{}", r.path);
+                }
+                if r.access == Access::Stream {
+                    for t in ["deadbeef", "", "0123456789abcdef0123456789abcdef"] {
+                        let res = send(r.method, &format!("{}?ticket={t}", r.path), None)
+                            .await
+                            .unwrap();
+                        assert_eq!(res.status().as_u16(), 401, "{} with ticket {t:?}", r.path);
+                    }
+                }
+            }
+            Access::ServerKey => {
+                let user = hs(SECRET, "alice", now() + 600);
+                for key in [
+                    None,
+                    Some("wrong"),
+                    Some(user.as_str()),
+                    Some("the-server-key-012345678"),
+                ] {
+                    let res = send(r.method, r.path, key).await.unwrap();
+                    assert_eq!(res.status().as_u16(), 401, "{} with {key:?}", r.path);
+                }
+                let res = send(r.method, r.path, Some("the-server-key-0123456789"))
+                    .await
+                    .unwrap();
+                assert_ne!(res.status().as_u16(), 401, "{} with the key", r.path);
+            }
+            Access::Public => {
+                let res = send(r.method, r.path, None).await.unwrap();
+                assert_eq!(res.status().as_u16(), 200, "{} is public", r.path);
+            }
+            Access::Dev => {
+                // Not routed without --dev: the static fallback answers 404/405.
+                let res = send(r.method, r.path, None).await.unwrap();
+                let s = res.status().as_u16();
+                assert!(s == 404 || s == 405, "{} exists without --dev: {s}", r.path);
+            }
+        }
+    }
+    // The API document and the table name the same routes.
+    let doc: Value = reqwest::get(format!("{base}/api/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut documented: Vec<String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(p, ops)| {
+            ops.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| format!("{} {p}", m.to_uppercase()))
+        })
+        .collect();
+    documented.sort();
+    let mut table: Vec<String> = routes
+        .iter()
+        .filter(|r| !matches!(r.path, "/metrics" | "/api/openapi.json"))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    table.sort();
+    assert_eq!(documented, table);
+}
+
 #[tokio::test]
 async fn rs256_and_eddsa_servers_accept_only_their_algorithm() {
     let rsa = Auth::public_key("RS256", RSA_PUBLIC).unwrap();
