@@ -11,8 +11,10 @@
 //! target/release/examples/load idle --streams 10000
 //! # N streams receiving M messages per second for D seconds: delivery latency, memory:
 //! target/release/examples/load streams --streams 10000 --rate 2000 --seconds 10
-//! # the soak: 10k streams for 10 minutes, server memory every 10 s (benches/plot_rss.py):
-//! target/release/examples/load streams --streams 10000 --rate 200 --seconds 600 --rss-csv soak.csv
+//! # the soak: 10k streams for 10 minutes, server memory every 10 s (benches/plot_rss.py),
+//! # with a 2-minute replay window so the retained logs reach their steady size early:
+//! target/release/examples/load streams --streams 10000 --rate 200 --seconds 600 \
+//!     --server-args "--replay-secs 120" --rss-csv soak.csv
 //! # one event to all 10k streams (one user, 10k devices), 5 times a second:
 //! target/release/examples/load streams --streams 10000 --one-user --rate 5 --seconds 10
 //! # the same, multiplexed over HTTP/2 connections of 100 streams each:
@@ -686,7 +688,13 @@ async fn main() -> anyhow::Result<()> {
         b.child.kill().await.ok();
         return result;
     }
-    let mut server = start_server(&server_path, None, "").await?;
+    // `--server-args "FLAGS"`: more `serve` flags (e.g. a shorter replay window).
+    let extra = args
+        .iter()
+        .position(|a| a == "--server-args")
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_default();
+    let mut server = start_server(&server_path, None, &extra).await?;
     let result = match args.get(1).map(String::as_str) {
         Some("relay") => relay(&server, &server, flag("--count", 5000)).await,
         Some("streams") => {

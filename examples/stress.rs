@@ -1,6 +1,7 @@
 //! Self-checking stress run: many users with several devices each make calls and chat
 //! at once while streams are killed at random, some readers are slow (so the server
-//! ends their streams when their queues fill), and old tickets are replayed. Every
+//! ends their streams when their queues fill), old tickets are replayed and some
+//! tickets expire before use. Every
 //! device resumes with its last event id. At the end it checks, exactly: each device's
 //! events in strictly increasing id order with no duplicate; every device of a user saw
 //! the same chat and app events in the same order; every acknowledged message reached
@@ -81,7 +82,14 @@ impl Device {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if tokio::time::timeout(left, changed).await.is_err() {
-                bail!("{} never saw {name} {key}", self.user);
+                let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+                bail!(
+                    "{} (slow: {}) never saw {name} {key}; it saw {} events, the last {:?}",
+                    self.user,
+                    self.slow,
+                    seen.len(),
+                    seen.last()
+                );
             }
         }
     }
@@ -93,6 +101,7 @@ struct Stats {
     kills: AtomicU64,
     reconnects: AtomicU64,
     replayed_tickets_refused: AtomicU64,
+    expired_tickets_refused: AtomicU64,
     resets: AtomicU64,
     messages: AtomicU64,
     retries: AtomicU64,
@@ -184,6 +193,27 @@ async fn reader(world: Arc<World>, dev: Arc<Device>, mut rng: fastrand::Rng) -> 
                 .replayed_tickets_refused
                 .fetch_add(1, Ordering::Relaxed);
         }
+        // Sometimes let a ticket expire (the server runs with --ticket-ttl-ms 1000)
+        // before using it: it must get 401.
+        if rng.u8(..20) == 0 {
+            let auth = world
+                .ok(&dev.user, None, "/api/auth/authenticate", json!({}))
+                .await?;
+            let t = auth["sse_ticket"].as_str().context("ticket")?.to_owned();
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+            let res = world
+                .http
+                .get(format!("{}/api/events?ticket={t}", world.base))
+                .send()
+                .await?;
+            if res.status().as_u16() != 401 {
+                bail!("an expired ticket got {}", res.status());
+            }
+            world
+                .stats
+                .expired_tickets_refused
+                .fetch_add(1, Ordering::Relaxed);
+        }
         let auth = world
             .ok(&dev.user, None, "/api/auth/authenticate", json!({}))
             .await?;
@@ -247,10 +277,10 @@ async fn reader(world: Arc<World>, dev: Arc<Device>, mut rng: fastrand::Rng) -> 
             if dev.slow {
                 // A slow reader, which now and then stalls: the server's queue for it
                 // fills and the server ends the stream; it resumes like any other.
-                let pause = if rng.u16(..400) == 0 {
-                    2000
-                } else {
-                    rng.u64(0..3)
+                let pause = match rng.u16(..4000) {
+                    0 => 1500,
+                    n if n % 4 == 0 => 1,
+                    _ => 0,
                 };
                 tokio::time::sleep(Duration::from_millis(pause)).await;
             }
@@ -327,7 +357,10 @@ async fn caller(
         let (ua, ub) = (world.users[a].clone(), world.users[b].clone());
         let da = world.devices_of(&ua)[0].clone();
         let dbs = world.devices_of(&ub);
-        let db = dbs[rng.usize(..dbs.len())].clone();
+        // The device that answers or declines keeps up (a slow one may lag seconds
+        // behind; it must still receive everything, which the end checks).
+        let quick: Vec<&Arc<Device>> = dbs.iter().filter(|d| !d.slow).collect();
+        let db = quick[rng.usize(..quick.len())].clone();
         let (_, kem) = pqcall_crypto::Caller::start()?;
         let offer = json!({"to": ub, "sdp": "v=0\r\n", "kem": {"suite": "ML-KEM-768", "ek": kem.ek_b64(), "commit": kem.commit_b64()}});
         let (s, r) = world
@@ -491,7 +524,7 @@ async fn main() -> anyhow::Result<()> {
     let mut srv = start_server(
         &path,
         None,
-        "--ring-timeout-ms 1000 --stream-queue 16 --replay-events 1000000 --replay-secs 3600",
+        "--ring-timeout-ms 1000 --ticket-ttl-ms 1000 --stream-queue 16 --replay-events 1000000 --replay-secs 3600",
     )
     .await?;
     let users: Vec<String> = (0..users_n).map(|i| format!("u{i}-{seed:x}")).collect();
@@ -671,13 +704,33 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let sent = sent.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    // Per device: how many times it saw each message.
+    let tallies: Vec<BTreeMap<String, usize>> = world
+        .devices
+        .iter()
+        .map(|d| {
+            let mut t = BTreeMap::new();
+            for s in d.seen.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+                if s.name == "message.new" {
+                    *t.entry(s.key.clone()).or_insert(0) += 1;
+                }
+            }
+            t
+        })
+        .collect();
+    let members_of: BTreeMap<&String, &Vec<String>> = convs.iter().map(|(c, m)| (c, m)).collect();
     let mut expected = 0usize;
     for (conv, id) in &sent {
-        let members = &convs.iter().find(|(c, _)| c == conv).context("conv")?.1;
-        for m in members {
-            for d in world.devices_of(m) {
+        let members = members_of.get(conv).context("conv")?;
+        for m in members.iter() {
+            for (_, tally) in world
+                .devices
+                .iter()
+                .zip(&tallies)
+                .filter(|(d, _)| d.user == *m)
+            {
                 expected += 1;
-                let n = d.count("message.new", id);
+                let n = tally.get(id).copied().unwrap_or(0);
                 if n != 1 {
                     failures.push(format!("{m}: message {id} seen {n} times"));
                 }
@@ -737,11 +790,12 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("  calls {} {:?}", ends.len(), outcomes);
     println!(
-        "  streams killed {}, reconnects {}, slow-consumer ends {}, replayed tickets refused {}, resets {resets}",
+        "  streams killed {}, reconnects {}, slow-consumer ends {}, replayed tickets refused {}, expired tickets refused {}, resets {resets}",
         s.kills.load(Ordering::Relaxed),
         s.reconnects.load(Ordering::Relaxed),
         metric(&metrics_text, "pqcall_slow_consumer_ends"),
-        s.replayed_tickets_refused.load(Ordering::Relaxed)
+        s.replayed_tickets_refused.load(Ordering::Relaxed),
+        s.expired_tickets_refused.load(Ordering::Relaxed)
     );
     println!("  server: open streams {open}, unfinished calls {unfinished}");
     srv.child.kill().await.ok();

@@ -8,7 +8,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use pqcall_signaling::{Error, Millis, check_subject};
 use serde::{Deserialize, Serialize};
 
-/// How long an SSE ticket lives.
+/// How long an SSE ticket lives by default (`--ticket-ttl-ms`).
 pub const TICKET_TTL_MS: u64 = 60_000;
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -24,6 +24,7 @@ pub struct Auth {
     decoding: DecodingKey,
     validation: Validation,
     tickets: Mutex<HashMap<String, (String, Millis)>>,
+    ticket_ttl_ms: u64,
 }
 
 impl std::fmt::Debug for Auth {
@@ -56,6 +57,7 @@ impl Auth {
             decoding: DecodingKey::from_secret(secret),
             validation,
             tickets: Mutex::new(HashMap::new()),
+            ticket_ttl_ms: TICKET_TTL_MS,
         }
     }
 
@@ -81,6 +83,7 @@ impl Auth {
             decoding,
             validation,
             tickets: Mutex::new(HashMap::new()),
+            ticket_ttl_ms: TICKET_TTL_MS,
         })
     }
 
@@ -108,10 +111,21 @@ impl Auth {
         Ok((token, exp))
     }
 
+    /// Tickets live `ms` instead of [`TICKET_TTL_MS`].
+    pub fn with_ticket_ttl(mut self, ms: u64) -> Self {
+        self.ticket_ttl_ms = ms.max(1);
+        self
+    }
+
+    /// How long a ticket lives.
+    pub fn ticket_ttl_ms(&self) -> u64 {
+        self.ticket_ttl_ms
+    }
+
     /// A single-use ticket for `user`'s SSE stream.
     pub fn issue_ticket(&self, user: &str, now: Millis) -> (String, u64) {
         let ticket = random_hex32();
-        let expires = now + TICKET_TTL_MS;
+        let expires = now + self.ticket_ttl_ms;
         let mut t = self.tickets.lock().unwrap_or_else(|p| p.into_inner());
         t.retain(|_, (_, exp)| *exp > now);
         t.insert(ticket.clone(), (user.to_owned(), expires));

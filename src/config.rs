@@ -92,6 +92,9 @@ pub struct Config {
     /// Token bucket size per user (burst).
     #[arg(long, env = "PQCALL_RATE_BURST", default_value_t = 100)]
     pub rate_burst: u32,
+    /// How long a single-use SSE ticket lives, in ms.
+    #[arg(long, env = "PQCALL_TICKET_TTL_MS", default_value_t = 60_000)]
+    pub ticket_ttl_ms: u64,
 }
 
 impl Default for Config {
@@ -121,6 +124,7 @@ impl Default for Config {
             max_ringing: 4,
             rate_per_sec: 50,
             rate_burst: 100,
+            ticket_ttl_ms: 60_000,
         }
     }
 }

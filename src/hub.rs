@@ -129,6 +129,7 @@ impl Hub {
     }
 
     /// Every open stream, as (user, stream id).
+    #[cfg(feature = "cluster")]
     pub fn all_streams(&self) -> Vec<(String, u64)> {
         let subs = self.subs.lock().unwrap_or_else(|p| p.into_inner());
         subs.iter()

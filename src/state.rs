@@ -164,6 +164,7 @@ impl AppState {
 
     /// Any combination of configuration, token keys and chat store.
     pub fn build(config: Config, auth: Auth, store: Arc<dyn ChatStore>) -> Self {
+        let auth = auth.with_ticket_ttl(config.ticket_ttl_ms);
         let core = Core::new(core_config(&config));
         let log = MemoryLog::new(
             LogConfig {
@@ -227,7 +228,7 @@ impl AppState {
         #[cfg(feature = "cluster")]
         if let Some(shared) = &self.0.shared {
             let ticket = crate::auth::random_hex32();
-            let ttl = crate::auth::TICKET_TTL_MS;
+            let ttl = self.0.auth.ticket_ttl_ms();
             shared.put_ticket(&ticket, user, ttl).await?;
             return Ok((ticket, (now_ms() + ttl) / 1000));
         }

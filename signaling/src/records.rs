@@ -5,7 +5,7 @@
 //! times, calls not yet final) and one [`Call`] per call. A node loads the records a
 //! request needs into an empty [`Core`], runs the request, and writes back what
 //! [`Core::export`] gives, all or nothing. Which records a request needs is
-//! [`Scope::closure`]: the users and calls it names, the live calls of those users,
+//! [`Scope::closure_step`]: the users and calls it names, the live calls of those users,
 //! and the users of those calls. Every operation of the core reads and writes only
 //! records inside that closure:
 //!
