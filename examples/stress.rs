@@ -777,6 +777,18 @@ async fn main() -> anyhow::Result<()> {
     if open != 0.0 {
         failures.push(format!("{open} streams still open on the server"));
     }
+    // Tasks: with every stream closed, what may still run is one timer per call (ring
+    // timeout, then forgetting it), one grace timer per closed stream, and the server's
+    // own few. A task left per request or per stream would exceed this.
+    let tasks = metric(&metrics_text, "pqcall_runtime_alive_tasks");
+    let reconnects = world.stats.reconnects.load(Ordering::Relaxed) as f64;
+    // (plus the server side of the tool's pooled keep-alive connections).
+    let bound = 2.0 * ends.len() as f64 + reconnects + world.devices.len() as f64 + 256.0;
+    if tasks > bound {
+        failures.push(format!(
+            "{tasks} tasks alive on the server, more than the {bound} timers can explain"
+        ));
+    }
     if unfinished != 0.0 {
         failures.push(format!("{unfinished} calls not final on the server"));
     }
@@ -797,7 +809,10 @@ async fn main() -> anyhow::Result<()> {
         s.replayed_tickets_refused.load(Ordering::Relaxed),
         s.expired_tickets_refused.load(Ordering::Relaxed)
     );
-    println!("  server: open streams {open}, unfinished calls {unfinished}");
+    println!(
+        "  server: open streams {open}, unfinished calls {unfinished}, alive tasks {tasks} (bound {bound}), known connections {}",
+        metric(&metrics_text, "pqcall_connections")
+    );
     srv.child.kill().await.ok();
     if failures.is_empty() {
         println!("  OK: losses 0, duplicates 0, out of order 0 (seed {seed})");

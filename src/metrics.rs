@@ -40,6 +40,8 @@ pub struct Metrics {
     pub slow_consumer_ends: Counter<u64, AtomicU64>,
     calls: Family<StateLabel, Gauge>,
     latency: Family<RouteLabel, Histogram>,
+    tasks: Gauge,
+    connections: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -62,7 +64,19 @@ impl Default for Metrics {
                 Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
             }),
             registry: Registry::default(),
+            tasks: Gauge::default(),
+            connections: Gauge::default(),
         };
+        registry.register(
+            "runtime_alive_tasks",
+            "Tasks alive in the server's runtime (streams, timers, connections)",
+            m.tasks.clone(),
+        );
+        registry.register(
+            "connections",
+            "Known connection ids on this node (open, or in their grace period)",
+            m.connections.clone(),
+        );
         registry.register("open_streams", "Open SSE streams", m.open_streams.clone());
         registry.register(
             "events_delivered",
@@ -112,8 +126,12 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
 pub async fn render(State(state): State<AppState>) -> Response {
     let m = &state.0.metrics;
     m.open_streams.set(state.0.hub.open_streams() as i64);
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        m.tasks.set(rt.metrics().num_alive_tasks() as i64);
+    }
     {
         let core = state.0.core.lock().await;
+        m.connections.set(core.connection_count() as i64);
         for (s, n) in core.calls_by_state() {
             m.calls
                 .get_or_create(&StateLabel {
