@@ -780,6 +780,14 @@ async fn main() -> anyhow::Result<()> {
     // Tasks: with every stream closed, what may still run is one timer per call (ring
     // timeout, then forgetting it), one grace timer per closed stream, and the server's
     // own few. A task left per request or per stream would exceed this.
+    // Connection ids: each device keeps its own across every reconnect.
+    let conns = metric(&metrics_text, "pqcall_connections");
+    if conns > world.devices.len() as f64 {
+        failures.push(format!(
+            "{conns} connection ids known for {} devices",
+            world.devices.len()
+        ));
+    }
     let tasks = metric(&metrics_text, "pqcall_runtime_alive_tasks");
     let reconnects = world.stats.reconnects.load(Ordering::Relaxed) as f64;
     // (plus the server side of the tool's pooled keep-alive connections).
@@ -810,8 +818,7 @@ async fn main() -> anyhow::Result<()> {
         s.expired_tickets_refused.load(Ordering::Relaxed)
     );
     println!(
-        "  server: open streams {open}, unfinished calls {unfinished}, alive tasks {tasks} (bound {bound}), known connections {}",
-        metric(&metrics_text, "pqcall_connections")
+        "  server: open streams {open}, unfinished calls {unfinished}, alive tasks {tasks} (bound {bound}), known connections {conns}"
     );
     srv.child.kill().await.ok();
     if failures.is_empty() {
