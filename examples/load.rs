@@ -111,14 +111,16 @@ async fn redis_calls() -> anyhow::Result<std::collections::BTreeMap<String, u64>
         .collect())
 }
 
-/// Alice's device on `server`, Bob's on `callee` (another node in cluster mode).
+/// Callers' devices on `server`, Bob's on `callee` (another node in cluster mode). The
+/// offers rotate over 64 callers, so each stays within a realistic offer rate and its
+/// state stays small (a caller's record lists its offers of the last minute).
 async fn relay(server: &Server, callee: &Server, count: usize) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let s = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_nanos();
     let (alice_id, bob_id) = (format!("alice-{s:x}"), format!("bob-{s:x}"));
-    let (alice, bob) = (token(&alice_id), token(&bob_id));
+    let bob = token(&bob_id);
     let open = |t: String, server: &Server| {
         let (http, base) = (http.clone(), server.base.clone());
         async move {
@@ -139,7 +141,13 @@ async fn relay(server: &Server, callee: &Server, count: usize) -> anyhow::Result
             anyhow::Ok((ev, conn))
         }
     };
-    let (_alice_events, alice_conn) = open(alice.clone(), server).await?;
+    let mut callers = Vec::new();
+    for i in 0..64 {
+        let t = token(&format!("{alice_id}-{i}"));
+        let (events, conn) = open(t.clone(), server).await?;
+        callers.push((t, conn, events));
+    }
+
     let (mut bob_events, _) = open(bob.clone(), callee).await?;
     let (_, kem) = pqcall_crypto::Caller::start()?;
     let offer = json!({"to": bob_id, "sdp": "a=x".repeat(3400 / 3), "kem": {"suite": "ML-KEM-768", "ek": kem.ek_b64(), "commit": kem.commit_b64()}});
@@ -170,8 +178,8 @@ async fn relay(server: &Server, callee: &Server, count: usize) -> anyhow::Result
         let r = post(
             &http,
             &server.base,
-            &alice,
-            Some(&alice_conn),
+            &callers[i % callers.len()].0,
+            Some(&callers[i % callers.len()].1),
             "/api/calls/offer",
             &offer,
         )
@@ -191,8 +199,8 @@ async fn relay(server: &Server, callee: &Server, count: usize) -> anyhow::Result
         post(
             &http,
             &server.base,
-            &alice,
-            Some(&alice_conn),
+            &callers[i % callers.len()].0,
+            Some(&callers[i % callers.len()].1),
             "/api/calls/end",
             &json!({"call_id": call_id}),
         )
