@@ -158,6 +158,28 @@ impl World {
         }
         Ok(v)
     }
+
+    /// A fresh SSE ticket for `user`.
+    async fn ticket(&self, user: &str) -> anyhow::Result<String> {
+        let auth = self
+            .ok(user, None, "/api/auth/authenticate", json!({}))
+            .await?;
+        Ok(auth["sse_ticket"].as_str().context("ticket")?.to_owned())
+    }
+
+    /// Opens a stream with a ticket that must be refused (401), and counts it.
+    async fn refused(&self, ticket: &str, what: &str, count: &AtomicU64) -> anyhow::Result<()> {
+        let res = self
+            .http
+            .get(format!("{}/api/events?ticket={ticket}", self.base))
+            .send()
+            .await?;
+        if res.status().as_u16() != 401 {
+            bail!("{what} ticket got {}", res.status());
+        }
+        count.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
 }
 
 fn key_of(name: &str, data: &Value) -> String {
@@ -180,44 +202,20 @@ async fn reader(world: Arc<World>, dev: Arc<Device>, mut rng: fastrand::Rng) -> 
         }
         // Sometimes replay the last ticket first: it must be refused.
         if let Some(t) = old_ticket.take().filter(|_| rng.u8(..10) == 0) {
-            let res = world
-                .http
-                .get(format!("{}/api/events?ticket={t}", world.base))
-                .send()
-                .await?;
-            if res.status().as_u16() != 401 {
-                bail!("a replayed ticket got {}", res.status());
-            }
             world
-                .stats
-                .replayed_tickets_refused
-                .fetch_add(1, Ordering::Relaxed);
+                .refused(&t, "a replayed", &world.stats.replayed_tickets_refused)
+                .await?;
         }
         // Sometimes let a ticket expire (the server runs with --ticket-ttl-ms 1000)
         // before using it: it must get 401.
         if rng.u8(..20) == 0 {
-            let auth = world
-                .ok(&dev.user, None, "/api/auth/authenticate", json!({}))
-                .await?;
-            let t = auth["sse_ticket"].as_str().context("ticket")?.to_owned();
+            let t = world.ticket(&dev.user).await?;
             tokio::time::sleep(Duration::from_millis(1100)).await;
-            let res = world
-                .http
-                .get(format!("{}/api/events?ticket={t}", world.base))
-                .send()
-                .await?;
-            if res.status().as_u16() != 401 {
-                bail!("an expired ticket got {}", res.status());
-            }
             world
-                .stats
-                .expired_tickets_refused
-                .fetch_add(1, Ordering::Relaxed);
+                .refused(&t, "an expired", &world.stats.expired_tickets_refused)
+                .await?;
         }
-        let auth = world
-            .ok(&dev.user, None, "/api/auth/authenticate", json!({}))
-            .await?;
-        let ticket = auth["sse_ticket"].as_str().context("ticket")?.to_owned();
+        let ticket = world.ticket(&dev.user).await?;
         let mut url = format!("{}/api/events?ticket={ticket}", world.base);
         old_ticket = Some(ticket);
         let (conn, last) = (

@@ -23,13 +23,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pqcall_signaling::{Call, Core, CoreConfig, Error, Output, Records, Scope, Timer, UserRecord};
+use pqcall_signaling::{
+    Call, Core, CoreConfig, Error, Event, Output, Records, Scope, Timer, UserRecord,
+};
 use redis::aio::ConnectionManager;
 use redis::{Script, Value};
 use serde_json::json;
 use tokio::sync::Notify;
 
-use crate::redis_log::{PROLOGUE, RedisLog, as_u64, unavailable};
+use crate::redis_log::{PROLOGUE, RedisLog, as_u64, audience_fields, unavailable};
 use crate::state::{AppState, now_ms};
 
 /// How long a stream's slot in the per-user cap lives without renewal (a node renews
@@ -223,26 +225,25 @@ impl Shared {
             let (result, outputs) = op(&mut core)?;
             let after = core.export();
 
-            let mut put = Vec::new();
+            // (key, JSON) to write, keys to delete: only what changed.
+            let mut put: Vec<(String, String)> = Vec::new();
             let mut del = Vec::new();
             let mut write = |key: String, json: Option<String>| match json {
-                Some(j) if loaded.json.get(&key) != Some(&j) => {
-                    put.push(json!([key, j]));
-                }
+                Some(j) if loaded.json.get(&key) != Some(&j) => put.push((key, j)),
                 Some(_) => {}
                 None if loaded.json.contains_key(&key) => del.push(key),
                 None => {}
             };
-            let mut seen = Vec::new();
+            let mut seen = std::collections::BTreeSet::new();
             for (u, r) in &after.users {
                 let key = self.user_key(u);
-                seen.push(key.clone());
+                seen.insert(key.clone());
                 let json = (!r.is_empty()).then(|| serde_json::to_string(r).unwrap_or_default());
                 write(key, json);
             }
             for (c, r) in &after.calls {
                 let key = self.call_key(c);
-                seen.push(key.clone());
+                seen.insert(key.clone());
                 write(key, Some(serde_json::to_string(r).unwrap_or_default()));
             }
             for key in loaded.json.keys() {
@@ -253,11 +254,9 @@ impl Shared {
             // New records (a new call) are checked to be absent.
             let mut check: Vec<serde_json::Value> =
                 loaded.versions.iter().map(|(k, v)| json!([k, v])).collect();
-            for p in &put {
-                if let Some(k) = p[0].as_str() {
-                    if !loaded.versions.contains_key(k) {
-                        check.push(json!([k, 0]));
-                    }
+            for (k, _) in &put {
+                if !loaded.versions.contains_key(k) {
+                    check.push(json!([k, 0]));
                 }
             }
 
@@ -272,11 +271,7 @@ impl Shared {
                         event,
                     } => {
                         let (meta, log) = self.log.keys(&user);
-                        let (aud, conn) = match &audience {
-                            pqcall_signaling::Audience::All => ("all", String::new()),
-                            pqcall_signaling::Audience::Only(c) => ("only", c.clone()),
-                            pqcall_signaling::Audience::Except(c) => ("except", c.clone()),
-                        };
+                        let (aud, conn) = audience_fields(&audience);
                         events.push(json!([
                             meta,
                             log,
@@ -326,9 +321,7 @@ impl Shared {
                 self.timer_added.notify_one();
             }
             for (user, event) in ephemeral {
-                self.log
-                    .publish_ephemeral(&user, event.name(), &event.data_json())
-                    .await?;
+                self.publish_ephemeral(&user, &event).await?;
             }
             return Ok(result);
         }
@@ -425,6 +418,13 @@ impl Shared {
             .query_async::<Option<String>>(&mut con)
             .await
             .map_err(unavailable)
+    }
+
+    /// Publishes an ephemeral event (typing) to every node, without logging it.
+    pub async fn publish_ephemeral(&self, user: &str, event: &Event) -> Result<(), Error> {
+        self.log
+            .publish_ephemeral(user, event.name(), &event.data_json())
+            .await
     }
 
     /// Whether Redis answers.

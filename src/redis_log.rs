@@ -94,6 +94,25 @@ impl std::fmt::Debug for RedisLog {
     }
 }
 
+/// How an audience is stored in a log entry and a live frame: a kind and a connection
+/// id (empty for `all`); [`audience_from`] reads it back.
+pub(crate) fn audience_fields(a: &Audience) -> (&'static str, &str) {
+    match a {
+        Audience::All => ("all", ""),
+        Audience::Only(c) => ("only", c.as_str()),
+        Audience::Except(c) => ("except", c.as_str()),
+    }
+}
+
+/// The inverse of [`audience_fields`].
+fn audience_from(kind: Option<&str>, conn: String) -> Audience {
+    match kind {
+        Some("only") => Audience::Only(conn),
+        Some("except") => Audience::Except(conn),
+        _ => Audience::All,
+    }
+}
+
 pub(crate) fn unavailable(e: redis::RedisError) -> Error {
     tracing::warn!(error = %e, "redis");
     Error::Unavailable("the event log is unavailable".into())
@@ -238,11 +257,7 @@ fn entry_to_event(epoch: u64, v: &Value) -> Option<LoggedEvent> {
         }
     }
     let conn = f.get("conn").map(|v| as_string(v)).unwrap_or_default();
-    let audience = match f.get("aud").map(|v| as_string(v)).as_deref() {
-        Some("only") => Audience::Only(conn),
-        Some("except") => Audience::Except(conn),
-        _ => Audience::All,
-    };
+    let audience = audience_from(f.get("aud").map(|v| as_string(v)).as_deref(), conn);
     Some(LoggedEvent {
         id: EventId { epoch, seq },
         audience,
@@ -263,11 +278,7 @@ impl EventLog for RedisLog {
         now: Millis,
     ) -> Result<LoggedEvent, Error> {
         let (meta, log) = self.keys(user);
-        let (aud, conn) = match &audience {
-            Audience::All => ("all", ""),
-            Audience::Only(c) => ("only", c.as_str()),
-            Audience::Except(c) => ("except", c.as_str()),
-        };
+        let (aud, conn) = audience_fields(&audience);
         let mut con = self.con.clone();
         let r: Vec<Value> = self
             .append
@@ -381,11 +392,7 @@ impl LiveFrame {
             })
         };
         let conn = s("c").unwrap_or_default();
-        let audience = match s("a").as_deref() {
-            Some("only") => Audience::Only(conn),
-            Some("except") => Audience::Except(conn),
-            _ => Audience::All,
-        };
+        let audience = audience_from(s("a").as_deref(), conn);
         let id = match (n("e"), n("s")) {
             (Some(epoch), Some(seq)) => Some(EventId { epoch, seq }),
             _ => None,

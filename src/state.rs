@@ -53,10 +53,8 @@ pub(crate) struct Inner {
     pub shutdown: CancellationToken,
     pub metrics: Metrics,
     pub limiter: DefaultKeyedRateLimiter<String>,
-    /// Cluster mode: live events travel through Redis pub/sub to every node.
-    #[cfg(feature = "cluster")]
-    pub bus: Option<Arc<crate::redis_log::RedisLog>>,
-    /// Cluster mode: calls, connections, timers, tickets and limits in Redis.
+    /// Cluster mode: calls, connections, timers, tickets and limits in Redis; live
+    /// events travel through its pub/sub to every node.
     #[cfg(feature = "cluster")]
     pub shared: Option<Arc<crate::cluster::Shared>>,
     /// Cluster mode: false while the live-event subscription is down; streams are
@@ -139,7 +137,6 @@ impl AppState {
                 ));
                 let inner = Arc::get_mut(&mut state.0).ok_or("state already shared")?;
                 inner.log = log.clone();
-                inner.bus = Some(log.clone());
                 inner.shared = Some(shared.clone());
                 tokio::spawn(crate::cluster::run_timers(state.clone(), shared));
                 // Subscribe before serving, so no live event is missed.
@@ -190,8 +187,6 @@ impl AppState {
             shutdown: CancellationToken::new(),
             metrics,
             limiter: RateLimiter::keyed(quota),
-            #[cfg(feature = "cluster")]
-            bus: None,
             #[cfg(feature = "cluster")]
             shared: None,
             live_ready: std::sync::atomic::AtomicBool::new(true),
@@ -290,13 +285,6 @@ impl AppState {
         false
     }
 
-    fn live_via_bus(&self) -> bool {
-        #[cfg(feature = "cluster")]
-        return self.0.bus.is_some();
-        #[cfg(not(feature = "cluster"))]
-        false
-    }
-
     /// The token that ends every stream when cancelled.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.0.shutdown.clone()
@@ -338,7 +326,7 @@ impl AppState {
                             .append(&user, audience, event.name(), &data, now_ms())
                             .await?;
                         // In cluster mode the log's pub/sub carries it to every node, this one too.
-                        if !self.live_via_bus() {
+                        if !self.is_cluster() {
                             let frame = Arc::new(Frame {
                                 id: Some(logged.id),
                                 name: logged.name,
@@ -349,9 +337,8 @@ impl AppState {
                     }
                     Output::Ephemeral { user, event } => {
                         #[cfg(feature = "cluster")]
-                        if let Some(bus) = &self.0.bus {
-                            bus.publish_ephemeral(&user, event.name(), &event.data_json())
-                                .await?;
+                        if let Some(shared) = &self.0.shared {
+                            shared.publish_ephemeral(&user, &event).await?;
                             continue;
                         }
                         let frame = Arc::new(Frame {

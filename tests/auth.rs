@@ -107,12 +107,11 @@ async fn status(base: &str, path: &str, token: Option<&str>, body: &Value) -> (u
     )
 }
 
-#[tokio::test]
-async fn every_endpoint_refuses_every_bad_token() {
-    let base = serve(AppState::new(Config::default(), SECRET)).await;
+/// Every kind of bad user token, named: each must get 401 `unauthorized`.
+fn bad_tokens() -> Vec<(&'static str, Option<String>)> {
     let header_none = b64url(&json!({"alg": "none", "typ": "JWT"}));
     let claims = b64url(&json!({"sub": "alice", "exp": now() + 600}));
-    let bad: Vec<(&str, Option<String>)> = vec![
+    vec![
         ("no token", None),
         ("garbage", Some("not.a.jwt".into())),
         ("expired", Some(hs(SECRET, "alice", now() - 3600))),
@@ -126,6 +125,7 @@ async fn every_endpoint_refuses_every_bad_token() {
         ),
         ("alg none", Some(format!("{header_none}.{claims}."))),
         ("RS256 to an HS256 server", Some(rs("alice"))),
+        ("EdDSA to an HS256 server", Some(ed("alice"))),
         (
             "no exp",
             Some(
@@ -138,7 +138,13 @@ async fn every_endpoint_refuses_every_bad_token() {
             ),
         ),
         ("empty sub", Some(hs(SECRET, "", now() + 600))),
-    ];
+    ]
+}
+
+#[tokio::test]
+async fn every_endpoint_refuses_every_bad_token() {
+    let base = serve(AppState::new(Config::default(), SECRET)).await;
+    let bad = bad_tokens();
     for (path, body) in endpoints() {
         for (what, token) in &bad {
             let (s, v) = status(&base, path, token.as_deref(), &body).await;
@@ -173,28 +179,11 @@ async fn the_route_table_is_the_auth_matrix() {
         ..Config::default()
     };
     let base = serve(AppState::new(config, SECRET)).await;
-    let header_none = b64url(&json!({"alg": "none", "typ": "JWT"}));
-    let claims = b64url(&json!({"sub": "alice", "exp": now() + 600}));
-    let bad_tokens: Vec<(&str, Option<String>)> = vec![
-        ("no token", None),
-        ("garbage", Some("not.a.jwt".into())),
-        ("expired", Some(hs(SECRET, "alice", now() - 3600))),
-        (
-            "bad signature",
-            Some(hs(
-                b"another-secret-0123456789abcdefgh",
-                "alice",
-                now() + 600,
-            )),
-        ),
-        ("alg none", Some(format!("{header_none}.{claims}."))),
-        ("RS256 to an HS256 server", Some(rs("alice"))),
-        ("EdDSA to an HS256 server", Some(ed("alice"))),
-        (
-            "the server key as a user token",
-            Some("the-server-key-0123456789".into()),
-        ),
-    ];
+    let mut bad_tokens = bad_tokens();
+    bad_tokens.push((
+        "the server key as a user token",
+        Some("the-server-key-0123456789".into()),
+    ));
     let http = reqwest::Client::new();
     let send = |method: &str, path: &str, token: Option<&str>| {
         let mut req = match method {

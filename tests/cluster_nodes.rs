@@ -77,6 +77,17 @@ async fn node(redis: &str, prefix: &str, extra: &[&str]) -> Node {
     Node { child, base }
 }
 
+/// Three nodes on the test Redis under a fresh key prefix (returned), each with `extra`.
+async fn three_nodes(tag: &str, extra: &[&str]) -> (String, Vec<Node>) {
+    let prefix = format!("pqcall-{tag}-{}", salt());
+    let redis = redis_url();
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        nodes.push(node(&redis, &prefix, extra).await);
+    }
+    (prefix, nodes)
+}
+
 fn token(user: &str) -> String {
     let minter = pqcall::AppState::new(pqcall::Config::default(), SECRET.as_bytes());
     minter.mint_token(user, 600).unwrap()
@@ -207,12 +218,7 @@ async fn a_call_across_three_nodes_survives_killing_the_callees_node() {
     if !services_answer().await {
         return;
     }
-    let prefix = format!("pqcall-3n-{}", salt());
-    let redis = redis_url();
-    let mut nodes = Vec::new();
-    for _ in 0..3 {
-        nodes.push(node(&redis, &prefix, &[]).await);
-    }
+    let (_, mut nodes) = three_nodes("3n", &[]).await;
     let (n1, n2, n3) = (
         nodes[0].base.clone(),
         nodes[1].base.clone(),
@@ -362,12 +368,7 @@ async fn a_ring_timeout_is_missed_exactly_once_in_the_cluster() {
     if !services_answer().await {
         return;
     }
-    let prefix = format!("pqcall-miss-{}", salt());
-    let redis = redis_url();
-    let mut nodes = Vec::new();
-    for _ in 0..3 {
-        nodes.push(node(&redis, &prefix, &["--ring-timeout-ms", "400"]).await);
-    }
+    let (prefix, nodes) = three_nodes("miss", &["--ring-timeout-ms", "400"]).await;
     let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
     let s = salt();
     let (alice, bob) = (format!("alice-{s}"), format!("bob-{s}"));
@@ -394,7 +395,7 @@ async fn a_ring_timeout_is_missed_exactly_once_in_the_cluster() {
         }
     }
     // Once no node can fire them any more (they left the shared timer set)...
-    let client = redis::Client::open(redis.as_str()).unwrap();
+    let client = redis::Client::open(redis_url().as_str()).unwrap();
     let mut con = client.get_multiplexed_async_connection().await.unwrap();
     loop {
         let left: Vec<String> = redis::cmd("ZRANGE")
@@ -435,8 +436,6 @@ async fn tickets_rates_and_stream_caps_hold_across_nodes() {
     if !services_answer().await {
         return;
     }
-    let prefix = format!("pqcall-lim-{}", salt());
-    let redis = redis_url();
     let flags = [
         "--max-streams-per-user",
         "2",
@@ -445,10 +444,7 @@ async fn tickets_rates_and_stream_caps_hold_across_nodes() {
         "--rate-burst",
         "4",
     ];
-    let mut nodes = Vec::new();
-    for _ in 0..3 {
-        nodes.push(node(&redis, &prefix, &flags).await);
-    }
+    let (_, nodes) = three_nodes("lim", &flags).await;
     let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
     let s = salt();
 
