@@ -111,9 +111,10 @@ impl Auth {
         Ok((token, exp))
     }
 
-    /// Tickets live `ms` instead of [`TICKET_TTL_MS`].
+    /// Tickets live `ms` instead of [`TICKET_TTL_MS`]; never longer (PROTOCOL.md §2: a
+    /// ticket lives at most 60 s).
     pub fn with_ticket_ttl(mut self, ms: u64) -> Self {
-        self.ticket_ttl_ms = ms.max(1);
+        self.ticket_ttl_ms = ms.clamp(1, TICKET_TTL_MS);
         self
     }
 

@@ -92,7 +92,7 @@ pub struct Config {
     /// Token bucket size per user (burst).
     #[arg(long, env = "PQCALL_RATE_BURST", default_value_t = 100)]
     pub rate_burst: u32,
-    /// How long a single-use SSE ticket lives, in ms.
+    /// How long a single-use SSE ticket lives, in ms (at most 60000, PROTOCOL.md §2).
     #[arg(long, env = "PQCALL_TICKET_TTL_MS", default_value_t = 60_000)]
     pub ticket_ttl_ms: u64,
 }

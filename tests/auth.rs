@@ -365,6 +365,26 @@ fn tickets_are_single_use_bound_to_the_user_and_expire() {
     );
 }
 
+#[test]
+fn a_configured_ticket_lifetime_is_honoured_up_to_60_seconds() {
+    let t0 = 1_700_000_000_000;
+    let short = Auth::hs256(SECRET).with_ticket_ttl(1_000);
+    let (t, expires) = short.issue_ticket("alice", t0);
+    assert_eq!(expires, (t0 + 1_000) / 1000);
+    assert_eq!(
+        short.redeem_ticket(&t, t0 + 1_001).unwrap_err().code(),
+        "unauthorized"
+    );
+    // PROTOCOL.md §2: never longer than 60 s, whatever the configuration says.
+    let long = Auth::hs256(SECRET).with_ticket_ttl(600_000);
+    let (t, expires) = long.issue_ticket("alice", t0);
+    assert_eq!(expires, (t0 + 60_000) / 1000);
+    assert_eq!(
+        long.redeem_ticket(&t, t0 + 60_001).unwrap_err().code(),
+        "unauthorized"
+    );
+}
+
 #[tokio::test]
 async fn acting_for_another_users_connection_is_forbidden() {
     let state = AppState::new(Config::default(), SECRET);
