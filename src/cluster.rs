@@ -16,8 +16,13 @@
 //! Timers live in the sorted set `{prefix}:timers`; every node fires due ones through
 //! the same transaction, which also removes the timer, so a ring timeout takes effect
 //! once in the whole cluster. Tickets, the per-user request rate (GCRA) and the
-//! per-user stream cap (leases that a dead node's streams lose after
-//! [`LEASE_MS`]) are Redis keys too.
+//! per-user stream cap are Redis keys too.
+//!
+//! Every open stream is also a lease in `{prefix}:streams`, which its node renews. A
+//! stream that closes removes its lease and then counts as closed in the core
+//! (`Core::disconnect`); when a node dies, its leases expire and any other node claims
+//! them (one removal wins) and closes those streams for it, so the connections enter
+//! their grace period and their calls end as they would on one node.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,12 +36,9 @@ use redis::{Script, Value};
 use serde_json::json;
 use tokio::sync::Notify;
 
+use crate::hub::OpenStream;
 use crate::redis_log::{PROLOGUE, RedisLog, as_u64, audience_fields, unavailable};
 use crate::state::{AppState, now_ms};
-
-/// How long a stream's slot in the per-user cap lives without renewal (a node renews
-/// its streams every third of it; a dead node's slots free themselves).
-pub const LEASE_MS: u64 = 30_000;
 
 /// How long records live without a write (a safety net for records a dead node left).
 const RECORD_TTL_SECS: u64 = 7 * 24 * 3600;
@@ -107,6 +109,8 @@ pub struct Shared {
     timer_added: Notify,
     /// This process, in stream lease names.
     node: String,
+    /// How long a stream's lease lives without renewal.
+    lease_ms: u64,
 }
 
 impl std::fmt::Debug for Shared {
@@ -136,8 +140,8 @@ fn text(v: &Value) -> Option<String> {
 }
 
 impl Shared {
-    /// Shares `log`'s connection and key prefix.
-    pub fn new(log: Arc<RedisLog>, core: CoreConfig) -> Self {
+    /// Shares `log`'s connection and key prefix; streams' leases last `lease_ms`.
+    pub fn new(log: Arc<RedisLog>, core: CoreConfig, lease_ms: u64) -> Self {
         let with_prologue = Script::new(&format!("{PROLOGUE}\n{COMMIT}"));
         Shared {
             con: log.connection(),
@@ -149,6 +153,7 @@ impl Shared {
             lease: Script::new(LEASE),
             timer_added: Notify::new(),
             node: crate::auth::random_hex32(),
+            lease_ms,
         }
     }
 
@@ -158,6 +163,15 @@ impl Shared {
 
     fn call_key(&self, call: &str) -> String {
         format!("{}:c:{call}", self.prefix)
+    }
+
+    fn streams_key(&self) -> String {
+        format!("{}:streams", self.prefix)
+    }
+
+    /// A stream's member in `{prefix}:streams`: user, connection, node, stream number.
+    fn stream_member(&self, user: &str, conn: &str, sub: u64) -> String {
+        json!([user, conn, self.node, sub]).to_string()
     }
 
     fn timers_key(&self) -> String {
@@ -336,7 +350,7 @@ impl Shared {
             .key(format!("{}:st:{user}", self.prefix))
             .arg(cap)
             .arg(format!("{}:{sub}", self.node))
-            .arg(LEASE_MS)
+            .arg(self.lease_ms)
             .invoke_async(&mut con)
             .await
             .map_err(unavailable)?;
@@ -356,24 +370,107 @@ impl Shared {
         }
     }
 
-    /// Renews the slots of this node's open streams.
-    async fn renew_stream_slots(&self, subs: Vec<(String, u64)>) -> Result<(), Error> {
-        if subs.is_empty() {
+    /// Records an open stream of connection `conn` (after `Core::connect` counted it)
+    /// under a lease this node renews.
+    pub async fn hold_stream(&self, user: &str, conn: &str, sub: u64) -> Result<(), Error> {
+        let mut con = self.con.clone();
+        redis::cmd("ZADD")
+            .arg(self.streams_key())
+            .arg(now_ms() + self.lease_ms)
+            .arg(self.stream_member(user, conn, sub))
+            .query_async::<i64>(&mut con)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Removes a closed stream's lease: true when it was still there, so the caller
+    /// (and no other node) counts the stream as closed in the core.
+    pub async fn drop_stream(&self, user: &str, conn: &str, sub: u64) -> Result<bool, Error> {
+        let mut con = self.con.clone();
+        let removed: i64 = redis::cmd("ZREM")
+            .arg(self.streams_key())
+            .arg(self.stream_member(user, conn, sub))
+            .query_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        Ok(removed == 1)
+    }
+
+    /// Renews the slots and leases of this node's open streams. A lease another node
+    /// already took over (this node was cut off too long) is not brought back.
+    async fn renew_streams(&self, streams: Vec<OpenStream>) -> Result<(), Error> {
+        if streams.is_empty() {
             return Ok(());
         }
-        let at = now_ms() + LEASE_MS;
+        let at = now_ms() + self.lease_ms;
         let mut pipe = redis::pipe();
-        for (user, sub) in subs {
-            let key = format!("{}:st:{user}", self.prefix);
+        for s in streams {
+            let key = format!("{}:st:{}", self.prefix, s.user);
             pipe.cmd("ZADD")
                 .arg(&key)
                 .arg(at)
-                .arg(format!("{}:{sub}", self.node))
+                .arg(format!("{}:{}", self.node, s.sub))
                 .ignore();
-            pipe.cmd("PEXPIRE").arg(&key).arg(LEASE_MS).ignore();
+            pipe.cmd("PEXPIRE").arg(&key).arg(self.lease_ms).ignore();
+            pipe.cmd("ZADD")
+                .arg(self.streams_key())
+                .arg("XX")
+                .arg(at)
+                .arg(self.stream_member(&s.user, &s.conn, s.sub))
+                .ignore();
         }
         let mut con = self.con.clone();
         pipe.query_async::<()>(&mut con).await.map_err(unavailable)
+    }
+
+    /// Closes, in the core, streams whose lease expired (their node died or lost
+    /// Redis): each is claimed by removing its lease, so one node closes it, once.
+    /// Returns how many it closed.
+    async fn reap_streams(&self, now: u64) -> Result<usize, Error> {
+        let mut con = self.con.clone();
+        let expired: Vec<String> = due_members(&self.streams_key(), now)
+            .query_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        let mut closed = 0;
+        for member in expired {
+            let claimed: i64 = redis::cmd("ZREM")
+                .arg(self.streams_key())
+                .arg(&member)
+                .query_async(&mut con)
+                .await
+                .map_err(unavailable)?;
+            if claimed != 1 {
+                continue; // another node took it
+            }
+            let Ok((user, conn, _, _)) =
+                serde_json::from_str::<(String, String, String, u64)>(&member)
+            else {
+                tracing::warn!("dropping an unreadable stream lease");
+                continue;
+            };
+            let done = self
+                .transact(Scope::users([user.as_str()]), None, |core| {
+                    Ok(((), core.disconnect(now_ms(), &conn)))
+                })
+                .await;
+            match done {
+                Ok(()) => closed += 1,
+                Err(e) => {
+                    // Put it back, due now, for the next round (on any node).
+                    tracing::warn!(error = %e, "closing an expired stream");
+                    let _ = redis::cmd("ZADD")
+                        .arg(self.streams_key())
+                        .arg(now)
+                        .arg(&member)
+                        .query_async::<i64>(&mut con)
+                        .await;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(closed)
     }
 
     /// The cluster-wide request rate: `per_sec` requests a second, `burst` at once.
@@ -436,14 +533,7 @@ impl Shared {
     async fn due_timers(&self, now: u64) -> Result<(Vec<String>, Option<u64>), Error> {
         let mut con = self.con.clone();
         let (due, next): (Vec<String>, Vec<(String, f64)>) = redis::pipe()
-            .cmd("ZRANGE")
-            .arg(self.timers_key())
-            .arg("-inf")
-            .arg(now)
-            .arg("BYSCORE")
-            .arg("LIMIT")
-            .arg(0)
-            .arg(64)
+            .add_command(due_members(&self.timers_key(), now))
             .cmd("ZRANGE")
             .arg(self.timers_key())
             .arg(0)
@@ -473,17 +563,37 @@ impl Shared {
     }
 }
 
-/// The timer and lease loop of one node: fires due timers from the shared set and
-/// renews this node's stream slots, until shutdown.
+/// Up to 64 members of the sorted set `key` whose score (a time in ms) is `now` or
+/// earlier, oldest first.
+fn due_members(key: &str, now: u64) -> redis::Cmd {
+    let mut cmd = redis::cmd("ZRANGE");
+    cmd.arg(key)
+        .arg("-inf")
+        .arg(now)
+        .arg("BYSCORE")
+        .arg("LIMIT")
+        .arg(0)
+        .arg(64);
+    cmd
+}
+
+/// The timer and lease loop of one node: fires due timers from the shared set,
+/// renews this node's stream leases and closes streams whose lease expired, until
+/// shutdown.
 pub async fn run_timers(state: AppState, shared: Arc<Shared>) {
     let shutdown = state.shutdown_token();
     let mut renew_at = 0;
     loop {
         let now = now_ms();
         if now >= renew_at {
-            renew_at = now + LEASE_MS / 3;
-            if let Err(e) = shared.renew_stream_slots(state.0.hub.all_streams()).await {
-                tracing::warn!(error = %e, "renewing stream slots");
+            renew_at = now + shared.lease_ms / 3;
+            if let Err(e) = shared.renew_streams(state.0.hub.all_streams()).await {
+                tracing::warn!(error = %e, "renewing stream leases");
+            }
+            match shared.reap_streams(now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(streams = n, "closed streams of a node that went away"),
+                Err(e) => tracing::warn!(error = %e, "closing expired streams"),
             }
         }
         let wait = match shared.due_timers(now).await {

@@ -95,6 +95,11 @@ pub struct Config {
     /// How long a single-use SSE ticket lives, in ms (at most 60000, PROTOCOL.md §2).
     #[arg(long, env = "PQCALL_TICKET_TTL_MS", default_value_t = 60_000)]
     pub ticket_ttl_ms: u64,
+    /// Cluster mode: how long a node's claim on one of its open streams lives without
+    /// renewal, in ms (a node renews every third of it). When a node dies, its streams'
+    /// slots free themselves and another node closes their connections after this.
+    #[arg(long, env = "PQCALL_STREAM_LEASE_MS", default_value_t = 30_000)]
+    pub stream_lease_ms: u64,
 }
 
 impl Default for Config {
@@ -125,6 +130,7 @@ impl Default for Config {
             rate_per_sec: 50,
             rate_burst: 100,
             ticket_ttl_ms: 60_000,
+            stream_lease_ms: 30_000,
         }
     }
 }

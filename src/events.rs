@@ -47,6 +47,9 @@ struct Guard {
     user: String,
     conn: String,
     sub: u64,
+    /// Cluster mode: the stream's lease is in Redis, so whoever removes it counts the
+    /// stream as closed (this node now, or another one after the lease expired).
+    leased: bool,
 }
 
 impl Drop for Guard {
@@ -55,14 +58,22 @@ impl Drop for Guard {
         let (state, conn) = (self.state.clone(), self.conn.clone());
         // Dropped inside the runtime (a response body); if the runtime is gone there
         // is nothing left to clean up.
-        let (user, sub) = (self.user.clone(), self.sub);
+        let (user, sub, leased) = (self.user.clone(), self.sub, self.leased);
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
                 #[cfg(feature = "cluster")]
                 if let Some(shared) = state.shared() {
                     shared.release_stream_slot(&user, sub).await;
+                    if leased {
+                        match shared.drop_stream(&user, &conn, sub).await {
+                            Ok(true) => {}
+                            // Another node closed it already, or it will once the
+                            // lease expires.
+                            Ok(false) | Err(_) => return,
+                        }
+                    }
                 }
-                let _ = sub;
+                let _ = (sub, leased);
                 let now = now_ms();
                 let scope = Scope::users([user.as_str()]);
                 let done = state
@@ -144,12 +155,20 @@ pub async fn events(
         .0
         .hub
         .subscribe(sub, &user, &conn, state.0.config.stream_queue);
-    let guard = Guard {
+    #[cfg_attr(not(feature = "cluster"), allow(unused_mut))]
+    let mut guard = Guard {
         state: state.clone(),
         user: user.clone(),
         conn: conn.clone(),
         sub,
+        leased: false,
     };
+    #[cfg(feature = "cluster")]
+    if let Some(shared) = state.shared() {
+        // On failure the guard closes the stream in the core right away.
+        shared.hold_stream(&user, &conn, sub).await?;
+        guard.leased = true;
+    }
 
     let mut first: Vec<SseEvent> = Vec::new();
     let mut replayed: Vec<SseEvent> = Vec::new();

@@ -29,6 +29,18 @@ struct Sub {
     tx: mpsc::Sender<Arc<Frame>>,
 }
 
+/// One open stream: its user, its connection id and its number on this node.
+#[cfg(feature = "cluster")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenStream {
+    /// The user.
+    pub user: String,
+    /// The connection id the stream serves.
+    pub conn: String,
+    /// The stream's number on this node.
+    pub sub: u64,
+}
+
 /// Open streams by user.
 pub struct Hub {
     subs: Mutex<HashMap<String, Vec<Sub>>>,
@@ -128,12 +140,18 @@ impl Hub {
         subs.values().map(Vec::len).sum()
     }
 
-    /// Every open stream, as (user, stream id).
+    /// Every open stream.
     #[cfg(feature = "cluster")]
-    pub fn all_streams(&self) -> Vec<(String, u64)> {
+    pub fn all_streams(&self) -> Vec<OpenStream> {
         let subs = self.subs.lock().unwrap_or_else(|p| p.into_inner());
         subs.iter()
-            .flat_map(|(u, v)| v.iter().map(move |s| (u.clone(), s.id)))
+            .flat_map(|(u, v)| {
+                v.iter().map(move |s| OpenStream {
+                    user: u.clone(),
+                    conn: s.conn.clone(),
+                    sub: s.id,
+                })
+            })
             .collect()
     }
 

@@ -61,6 +61,15 @@ return append(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(A
   ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10])
 "#;
 
+// KEYS[3] marks the key taken only after the append, so a failed append leaves it free.
+const APPEND_ONCE: &str = r#"
+if redis.call('EXISTS', KEYS[3]) == 1 then return false end
+local r = append(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]),
+  ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10])
+redis.call('SET', KEYS[3], '1', 'PX', ARGV[3])
+return r
+"#;
+
 const REPLAY: &str = r#"
 local now, max, age = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 ensure(KEYS[1])
@@ -82,6 +91,7 @@ pub struct RedisLog {
     prefix: String,
     cfg: LogConfig,
     append: Script,
+    append_once: Script,
     replay: Script,
     newest: Script,
 }
@@ -164,6 +174,7 @@ impl RedisLog {
             prefix: prefix.to_owned(),
             cfg,
             append: script(APPEND),
+            append_once: script(APPEND_ONCE),
             replay: script(REPLAY),
             newest: script(NEWEST),
         })
@@ -243,6 +254,62 @@ impl RedisLog {
     }
 }
 
+impl RedisLog {
+    /// Runs an append script; `once` adds the key that [`EventLog::append_once`] takes.
+    #[allow(clippy::too_many_arguments)]
+    async fn invoke_append(
+        &self,
+        script: &Script,
+        user: &str,
+        once: Option<&str>,
+        audience: &Audience,
+        name: &str,
+        data: &str,
+        now: Millis,
+    ) -> Result<Value, Error> {
+        let (meta, log) = self.keys(user);
+        let (aud, conn) = audience_fields(audience);
+        let mut invocation = script.key(&meta);
+        invocation.key(&log);
+        if let Some(key) = once {
+            invocation.key(format!("{}:once:{user}:{key}", self.prefix));
+        }
+        let mut con = self.con.clone();
+        invocation
+            .arg(now)
+            .arg(self.cfg.max_events)
+            .arg(self.cfg.max_age_ms)
+            .arg(self.ttl_secs())
+            .arg(aud)
+            .arg(conn)
+            .arg(name)
+            .arg(data)
+            .arg(self.channel())
+            .arg(user)
+            .invoke_async(&mut con)
+            .await
+            .map_err(unavailable)
+    }
+}
+
+/// The event an append script logged, from its `{epoch, seq}` reply.
+fn logged(r: &Value, audience: Audience, name: &str, data: &str, now: Millis) -> LoggedEvent {
+    let (epoch, seq) = match r {
+        Value::Array(v) => (
+            v.first().map(as_u64).unwrap_or(0),
+            v.get(1).map(as_u64).unwrap_or(0),
+        ),
+        _ => (0, 0),
+    };
+    LoggedEvent {
+        id: EventId { epoch, seq },
+        audience,
+        name: name.to_owned(),
+        data: data.to_owned(),
+        at: now,
+    }
+}
+
 fn entry_to_event(epoch: u64, v: &Value) -> Option<LoggedEvent> {
     let Value::Array(parts) = v else { return None };
     let id = as_string(parts.first()?);
@@ -277,34 +344,35 @@ impl EventLog for RedisLog {
         data: &str,
         now: Millis,
     ) -> Result<LoggedEvent, Error> {
-        let (meta, log) = self.keys(user);
-        let (aud, conn) = audience_fields(&audience);
-        let mut con = self.con.clone();
-        let r: Vec<Value> = self
-            .append
-            .key(&meta)
-            .key(&log)
-            .arg(now)
-            .arg(self.cfg.max_events)
-            .arg(self.cfg.max_age_ms)
-            .arg(self.ttl_secs())
-            .arg(aud)
-            .arg(conn)
-            .arg(name)
-            .arg(data)
-            .arg(self.channel())
-            .arg(user)
-            .invoke_async(&mut con)
-            .await
-            .map_err(unavailable)?;
-        let epoch = r.first().map(as_u64).unwrap_or(0);
-        let seq = r.get(1).map(as_u64).unwrap_or(0);
-        Ok(LoggedEvent {
-            id: EventId { epoch, seq },
-            audience,
-            name: name.to_owned(),
-            data: data.to_owned(),
-            at: now,
+        let r = self
+            .invoke_append(&self.append, user, None, &audience, name, data, now)
+            .await?;
+        Ok(logged(&r, audience, name, data, now))
+    }
+
+    async fn append_once(
+        &self,
+        user: &str,
+        key: &str,
+        audience: Audience,
+        name: &str,
+        data: &str,
+        now: Millis,
+    ) -> Result<Option<LoggedEvent>, Error> {
+        let r = self
+            .invoke_append(
+                &self.append_once,
+                user,
+                Some(key),
+                &audience,
+                name,
+                data,
+                now,
+            )
+            .await?;
+        Ok(match r {
+            Value::Nil => None,
+            r => Some(logged(&r, audience, name, data, now)),
         })
     }
 

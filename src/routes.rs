@@ -202,8 +202,16 @@ pub async fn send_message(
     let conv = conversation(&state, &req.conversation_id).await?;
     let draft = chat::send(now_ms(), &conv, &user, &req)?;
     let (message, inserted) = state.0.store.insert_message(&draft).await?;
-    if inserted {
-        state.perform(chat::message_stored(&conv, &message)).await?;
+    // PROTOCOL.md §4: a retry (same client_msg_id) returns the first result and fans
+    // out nothing new. On a shared log an error (503) can cut the first fan-out short
+    // after the message was stored, so there a retry runs it again, once per member:
+    // members who got the event get nothing new, members left out get it now. The
+    // embedded log never fails halfway.
+    if inserted || state.is_cluster() {
+        let key = format!("message:{}", message.id);
+        state
+            .perform_once(chat::message_stored(&conv, &message), &key)
+            .await?;
     }
     drop(core);
     Ok(Json(SendResponse { message }))

@@ -134,6 +134,7 @@ impl AppState {
                 let shared = Arc::new(crate::cluster::Shared::new(
                     log.clone(),
                     core_config(&state.0.config),
+                    state.0.config.stream_lease_ms.max(1_000),
                 ));
                 let inner = Arc::get_mut(&mut state.0).ok_or("state already shared")?;
                 inner.log = log.clone();
@@ -303,6 +304,31 @@ impl AppState {
         self.0.auth.verify(token)
     }
 
+    /// Sends a logged event to this node's open streams of `user`. In cluster mode the
+    /// log's pub/sub carries it to every node, this one too.
+    fn push_live(&self, user: &str, logged: pqcall_signaling::LoggedEvent) {
+        if !self.is_cluster() {
+            let frame = Arc::new(Frame {
+                id: Some(logged.id),
+                name: logged.name,
+                data: logged.data,
+            });
+            self.0.hub.send(user, Some(&logged.audience), frame);
+        }
+    }
+
+    /// Like [`perform`](Self::perform), but each delivery at most once per user under
+    /// `key` (within the log's window): a retried request runs it again to finish a
+    /// fan-out that an error cut short, and users who already got the event get
+    /// nothing new.
+    pub(crate) async fn perform_once(
+        &self,
+        outputs: Vec<Output>,
+        key: &str,
+    ) -> Result<(), pqcall_signaling::Error> {
+        self.perform_with(outputs, Some(key)).await
+    }
+
     /// Performs outputs in order: log and fan out deliveries, schedule timers.
     /// Call it while holding the core lock, so outputs of different requests never
     /// interleave.
@@ -310,6 +336,14 @@ impl AppState {
         &self,
         outputs: Vec<Output>,
     ) -> futures_util::future::BoxFuture<'_, Result<(), pqcall_signaling::Error>> {
+        self.perform_with(outputs, None)
+    }
+
+    fn perform_with<'a>(
+        &'a self,
+        outputs: Vec<Output>,
+        once: Option<&'a str>,
+    ) -> futures_util::future::BoxFuture<'a, Result<(), pqcall_signaling::Error>> {
         // Boxed: a timer's task performs outputs too, so the future type is recursive.
         Box::pin(async move {
             for o in outputs {
@@ -319,20 +353,19 @@ impl AppState {
                         audience,
                         event,
                     } => {
-                        let data = event.data_json();
-                        let logged = self
-                            .0
-                            .log
-                            .append(&user, audience, event.name(), &data, now_ms())
-                            .await?;
-                        // In cluster mode the log's pub/sub carries it to every node, this one too.
-                        if !self.is_cluster() {
-                            let frame = Arc::new(Frame {
-                                id: Some(logged.id),
-                                name: logged.name,
-                                data: logged.data,
-                            });
-                            self.0.hub.send(&user, Some(&logged.audience), frame);
+                        let (log, data, now) = (&self.0.log, event.data_json(), now_ms());
+                        let logged = match once {
+                            None => Some(
+                                log.append(&user, audience, event.name(), &data, now)
+                                    .await?,
+                            ),
+                            Some(key) => {
+                                log.append_once(&user, key, audience, event.name(), &data, now)
+                                    .await?
+                            }
+                        };
+                        if let Some(logged) = logged {
+                            self.push_live(&user, logged);
                         }
                     }
                     Output::Ephemeral { user, event } => {

@@ -1,5 +1,8 @@
 //! The auth matrix (PROTOCOL.md §2) over every endpoint, on a real socket.
 
+mod common;
+
+use common::serve;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use pqcall::{AppState, Auth, Config, MemoryStore};
 use serde_json::{Value, json};
@@ -45,13 +48,6 @@ fn endpoints() -> Vec<(&'static str, Value)> {
         ("/api/calls/decline", json!({"call_id": id})),
         ("/api/calls/end", json!({"call_id": id})),
     ]
-}
-
-async fn serve(state: AppState) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(pqcall::run(listener, state, std::future::pending()));
-    base
 }
 
 fn now() -> u64 {

@@ -1,6 +1,8 @@
 //! The native Rust client against a real server: typed calls, and a stream that resumes
 //! by itself after an interruption with nothing lost and nothing repeated.
 
+mod common;
+
 use pqcall::client::{Client, ClientError, StreamItem};
 use pqcall::{AppState, Config};
 use pqcall_signaling::Event;
@@ -10,11 +12,8 @@ use pqcall_signaling::api::{
 use serde_json::json;
 
 async fn serve() -> (String, AppState) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
     let state = AppState::new(Config::default(), b"client-test-secret-0123456789abcdef");
-    tokio::spawn(pqcall::run(listener, state.clone(), std::future::pending()));
-    (base, state)
+    (common::serve(state.clone()).await, state)
 }
 
 async fn hello(s: &mut pqcall::client::EventStream) -> bool {

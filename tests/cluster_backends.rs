@@ -3,9 +3,13 @@
 //! `PQCALL_TEST_REDIS` / `PQCALL_TEST_POSTGRES` to other URLs. When a service does not
 //! answer, the test says it was skipped (CI checks both answer before running tests).
 
+mod common;
+
+use common::{Events, next, open, post};
 use pqcall::redis_log::RedisLog;
 use pqcall::store::{PostgresStore, conformance as store_conformance};
 use pqcall_signaling::log::conformance;
+use serde_json::{Value, json};
 
 /// A node's configuration on the test Redis and PostgreSQL.
 fn cluster_config() -> pqcall::Config {
@@ -63,120 +67,83 @@ async fn postgres_store_conforms() {
     store_conformance::run(&store, &format!("p{s}")).await;
 }
 
+/// A node on the test Redis and PostgreSQL, serving on 127.0.0.1 until `stop` fires;
+/// `None` when a service does not answer.
+async fn start_node(
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Option<(
+    String,
+    pqcall::AppState,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+)> {
+    let state = pqcall::AppState::from_config(cluster_config()).await.ok()?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(pqcall::run(listener, state.clone(), stop));
+    Some((base, state, task))
+}
+
 /// One node on Redis and PostgreSQL: a restarted node keeps every user's event log, so
 /// a device resumes after the restart without a reset, and chat history is there too.
 #[tokio::test]
 async fn a_restarted_node_on_redis_resumes_without_reset() {
-    use eventsource_stream::Eventsource;
-    use futures_util::StreamExt;
-    use serde_json::{Value, json};
-    let config = cluster_config();
-    let start = || async {
-        let state = match pqcall::AppState::from_config(config.clone()).await {
-            Ok(s) => s,
-            Err(e) => return Err(e),
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let s = state.clone();
-        let task = tokio::spawn(pqcall::run(listener, s, async move {
-            let _ = rx.await;
-        }));
-        Ok((base, state, tx, task))
-    };
-    let Ok((base, state, stop, task)) = start().await else {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let Some((base, state, task)) = start_node(async move {
+        let _ = rx.await;
+    })
+    .await
+    else {
         eprintln!("SKIPPED: Redis or PostgreSQL does not answer");
         return;
     };
     let user = format!("restart-{}", salt());
     let token = state.mint_token(&user, 600).unwrap();
-    let http = reqwest::Client::new();
-    let open = |base: String, last: Option<String>| {
-        let (http, token) = (http.clone(), token.clone());
-        async move {
-            let t: Value = http
-                .post(format!("{base}/api/auth/authenticate"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let mut url = format!(
-                "{base}/api/events?ticket={}",
-                t["sse_ticket"].as_str().unwrap()
-            );
-            if let Some(l) = last {
-                url.push_str(&format!("&last_event_id={l}"));
-            }
-            Box::pin(
-                http.get(url)
-                    .send()
-                    .await
-                    .unwrap()
-                    .bytes_stream()
-                    .eventsource(),
-            )
-        }
-    };
-    let mut ev = open(base.clone(), None).await;
-    let hello = ev.next().await.unwrap().unwrap();
-    let position = hello.id.clone();
+    let mut ev = open(&base, &token, "").await;
+    let position = next(&mut ev).await.id;
     drop(ev);
     for n in 0..3 {
         pqcall::publish_app_event(&state, vec![user.clone()], "app.n", json!({ "n": n }))
             .await
             .unwrap();
     }
-    let (_, conv) = {
-        let r: Value = http
-            .post(format!("{base}/api/conversations/create"))
-            .bearer_auth(&token)
-            .json(&json!({"members": []}))
-            .send()
+    let (_, r) = post(
+        &base,
+        &token,
+        None,
+        "/api/conversations/create",
+        json!({"members": []}),
+    )
+    .await;
+    let conv = r["conversation_id"].as_str().unwrap().to_owned();
+    let send = json!({"conversation_id": conv, "body": "kept", "client_msg_id": "k1"});
+    assert_eq!(
+        post(&base, &token, None, "/api/messages/send", send)
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let id = r["conversation_id"].as_str().unwrap().to_owned();
-        let _: Value = http
-            .post(format!("{base}/api/messages/send"))
-            .bearer_auth(&token)
-            .json(&json!({"conversation_id": id, "body": "kept", "client_msg_id": "k1"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        ((), id)
-    };
+            .0,
+        200
+    );
+
     // Restart the node.
-    let _ = stop.send(());
+    let _ = tx.send(());
     task.await.unwrap().unwrap();
     drop(state);
-    let (base, _state, _stop, _task) = start().await.unwrap();
-    let mut ev = open(base.clone(), Some(position)).await;
-    let hello: Value = serde_json::from_str(&ev.next().await.unwrap().unwrap().data).unwrap();
+    let (base, _state, _task) = start_node(std::future::pending()).await.unwrap();
+    let mut ev = open(&base, &token, &format!("&last_event_id={position}")).await;
+    let hello: Value = serde_json::from_str(&next(&mut ev).await.data).unwrap();
     assert_eq!(hello["resumed"], true, "the log survived the restart");
     for n in 0..3 {
-        let e = ev.next().await.unwrap().unwrap();
+        let e = next(&mut ev).await;
         assert_eq!(e.event, "app.n");
         assert_eq!(serde_json::from_str::<Value>(&e.data).unwrap()["n"], n);
     }
-    let page: Value = http
-        .post(format!("{base}/api/messages/load"))
-        .bearer_auth(&token)
-        .json(&json!({"conversation_id": conv}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, page) = post(
+        &base,
+        &token,
+        None,
+        "/api/messages/load",
+        json!({"conversation_id": conv}),
+    )
+    .await;
     assert_eq!(page["messages"][0]["body"], "kept");
 }
 
@@ -184,86 +151,50 @@ async fn a_restarted_node_on_redis_resumes_without_reset() {
 /// stream held by node 2 live, once, in order; typing crosses nodes too.
 #[tokio::test]
 async fn events_cross_nodes_live_exactly_once() {
-    use eventsource_stream::Eventsource;
-    use futures_util::StreamExt;
-    use serde_json::{Value, json};
-    let config = cluster_config();
     let mut nodes = vec![];
     for _ in 0..2 {
-        let Ok(state) = pqcall::AppState::from_config(config.clone()).await else {
+        let Some((base, state, _)) = start_node(std::future::pending()).await else {
             eprintln!("SKIPPED: Redis or PostgreSQL does not answer");
             return;
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(pqcall::run(listener, state.clone(), std::future::pending()));
         nodes.push((base, state));
     }
-    let (n1, n2) = (&nodes[0], &nodes[1]);
+    let (n1, n2) = (&nodes[0].0, &nodes[1].0);
     let s = salt();
     let (alice, bob) = (format!("alice-{s}"), format!("bob-{s}"));
+    let state = &nodes[0].1;
     let (ta, tb) = (
-        n1.1.mint_token(&alice, 600).unwrap(),
-        n1.1.mint_token(&bob, 600).unwrap(),
+        state.mint_token(&alice, 600).unwrap(),
+        state.mint_token(&bob, 600).unwrap(),
     );
-    let http = reqwest::Client::new();
     // Bob's device is on node 2.
-    let t: Value = http
-        .post(format!("{}/api/auth/authenticate", n2.0))
-        .bearer_auth(&tb)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mut ev = Box::pin(
-        http.get(format!(
-            "{}/api/events?ticket={}",
-            n2.0,
-            t["sse_ticket"].as_str().unwrap()
-        ))
-        .send()
-        .await
-        .unwrap()
-        .bytes_stream()
-        .eventsource(),
-    );
-    assert_eq!(ev.next().await.unwrap().unwrap().event, "hello");
+    let mut ev = open(n2, &tb, "").await;
+    assert_eq!(next(&mut ev).await.event, "hello");
     // Alice works through node 1.
-    let r: Value = http
-        .post(format!("{}/api/conversations/create", n1.0))
-        .bearer_auth(&ta)
-        .json(&json!({"members": [bob]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, r) = post(
+        n1,
+        &ta,
+        None,
+        "/api/conversations/create",
+        json!({"members": [bob]}),
+    )
+    .await;
     let conv = r["conversation_id"].as_str().unwrap().to_owned();
     for i in 0..5 {
-        let res = http.post(format!("{}/api/messages/send", n1.0)).bearer_auth(&ta).json(&json!({"conversation_id": conv, "body": format!("m{i}"), "client_msg_id": format!("c{i}")})).send().await.unwrap();
-        assert_eq!(res.status().as_u16(), 200);
+        let m = json!({"conversation_id": conv, "body": format!("m{i}"), "client_msg_id": format!("c{i}")});
+        assert_eq!(post(n1, &ta, None, "/api/messages/send", m).await.0, 200);
     }
-    let res = http
-        .post(format!("{}/api/typing/start", n1.0))
-        .bearer_auth(&ta)
-        .json(&json!({"conversation_id": conv}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 204);
-    pqcall::publish_app_event(&n1.1, vec![bob.clone()], "app.end", json!({}))
+    let typing = json!({"conversation_id": conv});
+    assert_eq!(
+        post(n1, &ta, None, "/api/typing/start", typing).await.0,
+        204
+    );
+    pqcall::publish_app_event(state, vec![bob.clone()], "app.end", json!({}))
         .await
         .unwrap();
     let mut names = vec![];
     loop {
-        let e = tokio::time::timeout(std::time::Duration::from_secs(10), ev.next())
-            .await
-            .expect("live from the other node")
-            .unwrap()
-            .unwrap();
+        let e = next(&mut ev).await;
         if e.event == "message.new" {
             let v: Value = serde_json::from_str(&e.data).unwrap();
             names.push(v["message"]["body"].as_str().unwrap().to_owned());
@@ -287,5 +218,113 @@ async fn events_cross_nodes_live_exactly_once() {
             "app.end"
         ],
         "each once, in order"
+    );
+}
+
+/// A send whose fan-out an error cut short (the message stored, the event logged for
+/// some members only, the client told 503) is finished by the client's retry: each
+/// member gets `message.new` exactly once, and later retries fan out nothing new.
+#[tokio::test]
+async fn a_retried_send_finishes_a_cut_short_fan_out_exactly_once() {
+    use pqcall::store::ChatStore;
+    use pqcall_signaling::{EventLog, LogConfig, Output, chat};
+    let Some((base, state, _)) = start_node(std::future::pending()).await else {
+        eprintln!("SKIPPED: Redis or PostgreSQL does not answer");
+        return;
+    };
+    let s = salt();
+    let (alice, bob) = (format!("alice-{s}"), format!("bob-{s}"));
+    let (ta, tb) = (
+        state.mint_token(&alice, 600).unwrap(),
+        state.mint_token(&bob, 600).unwrap(),
+    );
+    // The body of the next message.new (other events are skipped).
+    async fn next_message(ev: &mut Events) -> String {
+        loop {
+            let e = next(ev).await;
+            if e.event == "message.new" {
+                let v: Value = serde_json::from_str(&e.data).unwrap();
+                return v["message"]["body"].as_str().unwrap().to_owned();
+            }
+        }
+    }
+    let (mut ev_a, mut ev_b) = (open(&base, &ta, "").await, open(&base, &tb, "").await);
+    let (status, r) = post(
+        &base,
+        &ta,
+        None,
+        "/api/conversations/create",
+        json!({"members": [bob]}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let conv_id = r["conversation_id"].as_str().unwrap().to_owned();
+
+    // The first attempt, cut short: stored, then logged for alice only.
+    let store = PostgresStore::open(&postgres_url()).await.unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let draft = pqcall_signaling::chat::NewMessage {
+        conversation_id: conv_id.clone(),
+        from: alice.clone(),
+        body: "cut short".into(),
+        client_msg_id: "c1".into(),
+        created_at: now,
+    };
+    let (stored, inserted) = store.insert_message(&draft).await.unwrap();
+    assert!(inserted);
+    let conv = store.conversation(&conv_id).await.unwrap().unwrap();
+    let config = cluster_config();
+    let log_cfg = LogConfig {
+        max_events: config.replay_events,
+        max_age_ms: config.replay_secs * 1000,
+    };
+    let log = RedisLog::connect(&redis_url(), &config.redis_prefix, log_cfg)
+        .await
+        .unwrap();
+    for o in chat::message_stored(&conv, &stored) {
+        if let Output::Deliver {
+            user,
+            audience,
+            event,
+        } = o
+        {
+            if user == alice {
+                let key = format!("message:{}", stored.id);
+                let data = event.data_json();
+                log.append_once(&user, &key, audience, event.name(), &data, now)
+                    .await
+                    .unwrap()
+                    .unwrap();
+            }
+        }
+    }
+    assert_eq!(next_message(&mut ev_a).await, "cut short");
+
+    // The client's retry answers the stored message and reaches bob, once.
+    let retry = json!({"conversation_id": conv_id, "body": "cut short", "client_msg_id": "c1"});
+    for _ in 0..2 {
+        let (status, r) = post(&base, &ta, None, "/api/messages/send", retry.clone()).await;
+        assert_eq!(status, 200, "{r}");
+        assert_eq!(r["message"]["id"], stored.id.as_str());
+    }
+    assert_eq!(next_message(&mut ev_b).await, "cut short");
+    // Nothing new for anyone: each member's next message is the next send.
+    let after = json!({"conversation_id": conv_id, "body": "after", "client_msg_id": "c2"});
+    assert_eq!(
+        post(&base, &ta, None, "/api/messages/send", after).await.0,
+        200
+    );
+    assert_eq!(
+        next_message(&mut ev_a).await,
+        "after",
+        "alice got no duplicate"
+    );
+    assert_eq!(
+        next_message(&mut ev_b).await,
+        "after",
+        "bob got no duplicate"
     );
 }

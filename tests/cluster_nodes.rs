@@ -4,12 +4,13 @@
 //! caps, and `/healthz` with a Redis that goes away. Skipped (and says so) when Redis
 //! or PostgreSQL does not answer.
 
-use std::pin::Pin;
+mod common;
+
 use std::process::Stdio;
 use std::time::Duration;
 
-use eventsource_stream::{Event as SseEvent, Eventsource};
-use futures_util::{Stream, StreamExt};
+use common::{Events, next as next_of};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -93,31 +94,14 @@ fn token(user: &str) -> String {
     minter.mint_token(user, 600).unwrap()
 }
 
+/// [`common::post`] as `user`.
 async fn post(base: &str, user: &str, conn: Option<&str>, path: &str, body: Value) -> (u16, Value) {
-    let mut req = reqwest::Client::new()
-        .post(format!("{base}{path}"))
-        .bearer_auth(token(user))
-        .json(&body);
-    if let Some(c) = conn {
-        req = req.header("X-Pqcall-Conn", c);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
+    common::post(base, &token(user), conn, path, body).await
 }
 
 async fn ticket(base: &str, user: &str) -> String {
-    let (s, t) = post(base, user, None, "/api/auth/authenticate", json!({})).await;
-    assert_eq!(s, 200, "{t}");
-    t["sse_ticket"].as_str().unwrap().to_owned()
+    common::ticket(base, &token(user)).await
 }
-
-type Events = Pin<
-    Box<
-        dyn Stream<Item = Result<SseEvent, eventsource_stream::EventStreamError<reqwest::Error>>>
-            + Send,
-    >,
->;
 
 /// One device: its connection id, its position, and every event it saw.
 struct Device {
@@ -131,13 +115,10 @@ struct Device {
 impl Device {
     /// Opens a stream on `base` (resuming when the device has a position).
     async fn open(base: &str, user: &str, resume: Option<&Device>) -> Device {
-        let mut url = format!("{base}/api/events?ticket={}", ticket(base, user).await);
-        if let Some(d) = resume {
-            url.push_str(&format!("&conn_id={}&last_event_id={}", d.conn, d.last));
-        }
-        let res = reqwest::get(url).await.unwrap();
-        assert_eq!(res.status().as_u16(), 200);
-        let mut events: Events = Box::pin(res.bytes_stream().eventsource());
+        let query = resume
+            .map(|d| format!("&conn_id={}&last_event_id={}", d.conn, d.last))
+            .unwrap_or_default();
+        let mut events = common::open(base, &token(user), &query).await;
         let hello = next_of(&mut events).await;
         assert_eq!(hello.event, "hello");
         let h: Value = serde_json::from_str(&hello.data).unwrap();
@@ -183,12 +164,18 @@ impl Device {
     }
 }
 
-async fn next_of(events: &mut Events) -> SseEvent {
-    tokio::time::timeout(Duration::from_secs(20), events.next())
-        .await
-        .expect("an event within 20 s")
-        .expect("the stream is open")
-        .unwrap()
+/// `from` calls `to` through `base`: the answer of a successful offer.
+async fn offer(base: &str, from: &Device, to: &str) -> Value {
+    let (st, r) = post(
+        base,
+        &from.user,
+        Some(&from.conn),
+        "/api/calls/offer",
+        offer_body(to),
+    )
+    .await;
+    assert_eq!(st, 200, "{r}");
+    r
 }
 
 fn offer_body(to: &str) -> Value {
@@ -233,15 +220,7 @@ async fn a_call_across_three_nodes_survives_killing_the_callees_node() {
     let mut b2 = Device::open(&n2, &bob, None).await;
 
     // Offer through node 1: both of Bob's devices ring on node 2.
-    let (st, r) = post(
-        &n1,
-        &alice,
-        Some(&a.conn),
-        "/api/calls/offer",
-        offer_body(&bob),
-    )
-    .await;
-    assert_eq!(st, 200, "{r}");
+    let r = offer(&n1, &a, &bob).await;
     assert_eq!(r["devices"], 2);
     let call_id = r["call_id"].as_str().unwrap().to_owned();
     assert_eq!(b1.until("call.offer").await["call_id"], call_id);
@@ -363,6 +342,57 @@ async fn a_call_across_three_nodes_survives_killing_the_callees_node() {
     assert_eq!(b1.user, bob);
 }
 
+/// A node killed with SIGKILL cannot close its streams: their leases expire, another
+/// node closes them for it, and a call answered on a device that was only there ends
+/// with `connection_lost` after the grace period, once, while the user's device on a
+/// surviving node keeps ringing for new calls.
+#[tokio::test]
+async fn a_dead_nodes_streams_are_closed_for_it_and_its_calls_end() {
+    if !services_answer().await {
+        return;
+    }
+    let extra = ["--stream-lease-ms", "1500", "--conn-grace-ms", "1000"];
+    let (_, mut nodes) = three_nodes("reap", &extra).await;
+    let (n1, n2, n3) = (
+        nodes[0].base.clone(),
+        nodes[1].base.clone(),
+        nodes[2].base.clone(),
+    );
+    let s = salt();
+    let (alice, bob) = (format!("alice-{s}"), format!("bob-{s}"));
+    let mut a = Device::open(&n1, &alice, None).await;
+    let mut b_dead = Device::open(&n2, &bob, None).await;
+    let mut b_live = Device::open(&n3, &bob, None).await;
+
+    // Alice calls Bob; his device on node 2 answers.
+    let r = offer(&n1, &a, &bob).await;
+    assert_eq!(r["devices"], 2);
+    let call_id = r["call_id"].as_str().unwrap().to_owned();
+    b_dead.until("call.offer").await;
+    let answer = json!({"call_id": call_id, "sdp": "v=0\r\n", "kem": {"ct": b64(1088)}});
+    let (st, _) = post(&n2, &bob, Some(&b_dead.conn), "/api/calls/answer", answer).await;
+    assert_eq!(st, 200);
+    a.until("call.answer").await;
+    b_live.until("call.answered_elsewhere").await;
+
+    // Node 2 dies without closing anything, and that device never comes back.
+    let mut killed = nodes.remove(1);
+    killed.child.start_kill().unwrap();
+    killed.child.wait().await.unwrap();
+    let ended = a.until("call.ended").await;
+    assert_eq!(ended["call_id"], call_id.as_str());
+    assert_eq!(ended["reason"], "connection_lost");
+
+    // Bob's other device is still there: a new call rings it, and only it.
+    let r = offer(&n3, &a, &bob).await;
+    assert_eq!(r["devices"], 1, "{r}");
+    assert_eq!(b_live.until("call.offer").await["call_id"], r["call_id"]);
+    mark(&n3, &[&alice]).await;
+    a.until("app.mark").await;
+    let ends = a.names().iter().filter(|n| **n == "call.ended").count();
+    assert_eq!(ends, 1, "{:?}", a.names());
+}
+
 #[tokio::test]
 async fn a_ring_timeout_is_missed_exactly_once_in_the_cluster() {
     if !services_answer().await {
@@ -377,15 +407,7 @@ async fn a_ring_timeout_is_missed_exactly_once_in_the_cluster() {
     let mut b3 = Device::open(&bases[2], &bob, None).await;
     let mut calls = Vec::new();
     for base in &bases {
-        let (st, r) = post(
-            base,
-            &alice,
-            Some(&a.conn),
-            "/api/calls/offer",
-            offer_body(&bob),
-        )
-        .await;
-        assert_eq!(st, 200, "{r}");
+        let r = offer(base, &a, &bob).await;
         calls.push(r["call_id"].as_str().unwrap().to_owned());
     }
     for d in [&mut a, &mut b2, &mut b3] {

@@ -1,6 +1,8 @@
 //! Limits and operations: per-user rate limit, stream cap, slow readers cut off (and
 //! resumed without loss), metrics, server-side publish.
 
+mod common;
+
 use std::time::Duration;
 
 use eventsource_stream::Eventsource;
@@ -11,23 +13,12 @@ use serde_json::{Value, json};
 const SECRET: &[u8] = b"limits-secret-0123456789abcdef0123";
 
 async fn serve(config: Config) -> (String, AppState) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
     let state = AppState::new(config, SECRET);
-    tokio::spawn(pqcall::run(listener, state.clone(), std::future::pending()));
-    (base, state)
+    (common::serve(state.clone()).await, state)
 }
 
 async fn ticket(base: &str, state: &AppState, user: &str) -> String {
-    let res = reqwest::Client::new()
-        .post(format!("{base}/api/auth/authenticate"))
-        .bearer_auth(state.mint_token(user, 600).unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 200);
-    let v: Value = res.json().await.unwrap();
-    v["sse_ticket"].as_str().unwrap().to_owned()
+    common::ticket(base, &state.mint_token(user, 600).unwrap()).await
 }
 
 async fn metric(base: &str, name: &str) -> f64 {

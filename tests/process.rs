@@ -4,7 +4,8 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use eventsource_stream::Eventsource;
+mod common;
+
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -56,45 +57,15 @@ async fn token(user: &str) -> String {
 }
 
 async fn post(base: &str, token: &str, path: &str, body: Value) -> (u16, Value) {
-    let res = reqwest::Client::new()
-        .post(format!("{base}{path}"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (
-        res.status().as_u16(),
-        res.json().await.unwrap_or(Value::Null),
-    )
+    common::post(base, token, None, path, body).await
 }
 
-async fn open_stream(
-    base: &str,
-    user: &str,
-    last: Option<&str>,
-) -> impl futures_util::Stream<
-    Item = Result<eventsource_stream::Event, eventsource_stream::EventStreamError<reqwest::Error>>,
-> {
-    let (_, auth) = post(
-        base,
-        &token(user).await,
-        "/api/auth/authenticate",
-        json!({}),
-    )
-    .await;
-    let mut url = format!(
-        "{base}/api/events?ticket={}",
-        auth["sse_ticket"].as_str().unwrap()
-    );
-    if let Some(l) = last {
-        url.push_str(&format!("&last_event_id={l}"));
-    }
-    reqwest::get(url)
-        .await
-        .unwrap()
-        .bytes_stream()
-        .eventsource()
+/// `user`'s event stream, after `last` when given.
+async fn open_stream(base: &str, user: &str, last: Option<&str>) -> common::Events {
+    let query = last
+        .map(|l| format!("&last_event_id={l}"))
+        .unwrap_or_default();
+    common::open(base, &token(user).await, &query).await
 }
 
 #[tokio::test]
@@ -113,7 +84,7 @@ async fn every_acknowledged_send_survives_kill_9_and_old_ids_reset() {
     let conv = r["conversation_id"].as_str().unwrap().to_owned();
 
     // Bob's stream position before the crash.
-    let mut events = Box::pin(open_stream(&p.base, "bob", None).await);
+    let mut events = open_stream(&p.base, "bob", None).await;
     let old_id = events.next().await.unwrap().unwrap().id;
     drop(events);
 
@@ -184,7 +155,7 @@ async fn every_acknowledged_send_survives_kill_9_and_old_ids_reset() {
         assert!(have.contains(key), "acknowledged send {key} was lost");
     }
     // The memory event log started a new epoch: the old id gets a reset.
-    let mut events = Box::pin(open_stream(&p.base, "bob", Some(&old_id)).await);
+    let mut events = open_stream(&p.base, "bob", Some(&old_id)).await;
     assert_eq!(events.next().await.unwrap().unwrap().event, "hello");
     let reset = events.next().await.unwrap().unwrap();
     assert_eq!(reset.event, "reset");
@@ -197,7 +168,7 @@ async fn sigterm_ends_open_streams_and_exits() {
     let mut p = spawn(&dir.path().join("chat.db")).await;
     let mut streams = vec![];
     for _ in 0..3 {
-        let mut ev = Box::pin(open_stream(&p.base, "carol", None).await);
+        let mut ev = open_stream(&p.base, "carol", None).await;
         assert_eq!(ev.next().await.unwrap().unwrap().event, "hello");
         streams.push(ev);
     }

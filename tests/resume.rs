@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use eventsource_stream::Eventsource;
+mod common;
+
+use common::Events;
 use futures_util::StreamExt;
 use pqcall::{AppState, Config};
 use serde_json::{Value, json};
@@ -24,29 +26,12 @@ impl Lcg {
     }
 }
 
+/// [`common::post`] that must succeed.
 async fn post(base: &str, token: &str, conn: Option<&str>, path: &str, body: Value) -> Value {
-    let mut req = reqwest::Client::new()
-        .post(format!("{base}{path}"))
-        .bearer_auth(token)
-        .json(&body);
-    if let Some(c) = conn {
-        req = req.header("X-Pqcall-Conn", c);
-    }
-    let res = req.send().await.unwrap();
-    assert_eq!(res.status().as_u16(), 200, "{path}");
-    res.json().await.unwrap()
+    let (status, r) = common::post(base, token, conn, path, body).await;
+    assert_eq!(status, 200, "{path}: {r}");
+    r
 }
-
-type Events = std::pin::Pin<
-    Box<
-        dyn futures_util::Stream<
-                Item = Result<
-                    eventsource_stream::Event,
-                    eventsource_stream::EventStreamError<reqwest::Error>,
-                >,
-            > + Send,
-    >,
->;
 
 async fn open(
     base: &str,
@@ -54,25 +39,15 @@ async fn open(
     conn: Option<&str>,
     last: Option<&str>,
 ) -> (Events, String, String) {
-    let t = post(base, token, None, "/api/auth/authenticate", json!({})).await;
-    let mut url = format!(
-        "{base}/api/events?ticket={}",
-        t["sse_ticket"].as_str().unwrap()
-    );
+    let mut query = String::new();
     if let Some(c) = conn {
-        url.push_str(&format!("&conn_id={c}"));
+        query.push_str(&format!("&conn_id={c}"));
     }
     if let Some(l) = last {
-        url.push_str(&format!("&last_event_id={l}"));
+        query.push_str(&format!("&last_event_id={l}"));
     }
-    let mut ev: Events = Box::pin(
-        reqwest::get(url)
-            .await
-            .unwrap()
-            .bytes_stream()
-            .eventsource(),
-    );
-    let hello = ev.next().await.unwrap().unwrap();
+    let mut ev = common::open(base, token, &query).await;
+    let hello = common::next(&mut ev).await;
     assert_eq!(hello.event, "hello");
     let h: Value = serde_json::from_str(&hello.data).unwrap();
     let conn = h["conn_id"].as_str().unwrap().to_owned();

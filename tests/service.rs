@@ -1,10 +1,12 @@
 //! The service on a real socket (127.0.0.1:0) with real HTTP and SSE clients.
 
-use std::pin::Pin;
+mod common;
+
 use std::time::Duration;
 
+use common::{Events, next as next_of};
 use eventsource_stream::{Event as SseEvent, Eventsource};
-use futures_util::{Stream, StreamExt};
+use futures_util::StreamExt;
 use pqcall::{AppState, Config};
 use pqcall_crypto::{
     AnswerKem, CallContext, Callee, CalleeConfirm, Caller, CallerConfirm, OfferKem,
@@ -20,13 +22,9 @@ struct Server {
 }
 
 async fn start(config: Config) -> Server {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
     let state = AppState::new(config, SECRET);
-    let s = state.clone();
-    tokio::spawn(async move { pqcall::run(listener, s, std::future::pending()).await });
     Server {
-        base,
+        base: common::serve(state.clone()).await,
         state,
         http: reqwest::Client::new(),
     }
@@ -39,13 +37,6 @@ fn cfg() -> Config {
         ..Config::default()
     }
 }
-
-type Events = Pin<
-    Box<
-        dyn Stream<Item = Result<SseEvent, eventsource_stream::EventStreamError<reqwest::Error>>>
-            + Send,
-    >,
->;
 
 struct Device {
     token: String,
@@ -60,31 +51,13 @@ impl Server {
     }
 
     async fn post(&self, path: &str, token: &str, conn: Option<&str>, body: Value) -> (u16, Value) {
-        let mut req = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .json(&body);
-        if let Some(c) = conn {
-            req = req.header("X-Pqcall-Conn", c);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status().as_u16();
-        let text = res.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        common::post(&self.base, token, conn, path, body).await
     }
 
     async fn open(&self, user: &str, conn: Option<&str>, last: Option<&str>) -> (Device, SseEvent) {
         let token = self.token(user);
-        let (s, auth) = self
-            .post("/api/auth/authenticate", &token, None, json!({}))
-            .await;
-        assert_eq!(s, 200);
-        let mut url = format!(
-            "{}/api/events?ticket={}",
-            self.base,
-            auth["sse_ticket"].as_str().unwrap()
-        );
+        let ticket = common::ticket(&self.base, &token).await;
+        let mut url = format!("{}/api/events?ticket={ticket}", self.base);
         if let Some(c) = conn {
             url.push_str(&format!("&conn_id={c}"));
         }
@@ -118,15 +91,6 @@ impl Server {
         };
         (dev, hello)
     }
-}
-
-async fn next_of(events: &mut Events) -> SseEvent {
-    // A bound so a broken server fails the test instead of hanging it.
-    tokio::time::timeout(Duration::from_secs(20), events.next())
-        .await
-        .expect("an event within 20 s")
-        .unwrap()
-        .unwrap()
 }
 
 impl Device {

@@ -4,7 +4,7 @@
 //! [`EventLog`] is the interface the service uses; [`MemoryLog`] is the embedded one.
 //! Another backend (Redis Streams) must pass [`conformance`] with the same semantics.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::Mutex;
 
@@ -147,6 +147,19 @@ pub trait EventLog: Send + Sync {
         now: Millis,
     ) -> Result<LoggedEvent, Error>;
 
+    /// Appends like [`append`](Self::append) unless `user`'s log already took an event
+    /// under the same `key` within its age window; then it appends nothing and returns
+    /// `None`. A retried request uses it to finish an interrupted fan-out exactly once.
+    async fn append_once(
+        &self,
+        user: &str,
+        key: &str,
+        audience: Audience,
+        name: &str,
+        data: &str,
+        now: Millis,
+    ) -> Result<Option<LoggedEvent>, Error>;
+
     /// Everything after `after` that connection `conn` sees, or a reset.
     async fn replay(
         &self,
@@ -167,10 +180,47 @@ struct UserLog {
     /// Every seq up to and including this one has been evicted.
     evicted_upto: u64,
     entries: VecDeque<LoggedEvent>,
+    /// Keys of [`EventLog::append_once`], oldest first, with their time; they age out
+    /// like events and are as many as the window holds at most.
+    once: VecDeque<(String, Millis)>,
+    /// The same keys, for lookup.
+    once_keys: HashSet<String>,
 }
 
 impl UserLog {
+    fn push(
+        &mut self,
+        cfg: &LogConfig,
+        audience: Audience,
+        name: &str,
+        data: &str,
+        now: Millis,
+    ) -> LoggedEvent {
+        self.seq += 1;
+        let ev = LoggedEvent {
+            id: EventId {
+                epoch: self.epoch,
+                seq: self.seq,
+            },
+            audience,
+            name: name.to_owned(),
+            data: data.to_owned(),
+            at: now,
+        };
+        self.entries.push_back(ev.clone());
+        self.evict(cfg, now);
+        ev
+    }
+
     fn evict(&mut self, cfg: &LogConfig, now: Millis) {
+        while let Some((_, at)) = self.once.front() {
+            if self.once.len() <= cfg.max_events && at.saturating_add(cfg.max_age_ms) > now {
+                break;
+            }
+            if let Some((key, _)) = self.once.pop_front() {
+                self.once_keys.remove(&key);
+            }
+        }
         while let Some(front) = self.entries.front() {
             let too_many = self.entries.len() > cfg.max_events;
             let too_old = front.at.saturating_add(cfg.max_age_ms) <= now;
@@ -222,6 +272,8 @@ impl MemoryLog {
                 seq: 0,
                 evicted_upto: 0,
                 entries: VecDeque::new(),
+                once: VecDeque::new(),
+                once_keys: HashSet::new(),
             }
         });
         log.evict(&self.cfg, now);
@@ -299,21 +351,25 @@ impl EventLog for MemoryLog {
         now: Millis,
     ) -> Result<LoggedEvent, Error> {
         let cfg = self.cfg;
+        Ok(self.with_user(user, now, |log| log.push(&cfg, audience, name, data, now)))
+    }
+
+    async fn append_once(
+        &self,
+        user: &str,
+        key: &str,
+        audience: Audience,
+        name: &str,
+        data: &str,
+        now: Millis,
+    ) -> Result<Option<LoggedEvent>, Error> {
+        let cfg = self.cfg;
         Ok(self.with_user(user, now, |log| {
-            log.seq += 1;
-            let ev = LoggedEvent {
-                id: EventId {
-                    epoch: log.epoch,
-                    seq: log.seq,
-                },
-                audience,
-                name: name.to_owned(),
-                data: data.to_owned(),
-                at: now,
-            };
-            log.entries.push_back(ev.clone());
-            log.evict(&cfg, now);
-            ev
+            if !log.once_keys.insert(key.to_owned()) {
+                return None;
+            }
+            log.once.push_back((key.to_owned(), now));
+            Some(log.push(&cfg, audience, name, data, now))
         }))
     }
 
@@ -366,12 +422,69 @@ pub mod conformance {
     /// time (Unix ms) of the first append.
     pub async fn run(log: &dyn EventLog, salt: u64, t0: Millis) {
         ids_increase(log, salt, t0).await;
+        append_once_dedupes(log, salt, t0).await;
         replay_every_suffix(log, salt, t0).await;
         audiences(log, salt, t0).await;
         unknown_and_stale(log, salt, t0).await;
         count_window(log, salt, t0).await;
         age_window(log, salt, t0).await;
         users_are_independent(log, salt, t0).await;
+    }
+
+    async fn append_once_dedupes(log: &dyn EventLog, salt: u64, t0: Millis) {
+        let (a, b) = (user("once-a", salt), user("once-b", salt));
+        let first = log
+            .append_once(&a, "k1", Audience::All, "t", "{\"n\":1}", t0)
+            .await
+            .expect("append_once")
+            .expect("a new key appends");
+        let again = log
+            .append_once(&a, "k1", Audience::All, "t", "{\"n\":1}", t0 + 1)
+            .await
+            .expect("append_once");
+        assert!(
+            again.is_none(),
+            "the same key appends nothing the second time"
+        );
+        let other_key = log
+            .append_once(&a, "k2", Audience::All, "t", "{}", t0 + 2)
+            .await
+            .expect("append_once")
+            .expect("another key appends");
+        assert_eq!(
+            other_key.id.seq,
+            first.id.seq + 1,
+            "nothing was appended between"
+        );
+        let other_user = log
+            .append_once(&b, "k1", Audience::All, "t", "{}", t0 + 3)
+            .await
+            .expect("append_once");
+        assert!(other_user.is_some(), "keys are per user");
+        match log
+            .replay(
+                &a,
+                &EventId {
+                    epoch: first.id.epoch,
+                    seq: 0,
+                }
+                .to_string(),
+                "c",
+                t0 + 4,
+            )
+            .await
+            .expect("replay")
+        {
+            Replay::Events(events) => {
+                let seqs: Vec<u64> = events.iter().map(|e| e.id.seq).collect();
+                assert_eq!(
+                    seqs,
+                    vec![first.id.seq, other_key.id.seq],
+                    "one event per key"
+                );
+            }
+            Replay::Reset { reason, .. } => panic!("replay of a fresh log reset: {reason:?}"),
+        }
     }
 
     async fn ids_increase(log: &dyn EventLog, salt: u64, t0: Millis) {

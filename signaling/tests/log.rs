@@ -58,6 +58,32 @@ fn sweep_forgets_idle_users_and_their_ids_reset() {
     );
 }
 
+#[test]
+fn once_keys_age_out_with_the_window_and_are_bounded_by_its_size() {
+    let cfg = LogConfig {
+        max_events: 3,
+        max_age_ms: 1_000,
+    };
+    let log = MemoryLog::new(cfg, 7);
+    let once = |key: &str, at: u64| {
+        pollster::block_on(log.append_once("carol", key, Audience::All, "x", "{}", at))
+            .unwrap()
+            .is_some()
+    };
+    assert!(once("m1", T0));
+    assert!(
+        !once("m1", T0 + 999),
+        "inside the age window the key is known"
+    );
+    assert!(once("m1", T0 + 1_000), "after the window it appends again");
+    // More keys than the window holds: the oldest is forgotten, the newest still known.
+    for k in ["a", "b", "c"] {
+        assert!(once(k, T0 + 1_001));
+    }
+    assert!(once("m1", T0 + 1_002), "pushed out by three newer keys");
+    assert!(!once("c", T0 + 1_002));
+}
+
 proptest! {
     #[test]
     fn resume_from_every_id_yields_exactly_the_suffix(

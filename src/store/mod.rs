@@ -5,6 +5,7 @@ pub mod conformance;
 mod memory;
 #[cfg(feature = "cluster")]
 mod postgres;
+mod sql;
 mod sqlite;
 
 pub use memory::MemoryStore;

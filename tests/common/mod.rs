@@ -1,0 +1,78 @@
+//! HTTP and SSE helpers the integration tests share: a JSON POST, opening a user's
+//! event stream with a single-use ticket, and reading its next event.
+#![allow(dead_code)] // each test binary uses its own part
+
+use std::time::Duration;
+
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+/// An event stream as the tests read it.
+pub type Events = std::pin::Pin<
+    Box<
+        dyn futures_util::Stream<
+                Item = Result<
+                    eventsource_stream::Event,
+                    eventsource_stream::EventStreamError<reqwest::Error>,
+                >,
+            > + Send,
+    >,
+>;
+
+/// POSTs `body` with `token` (and `X-Pqcall-Conn: conn`): the status and the JSON
+/// answer (`Null` when there is none).
+pub async fn post(
+    base: &str,
+    token: &str,
+    conn: Option<&str>,
+    path: &str,
+    body: Value,
+) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .bearer_auth(token)
+        .json(&body);
+    if let Some(c) = conn {
+        req = req.header("X-Pqcall-Conn", c);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// A single-use SSE ticket for `token`'s user.
+pub async fn ticket(base: &str, token: &str) -> String {
+    let (status, t) = post(base, token, None, "/api/auth/authenticate", json!({})).await;
+    assert_eq!(status, 200, "{t}");
+    t["sse_ticket"].as_str().unwrap().to_owned()
+}
+
+/// Opens `token`'s user's event stream on `base` with a ticket; `query` adds
+/// parameters (`&conn_id=…&last_event_id=…`). The caller reads `hello`.
+pub async fn open(base: &str, token: &str, query: &str) -> Events {
+    let url = format!(
+        "{base}/api/events?ticket={}{query}",
+        ticket(base, token).await
+    );
+    let res = reqwest::get(url).await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    Box::pin(res.bytes_stream().eventsource())
+}
+
+/// The next event, within 20 s.
+pub async fn next(events: &mut Events) -> eventsource_stream::Event {
+    tokio::time::timeout(Duration::from_secs(20), events.next())
+        .await
+        .expect("an event within 20 s")
+        .expect("the stream is open")
+        .unwrap()
+}
+
+/// Serves `state` on a free port of 127.0.0.1 until the test ends: the base URL.
+pub async fn serve(state: pqcall::AppState) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(pqcall::run(listener, state, std::future::pending()));
+    base
+}
