@@ -207,11 +207,12 @@ pub async fn send_message(
     // after the message was stored, so there a retry runs it again, once per member:
     // members who got the event get nothing new, members left out get it now. The
     // embedded log never fails halfway.
-    if inserted || state.is_cluster() {
+    let outputs = chat::message_stored(&conv, &message);
+    if state.is_cluster() {
         let key = format!("message:{}", message.id);
-        state
-            .perform_once(chat::message_stored(&conv, &message), &key)
-            .await?;
+        state.perform_once(outputs, &key).await?;
+    } else if inserted {
+        state.perform(outputs).await?;
     }
     drop(core);
     Ok(Json(SendResponse { message }))
