@@ -89,6 +89,17 @@ async fn three_nodes(tag: &str, extra: &[&str]) -> (String, Vec<Node>) {
     (prefix, nodes)
 }
 
+/// The three nodes' base URLs.
+fn bases(nodes: &[Node]) -> [String; 3] {
+    [0, 1, 2].map(|i| nodes[i].base.clone())
+}
+
+/// Two fresh user names, alice and bob.
+fn two_users() -> (String, String) {
+    let s = salt();
+    (format!("alice-{s}"), format!("bob-{s}"))
+}
+
 fn token(user: &str) -> String {
     let minter = pqcall::AppState::new(pqcall::Config::default(), SECRET.as_bytes());
     minter.mint_token(user, 600).unwrap()
@@ -206,13 +217,8 @@ async fn a_call_across_three_nodes_survives_killing_the_callees_node() {
         return;
     }
     let (_, mut nodes) = three_nodes("3n", &[]).await;
-    let (n1, n2, n3) = (
-        nodes[0].base.clone(),
-        nodes[1].base.clone(),
-        nodes[2].base.clone(),
-    );
-    let s = salt();
-    let (alice, bob) = (format!("alice-{s}"), format!("bob-{s}"));
+    let [n1, n2, n3] = bases(&nodes);
+    let (alice, bob) = two_users();
 
     // Alice's device on node 1, Bob's two devices on node 2.
     let mut a = Device::open(&n1, &alice, None).await;
@@ -353,13 +359,8 @@ async fn a_dead_nodes_streams_are_closed_for_it_and_its_calls_end() {
     }
     let extra = ["--stream-lease-ms", "1500", "--conn-grace-ms", "1000"];
     let (_, mut nodes) = three_nodes("reap", &extra).await;
-    let (n1, n2, n3) = (
-        nodes[0].base.clone(),
-        nodes[1].base.clone(),
-        nodes[2].base.clone(),
-    );
-    let s = salt();
-    let (alice, bob) = (format!("alice-{s}"), format!("bob-{s}"));
+    let [n1, n2, n3] = bases(&nodes);
+    let (alice, bob) = two_users();
     let mut a = Device::open(&n1, &alice, None).await;
     let mut b_dead = Device::open(&n2, &bob, None).await;
     let mut b_live = Device::open(&n3, &bob, None).await;
@@ -400,8 +401,7 @@ async fn a_ring_timeout_is_missed_exactly_once_in_the_cluster() {
     }
     let (prefix, nodes) = three_nodes("miss", &["--ring-timeout-ms", "400"]).await;
     let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
-    let s = salt();
-    let (alice, bob) = (format!("alice-{s}"), format!("bob-{s}"));
+    let (alice, bob) = two_users();
     let mut a = Device::open(&bases[0], &alice, None).await;
     let mut b2 = Device::open(&bases[1], &bob, None).await;
     let mut b3 = Device::open(&bases[2], &bob, None).await;
@@ -623,8 +623,7 @@ async fn killing_a_node_and_restarting_redis_under_chat_load_keeps_every_acknowl
     let fast = ["--rate-per-sec", "100000", "--rate-burst", "100000"];
     let mut n1 = node(&url, &prefix, &fast).await;
     let n2 = node(&url, &prefix, &fast).await;
-    let s = salt();
-    let (alice, bob) = (format!("alice-{s}"), format!("bob-{s}"));
+    let (alice, bob) = two_users();
     let (st, r) = post(
         &n2.base,
         &alice,
