@@ -96,7 +96,7 @@ pub struct Config {
     #[arg(long, env = "PQCALL_TICKET_TTL_MS", default_value_t = 60_000)]
     pub ticket_ttl_ms: u64,
     /// Cluster mode: how long a node's claim on one of its open streams lives without
-    /// renewal, in ms (a node renews every third of it). When a node dies, its streams'
+    /// renewal, in ms, at least 1000 (a node renews every third of it). When a node dies, its streams'
     /// slots free themselves and another node closes their connections after this.
     #[arg(long, env = "PQCALL_STREAM_LEASE_MS", default_value_t = 30_000)]
     pub stream_lease_ms: u64,

@@ -56,17 +56,13 @@ local function append(meta, log, now, max, age, ttl, aud, conn, name, data, chan
 end
 "#;
 
+// With a third key (`EventLog::append_once`), nothing is appended when that key is
+// taken; it is taken only after the append, so a failed append leaves it free.
 const APPEND: &str = r#"
-return append(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]),
-  ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10])
-"#;
-
-// KEYS[3] marks the key taken only after the append, so a failed append leaves it free.
-const APPEND_ONCE: &str = r#"
-if redis.call('EXISTS', KEYS[3]) == 1 then return false end
+if KEYS[3] and redis.call('EXISTS', KEYS[3]) == 1 then return false end
 local r = append(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]),
   ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10])
-redis.call('SET', KEYS[3], '1', 'PX', ARGV[3])
+if KEYS[3] then redis.call('SET', KEYS[3], '1', 'PX', ARGV[3]) end
 return r
 "#;
 
@@ -91,7 +87,6 @@ pub struct RedisLog {
     prefix: String,
     cfg: LogConfig,
     append: Script,
-    append_once: Script,
     replay: Script,
     newest: Script,
 }
@@ -174,7 +169,6 @@ impl RedisLog {
             prefix: prefix.to_owned(),
             cfg,
             append: script(APPEND),
-            append_once: script(APPEND_ONCE),
             replay: script(REPLAY),
             newest: script(NEWEST),
         })
@@ -252,14 +246,10 @@ impl RedisLog {
             .await
             .is_ok()
     }
-}
 
-impl RedisLog {
-    /// Runs an append script; `once` adds the key that [`EventLog::append_once`] takes.
-    #[allow(clippy::too_many_arguments)]
+    /// Runs the append script; `once` adds the key that [`EventLog::append_once`] takes.
     async fn invoke_append(
         &self,
-        script: &Script,
         user: &str,
         once: Option<&str>,
         audience: &Audience,
@@ -269,7 +259,7 @@ impl RedisLog {
     ) -> Result<Value, Error> {
         let (meta, log) = self.keys(user);
         let (aud, conn) = audience_fields(audience);
-        let mut invocation = script.key(&meta);
+        let mut invocation = self.append.key(&meta);
         invocation.key(&log);
         if let Some(key) = once {
             invocation.key(format!("{}:once:{user}:{key}", self.prefix));
@@ -345,7 +335,7 @@ impl EventLog for RedisLog {
         now: Millis,
     ) -> Result<LoggedEvent, Error> {
         let r = self
-            .invoke_append(&self.append, user, None, &audience, name, data, now)
+            .invoke_append(user, None, &audience, name, data, now)
             .await?;
         Ok(logged(&r, audience, name, data, now))
     }
@@ -360,15 +350,7 @@ impl EventLog for RedisLog {
         now: Millis,
     ) -> Result<Option<LoggedEvent>, Error> {
         let r = self
-            .invoke_append(
-                &self.append_once,
-                user,
-                Some(key),
-                &audience,
-                name,
-                data,
-                now,
-            )
+            .invoke_append(user, Some(key), &audience, name, data, now)
             .await?;
         Ok(match r {
             Value::Nil => None,

@@ -77,9 +77,7 @@ async fn start_node(
     tokio::task::JoinHandle<std::io::Result<()>>,
 )> {
     let state = pqcall::AppState::from_config(cluster_config()).await.ok()?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let task = tokio::spawn(pqcall::run(listener, state.clone(), stop));
+    let (base, task) = common::serve_until(state.clone(), stop).await;
     Some((base, state, task))
 }
 

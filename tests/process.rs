@@ -1,10 +1,10 @@
 //! The `pqcall` binary as a process: kill -9 durability of chat history, restart on
 //! the same SQLite file, SIGTERM with open streams, and the `token` command.
 
+mod common;
+
 use std::process::Stdio;
 use std::time::Duration;
-
-mod common;
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};

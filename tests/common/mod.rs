@@ -71,8 +71,16 @@ pub async fn next(events: &mut Events) -> eventsource_stream::Event {
 
 /// Serves `state` on a free port of 127.0.0.1 until the test ends: the base URL.
 pub async fn serve(state: pqcall::AppState) -> String {
+    serve_until(state, std::future::pending()).await.0
+}
+
+/// Serves `state` on a free port of 127.0.0.1 until `stop` completes: the base URL
+/// and the server's task.
+pub async fn serve_until(
+    state: pqcall::AppState,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(pqcall::run(listener, state, std::future::pending()));
-    base
+    (base, tokio::spawn(pqcall::run(listener, state, stop)))
 }
