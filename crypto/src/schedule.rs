@@ -100,10 +100,15 @@ impl Schedule {
 
     /// `K(label) = H(enc("pqcall/v1/" + label) || enc(PRK))`.
     pub(crate) fn key(&self, label: &str) -> Secret32 {
-        let mut full = Vec::with_capacity(10 + label.len());
-        full.extend_from_slice(b"pqcall/v1/");
-        full.extend_from_slice(label.as_bytes());
-        Secret32::new(hash(&[&full, self.prk.expose()]))
+        const PREFIX: &[u8] = b"pqcall/v1/";
+        // enc("pqcall/v1/" + label), absorbed in two pieces instead of concatenated.
+        let len = u32::try_from(PREFIX.len() + label.len()).unwrap_or(u32::MAX);
+        let mut h = Sha3_256::new();
+        h.update(len.to_be_bytes());
+        h.update(PREFIX);
+        h.update(label.as_bytes());
+        absorb(&mut h, self.prk.expose());
+        Secret32::new(h.finalize().into())
     }
 
     pub(crate) fn tag_caller(&self) -> Secret32 {
