@@ -18,11 +18,13 @@
 //! once in the whole cluster. Tickets, the per-user request rate (GCRA) and the
 //! per-user stream cap are Redis keys too.
 //!
-//! Every open stream is also a lease in `{prefix}:streams`, which its node renews. A
-//! stream that closes removes its lease and then counts as closed in the core
-//! (`Core::disconnect`); when a node dies, its leases expire and any other node claims
-//! them (one removal wins) and closes those streams for it, so the connections enter
-//! their grace period and their calls end as they would on one node.
+//! Every open stream is also a lease in `{prefix}:streams`, which its node renews. The
+//! lease is written by the same commit that counts the stream open in the core
+//! (`Core::connect`), and removed by the one that counts it closed (`Core::disconnect`),
+//! which commits nothing if the lease is already gone: so a stream is closed exactly
+//! once, by its node when it ends, or, when its node dies or cannot reach Redis to close
+//! it, by whichever node claims the expired lease. The connections then enter their
+//! grace period and their calls end as they would on one node.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -52,6 +54,7 @@ for _, c in ipairs(a.check) do
   local v = tonumber(redis.call('HGET', c[1], 'v') or '0')
   if v ~= tonumber(c[2]) then return {0} end
 end
+if a.claim ~= cjson.null and redis.call('ZREM', a.skey, a.claim) == 0 then return {2} end
 if #a.put > 0 then
   local ver = redis.call('INCR', a.vkey)
   for _, p in ipairs(a.put) do
@@ -62,6 +65,7 @@ end
 for _, k in ipairs(a.del) do redis.call('DEL', k) end
 if a.fired ~= nil and a.fired ~= cjson.null then redis.call('ZREM', a.tkey, a.fired) end
 for _, t in ipairs(a.tadd) do redis.call('ZADD', a.tkey, t[1], t[2]) end
+if a.hold ~= cjson.null then redis.call('ZADD', a.skey, a.hold[1], a.hold[2]) end
 local out = {1}
 local now, max, age, ttl = tonumber(a.now), tonumber(a.max), tonumber(a.age), tonumber(a.ttl)
 for _, e in ipairs(a.ev) do
@@ -120,6 +124,17 @@ impl std::fmt::Debug for Shared {
             .field("node", &self.node)
             .finish_non_exhaustive()
     }
+}
+
+/// What a transaction does to a stream's lease, in the same commit.
+enum LeaseChange {
+    /// Nothing.
+    Keep,
+    /// Adds this lease (a stream opened).
+    Hold(String),
+    /// Removes this lease, and commits nothing if it is not there (a stream closed,
+    /// and no other node closed it first).
+    Claim(String),
 }
 
 /// What a load found: the records, and the version of every key looked at (0 when
@@ -232,6 +247,25 @@ impl Shared {
     where
         F: Fn(&mut Core) -> Result<(R, Vec<Output>), Error>,
     {
+        self.transact_with(seeds, fired, op, |_| LeaseChange::Keep)
+            .await?
+            .ok_or_else(|| Error::Unavailable("a transaction lost a lease it did not take".into()))
+    }
+
+    /// [`transact`](Self::transact) that also changes a stream's lease (chosen from
+    /// `op`'s result) in the same commit. `None` when it was to claim a lease that is
+    /// gone: then nothing was committed.
+    async fn transact_with<R, F, L>(
+        &self,
+        seeds: Scope,
+        fired: Option<&str>,
+        op: F,
+        lease: L,
+    ) -> Result<Option<R>, Error>
+    where
+        F: Fn(&mut Core) -> Result<(R, Vec<Output>), Error>,
+        L: Fn(&R) -> LeaseChange,
+    {
         for _ in 0..MAX_ATTEMPTS {
             let loaded = self.load(&seeds).await?;
             let mut core = Core::new(self.core.clone());
@@ -303,8 +337,16 @@ impl Shared {
                     Output::Ephemeral { user, event } => ephemeral.push((user, event)),
                 }
             }
+            let (hold, claim) = match lease(&result) {
+                LeaseChange::Keep => (None, None),
+                LeaseChange::Hold(m) => (Some(json!([now_ms() + self.lease_ms, m])), None),
+                LeaseChange::Claim(m) => (None, Some(m)),
+            };
             let cfg = self.log.log_config();
             let args = json!({
+                "skey": self.streams_key(),
+                "hold": hold,
+                "claim": claim,
                 "check": check,
                 "put": put,
                 "del": del,
@@ -327,9 +369,13 @@ impl Shared {
                 .invoke_async(&mut con)
                 .await
                 .map_err(unavailable)?;
-            if r.first().map_or(0, as_u64) != 1 {
-                tracing::debug!("transaction conflict: retrying");
-                continue;
+            match r.first().map_or(0, as_u64) {
+                1 => {}
+                2 => return Ok(None),
+                _ => {
+                    tracing::debug!("transaction conflict: retrying");
+                    continue;
+                }
             }
             if !timers.is_empty() {
                 self.timer_added.notify_one();
@@ -337,7 +383,7 @@ impl Shared {
             for (user, event) in ephemeral {
                 self.publish_ephemeral(&user, &event).await?;
             }
-            return Ok(result);
+            return Ok(Some(result));
         }
         Err(Error::Unavailable("too much contention; try again".into()))
     }
@@ -370,31 +416,43 @@ impl Shared {
         }
     }
 
-    /// Records an open stream of connection `conn` (after `Core::connect` counted it)
-    /// under a lease this node renews.
-    pub async fn hold_stream(&self, user: &str, conn: &str, sub: u64) -> Result<(), Error> {
-        let mut con = self.con.clone();
-        redis::cmd("ZADD")
-            .arg(self.streams_key())
-            .arg(now_ms() + self.lease_ms)
-            .arg(self.stream_member(user, conn, sub))
-            .query_async::<i64>(&mut con)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+    /// Opens a stream of `user` in the core (`Core::connect`, reusing `want` if it is
+    /// still known) and, in the same commit, its lease, which this node renews.
+    /// Returns the stream's connection id.
+    pub async fn open_stream(
+        &self,
+        now: u64,
+        user: &str,
+        want: Option<&str>,
+        sub: u64,
+    ) -> Result<String, Error> {
+        let connect = |core: &mut Core| {
+            let conn = core.connect(now, user, want, false).0.conn_id;
+            Ok((conn, Vec::new()))
+        };
+        let hold = |conn: &String| LeaseChange::Hold(self.stream_member(user, conn, sub));
+        self.transact_with(Scope::users([user]), None, connect, hold)
+            .await?
+            .ok_or_else(|| Error::Unavailable("a transaction lost a lease it did not take".into()))
     }
 
-    /// Removes a closed stream's lease: true when it was still there, so the caller
-    /// (and no other node) counts the stream as closed in the core.
-    pub async fn drop_stream(&self, user: &str, conn: &str, sub: u64) -> Result<bool, Error> {
-        let mut con = self.con.clone();
-        let removed: i64 = redis::cmd("ZREM")
-            .arg(self.streams_key())
-            .arg(self.stream_member(user, conn, sub))
-            .query_async(&mut con)
+    /// Counts a stream of this node closed in the core, unless another node already
+    /// did (after its lease expired). On error the lease stays and expires, and then
+    /// some node closes the stream.
+    pub async fn close_stream(&self, user: &str, conn: &str, sub: u64) -> Result<bool, Error> {
+        self.close_leased(self.stream_member(user, conn, sub), user, conn)
             .await
-            .map_err(unavailable)?;
-        Ok(removed == 1)
+    }
+
+    /// `Core::disconnect` of `conn`, committed only with the removal of its lease
+    /// `member`: true when this call removed it.
+    async fn close_leased(&self, member: String, user: &str, conn: &str) -> Result<bool, Error> {
+        let disconnect = |core: &mut Core| Ok(((), core.disconnect(now_ms(), conn)));
+        let claim = |_: &()| LeaseChange::Claim(member.clone());
+        let done = self
+            .transact_with(Scope::users([user]), None, disconnect, claim)
+            .await?;
+        Ok(done.is_some())
     }
 
     /// Renews the slots and leases of this node's open streams. A lease another node
@@ -424,9 +482,9 @@ impl Shared {
         pipe.query_async::<()>(&mut con).await.map_err(unavailable)
     }
 
-    /// Closes, in the core, streams whose lease expired (their node died or lost
-    /// Redis): each is claimed by removing its lease, so one node closes it, once.
-    /// Returns how many it closed.
+    /// Closes, in the core, streams whose lease expired (their node died, lost Redis,
+    /// or could not close them): each by a commit that also removes its lease, so one
+    /// node closes it, once. Returns how many it closed.
     async fn reap_streams(&self, now: u64) -> Result<usize, Error> {
         let mut con = self.con.clone();
         let expired: Vec<String> = due_members(&self.streams_key(), now)
@@ -435,39 +493,21 @@ impl Shared {
             .map_err(unavailable)?;
         let mut closed = 0;
         for member in expired {
-            let claimed: i64 = redis::cmd("ZREM")
-                .arg(self.streams_key())
-                .arg(&member)
-                .query_async(&mut con)
-                .await
-                .map_err(unavailable)?;
-            if claimed != 1 {
-                continue; // another node took it
-            }
             let Ok((user, conn, _, _)) =
                 serde_json::from_str::<(String, String, String, u64)>(&member)
             else {
                 tracing::warn!("dropping an unreadable stream lease");
+                redis::cmd("ZREM")
+                    .arg(self.streams_key())
+                    .arg(&member)
+                    .query_async::<i64>(&mut con)
+                    .await
+                    .map_err(unavailable)?;
                 continue;
             };
-            let done = self
-                .transact(Scope::users([user.as_str()]), None, |core| {
-                    Ok(((), core.disconnect(now_ms(), &conn)))
-                })
-                .await;
-            match done {
-                Ok(()) => closed += 1,
-                Err(e) => {
-                    // Put it back, due now, for the next round (on any node).
-                    tracing::warn!(error = %e, "closing an expired stream");
-                    let _ = redis::cmd("ZADD")
-                        .arg(self.streams_key())
-                        .arg(now)
-                        .arg(&member)
-                        .query_async::<i64>(&mut con)
-                        .await;
-                    return Err(e);
-                }
+            // On error the lease stays due, for the next round on any node.
+            if self.close_leased(member, &user, &conn).await? {
+                closed += 1;
             }
         }
         Ok(closed)

@@ -47,9 +47,6 @@ struct Guard {
     user: String,
     conn: String,
     sub: u64,
-    /// Cluster mode: the stream's lease is in Redis, so whoever removes it counts the
-    /// stream as closed (this node now, or another one after the lease expired).
-    leased: bool,
 }
 
 impl Drop for Guard {
@@ -58,22 +55,21 @@ impl Drop for Guard {
         let (state, conn) = (self.state.clone(), self.conn.clone());
         // Dropped inside the runtime (a response body); if the runtime is gone there
         // is nothing left to clean up.
-        let (user, sub, leased) = (self.user.clone(), self.sub, self.leased);
+        let (user, sub) = (self.user.clone(), self.sub);
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
                 #[cfg(feature = "cluster")]
                 if let Some(shared) = state.shared() {
                     shared.release_stream_slot(&user, sub).await;
-                    if leased {
-                        match shared.drop_stream(&user, &conn, sub).await {
-                            Ok(true) => {}
-                            // Another node closed it already, or it will once the
-                            // lease expires.
-                            Ok(false) | Err(_) => return,
-                        }
+                    // Closed with its lease in one commit; if another node already
+                    // closed it, nothing happens, and on error the lease expires and
+                    // some node closes it then.
+                    if let Err(e) = shared.close_stream(&user, &conn, sub).await {
+                        tracing::warn!(error = %e, "closing a stream (its lease will expire)");
                     }
+                    return;
                 }
-                let _ = (sub, leased);
+                let _ = sub;
                 let now = now_ms();
                 let scope = Scope::users([user.as_str()]);
                 let done = state
@@ -142,33 +138,19 @@ pub async fn events(
     let want = q.conn_id.as_deref();
     let conn = match local.as_mut() {
         Some(core) => core.connect(now, &user, want, false).0.conn_id,
-        None => {
-            let scope = Scope::users([user.as_str()]);
-            state
-                .decide(scope, |core| {
-                    Ok((core.connect(now, &user, want, false).0.conn_id, Vec::new()))
-                })
-                .await?
-        }
+        // Cluster mode: counted open together with its lease (or not at all).
+        None => state.open_stream(now, &user, want, sub).await?,
     };
     let rx = state
         .0
         .hub
         .subscribe(sub, &user, &conn, state.0.config.stream_queue);
-    #[cfg_attr(not(feature = "cluster"), allow(unused_mut))]
-    let mut guard = Guard {
+    let guard = Guard {
         state: state.clone(),
         user: user.clone(),
         conn: conn.clone(),
         sub,
-        leased: false,
     };
-    #[cfg(feature = "cluster")]
-    if let Some(shared) = state.shared() {
-        // On failure the guard closes the stream in the core right away.
-        shared.hold_stream(&user, &conn, sub).await?;
-        guard.leased = true;
-    }
 
     let mut first: Vec<SseEvent> = Vec::new();
     let mut replayed: Vec<SseEvent> = Vec::new();

@@ -212,6 +212,25 @@ impl AppState {
         Ok(result)
     }
 
+    /// Counts a new stream of `user` open in the core (reusing the connection `want`
+    /// if it is still known) and returns its connection id; in cluster mode together
+    /// with the stream's lease, in one commit.
+    pub(crate) async fn open_stream(
+        &self,
+        now: u64,
+        user: &str,
+        want: Option<&str>,
+        sub: u64,
+    ) -> Result<String, Error> {
+        #[cfg(feature = "cluster")]
+        if let Some(shared) = &self.0.shared {
+            return shared.open_stream(now, user, want, sub).await;
+        }
+        let _ = sub;
+        let mut core = self.0.core.lock().await;
+        Ok(core.connect(now, user, want, false).0.conn_id)
+    }
+
     /// Cluster mode's shared state, if this node runs in a cluster.
     #[cfg(feature = "cluster")]
     pub(crate) fn shared(&self) -> Option<&Arc<crate::cluster::Shared>> {
