@@ -13,6 +13,7 @@ use pqcall::cluster::Shared;
 use pqcall::redis_log::RedisLog;
 use pqcall_signaling::{CoreConfig, LogConfig, Scope};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 
 const REDIS: &str = "127.0.0.1:6379";
@@ -89,68 +90,68 @@ fn frame_len(b: &[u8]) -> Option<usize> {
     }
 }
 
+/// What happens to the next whole value on one side of a relayed connection.
+enum Pass {
+    Send,
+    /// Nothing more goes this way; the other side decides when the connection closes.
+    Hold,
+    /// The connection closes.
+    Cut,
+}
+
+/// Copies whole RESP2 values from `rx` to `tx`, asking `pass` before each.
+async fn frames(mut rx: OwnedReadHalf, mut tx: OwnedWriteHalf, mut pass: impl FnMut() -> Pass) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let n = rx.read(&mut chunk).await.unwrap_or(0);
+        if n == 0 {
+            return;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        while let Some(len) = frame_len(&buf) {
+            match pass() {
+                Pass::Send => {}
+                Pass::Hold => std::future::pending::<()>().await,
+                Pass::Cut => return,
+            }
+            if tx.write_all(&buf[..len]).await.is_err() {
+                return;
+            }
+            buf.drain(..len);
+        }
+    }
+}
+
 /// Relays one connection: commands up, replies down, until the cut.
 async fn relay(client: TcpStream, cut: Arc<Mutex<Cut>>) {
     let Ok(upstream) = TcpStream::connect(REDIS).await else {
         return;
     };
-    let (mut client_rx, mut client_tx) = client.into_split();
-    let (mut up_rx, mut up_tx) = upstream.into_split();
+    let (client_rx, client_tx) = client.into_split();
+    let (up_rx, up_tx) = upstream.into_split();
+    // The number of each command sent and not answered yet, in order.
     let inflight = Arc::new(Mutex::new(VecDeque::<u64>::new()));
-
-    let (inflight_up, cut_up) = (inflight.clone(), cut.clone());
-    let commands = async move {
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 16 * 1024];
-        loop {
-            let n = client_rx.read(&mut chunk).await.unwrap_or(0);
-            if n == 0 {
-                return;
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            while let Some(len) = frame_len(&buf) {
-                let n = {
-                    let mut c = cut_up.lock().unwrap();
-                    c.next += 1;
-                    (c.next - 1, c.at)
-                };
-                if n.0 > n.1 {
-                    // Never sent: the reply to the cut command closes the connection.
-                    std::future::pending::<()>().await;
-                }
-                inflight_up.lock().unwrap().push_back(n.0);
-                if up_tx.write_all(&buf[..len]).await.is_err() {
-                    return;
-                }
-                buf.drain(..len);
-            }
+    let commands = frames(client_rx, up_tx, || {
+        let mut c = cut.lock().unwrap();
+        let n = c.next;
+        c.next += 1;
+        if n > c.at {
+            // Never sent: the reply to the cut command closes the connection.
+            return Pass::Hold;
         }
-    };
-    let replies = async move {
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 16 * 1024];
-        loop {
-            let n = up_rx.read(&mut chunk).await.unwrap_or(0);
-            if n == 0 {
-                return;
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            while let Some(len) = frame_len(&buf) {
-                let of = inflight.lock().unwrap().pop_front();
-                {
-                    let mut c = cut.lock().unwrap();
-                    if of.is_some_and(|n| n >= c.at) {
-                        c.happened = true;
-                        return; // the reply is lost and the connection closes
-                    }
-                }
-                if client_tx.write_all(&buf[..len]).await.is_err() {
-                    return;
-                }
-                buf.drain(..len);
-            }
+        inflight.lock().unwrap().push_back(n);
+        Pass::Send
+    });
+    let replies = frames(up_rx, client_tx, || {
+        let of = inflight.lock().unwrap().pop_front();
+        let mut c = cut.lock().unwrap();
+        if of.is_some_and(|n| n >= c.at) {
+            c.happened = true;
+            return Pass::Cut; // the reply is lost and the connection closes
         }
-    };
+        Pass::Send
+    });
     // Whichever side ends first drops both sockets.
     tokio::select! {
         _ = commands => {}
@@ -220,6 +221,24 @@ async fn reconnected(log: &RedisLog) {
         .expect("the connection through the proxy never came back");
 }
 
+/// Runs `run` with the cut at its first command, then its second, and so on until it
+/// runs whole (`run` says whether a cut happened).
+async fn at_every_cut(what: &str, via: &RedisLog, mut run: impl AsyncFnMut(u64) -> bool) {
+    let mut cut_at = 0;
+    loop {
+        assert!(cut_at < 50, "{what} never ran whole");
+        reconnected(via).await;
+        if !run(cut_at).await {
+            break;
+        }
+        cut_at += 1;
+    }
+    assert!(
+        cut_at >= 2,
+        "{what} took {cut_at} commands: nothing was cut"
+    );
+}
+
 #[tokio::test]
 async fn a_stream_is_counted_open_exactly_while_its_lease_exists_wherever_redis_is_cut() {
     if TcpStream::connect(REDIS).await.is_err() {
@@ -237,11 +256,8 @@ async fn a_stream_is_counted_open_exactly_while_its_lease_exists_wherever_redis_
         .unwrap();
 
     // Opening a stream, cut at each of its commands in turn.
-    let mut cut_at = 0;
-    loop {
-        assert!(cut_at < 50, "opening a stream never ran whole");
+    at_every_cut("opening a stream", &via_log, async |cut_at| {
         let user = format!("open-{cut_at}");
-        reconnected(&via_log).await;
         proxy.arm(cut_at);
         let opened = via.open_stream(now_ms(), &user, None, 1).await;
         let cut = proxy.disarm();
@@ -250,22 +266,13 @@ async fn a_stream_is_counted_open_exactly_while_its_lease_exists_wherever_redis_
         if opened.is_ok() {
             assert_eq!(online, 1, "opened, yet not counted open");
         }
-        if !cut {
-            break;
-        }
-        cut_at += 1;
-    }
-    assert!(
-        cut_at >= 2,
-        "the open took {cut_at} commands: nothing was cut"
-    );
+        cut
+    })
+    .await;
 
-    // Closing it, cut likewise.
-    let mut cut_at = 0;
-    loop {
-        assert!(cut_at < 50, "closing a stream never ran whole");
+    // Closing one, likewise.
+    at_every_cut("closing a stream", &via_log, async |cut_at| {
         let user = format!("close-{cut_at}");
-        reconnected(&via_log).await;
         let conn = via.open_stream(now_ms(), &user, None, 1).await.unwrap();
         assert_eq!(observe(&direct, &mut redis, &prefix, &user).await, (1, 1));
         proxy.arm(cut_at);
@@ -277,13 +284,7 @@ async fn a_stream_is_counted_open_exactly_while_its_lease_exists_wherever_redis_
             assert!(closed, "no other node could have closed it");
             assert_eq!(online, 0, "closed, yet still counted open");
         }
-        if !cut {
-            break;
-        }
-        cut_at += 1;
-    }
-    assert!(
-        cut_at >= 2,
-        "the close took {cut_at} commands: nothing was cut"
-    );
+        cut
+    })
+    .await;
 }
