@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pqcall_signaling::{
-    Call, Core, CoreConfig, Error, Event, Output, Records, Scope, Timer, UserRecord,
+    Call, CallState, Core, CoreConfig, Error, Event, Output, Records, Scope, Timer, UserRecord,
 };
 use redis::aio::ConnectionManager;
 use redis::{Script, Value};
@@ -65,6 +65,7 @@ end
 for _, k in ipairs(a.del) do redis.call('DEL', k) end
 if a.fired ~= nil and a.fired ~= cjson.null then redis.call('ZREM', a.tkey, a.fired) end
 for _, t in ipairs(a.tadd) do redis.call('ZADD', a.tkey, t[1], t[2]) end
+for _, g in ipairs(a.gauge) do redis.call('HINCRBY', a.gkey, g[1], g[2]) end
 if a.hold ~= cjson.null then redis.call('ZADD', a.skey, a.hold[1], a.hold[2]) end
 local out = {1}
 local now, max, age, ttl = tonumber(a.now), tonumber(a.max), tonumber(a.age), tonumber(a.ttl)
@@ -137,6 +138,28 @@ enum LeaseChange {
     Claim(String),
 }
 
+/// How a transaction changes the cluster-wide gauges: the records before it count
+/// negative, those after it positive.
+#[derive(Default)]
+struct Gauges(BTreeMap<String, i64>);
+
+impl Gauges {
+    fn count(&mut self, records: &Records, sign: i64) {
+        let conns: usize = records.users.values().map(UserRecord::connections).sum();
+        *self.0.entry("connections".into()).or_default() += sign * conns as i64;
+        for call in records.calls.values() {
+            let key = format!("calls:{}", call.state.as_str());
+            *self.0.entry(key).or_default() += sign;
+        }
+    }
+
+    /// The fields that changed, and by how much.
+    fn changes(&self) -> Vec<(&str, i64)> {
+        let changed = self.0.iter().filter(|(_, d)| **d != 0);
+        changed.map(|(k, d)| (k.as_str(), *d)).collect()
+    }
+}
+
 /// What a load found: the records, and the version of every key looked at (0 when
 /// missing), which the commit checks.
 #[derive(Default)]
@@ -187,6 +210,27 @@ impl Shared {
     /// A stream's member in `{prefix}:streams`: user, connection, node, stream number.
     fn stream_member(&self, user: &str, conn: &str, sub: u64) -> String {
         json!([user, conn, self.node, sub]).to_string()
+    }
+
+    fn gauges_key(&self) -> String {
+        format!("{}:gauges", self.prefix)
+    }
+
+    /// Cluster-wide counts, kept by every commit: connections (open or in their grace
+    /// period) and calls by state.
+    pub async fn gauges(&self) -> Result<(u64, Vec<(CallState, u64)>), Error> {
+        let mut con = self.con.clone();
+        let all: BTreeMap<String, i64> = redis::cmd("HGETALL")
+            .arg(self.gauges_key())
+            .query_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        let get = |k: &str| all.get(k).copied().unwrap_or(0).max(0).unsigned_abs();
+        let calls = CallState::ALL
+            .iter()
+            .map(|s| (*s, get(&format!("calls:{}", s.as_str()))))
+            .collect();
+        Ok((get("connections"), calls))
     }
 
     fn timers_key(&self) -> String {
@@ -268,10 +312,13 @@ impl Shared {
     {
         for _ in 0..MAX_ATTEMPTS {
             let loaded = self.load(&seeds).await?;
+            let mut gauges = Gauges::default();
+            gauges.count(&loaded.records, -1);
             let mut core = Core::new(self.core.clone());
             core.import(loaded.records);
             let (result, outputs) = op(&mut core)?;
             let after = core.export();
+            gauges.count(&after, 1);
 
             // (key, JSON) to write, keys to delete: only what changed.
             let mut put: Vec<(String, String)> = Vec::new();
@@ -347,6 +394,8 @@ impl Shared {
                 "skey": self.streams_key(),
                 "hold": hold,
                 "claim": claim,
+                "gkey": self.gauges_key(),
+                "gauge": gauges.changes(),
                 "check": check,
                 "put": put,
                 "del": del,

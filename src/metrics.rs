@@ -13,6 +13,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use pqcall_signaling::CallState;
+
 use crate::state::AppState;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -122,6 +124,24 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     res
 }
 
+/// Connections (open or in their grace period) and calls by state: this process's, or
+/// in cluster mode the whole cluster's (a node's own core holds none between requests).
+/// `None` when Redis does not answer; the gauges then keep their last values.
+async fn counts(state: &AppState) -> Option<(u64, Vec<(CallState, u64)>)> {
+    #[cfg(feature = "cluster")]
+    if let Some(shared) = state.shared() {
+        return shared
+            .gauges()
+            .await
+            .inspect_err(|e| tracing::warn!(error = %e, "reading the cluster's gauges"))
+            .ok();
+    }
+    let core = state.0.core.lock().await;
+    let calls = core.calls_by_state().into_iter();
+    let calls = calls.map(|(s, n)| (s, n as u64)).collect();
+    Some((core.connection_count() as u64, calls))
+}
+
 /// `GET /metrics`
 pub async fn render(State(state): State<AppState>) -> Response {
     let m = &state.0.metrics;
@@ -129,10 +149,9 @@ pub async fn render(State(state): State<AppState>) -> Response {
     if let Ok(rt) = tokio::runtime::Handle::try_current() {
         m.tasks.set(rt.metrics().num_alive_tasks() as i64);
     }
-    {
-        let core = state.0.core.lock().await;
-        m.connections.set(core.connection_count() as i64);
-        for (s, n) in core.calls_by_state() {
+    if let Some((connections, calls)) = counts(&state).await {
+        m.connections.set(connections as i64);
+        for (s, n) in calls {
             m.calls
                 .get_or_create(&StateLabel {
                     state: s.as_str().to_owned(),

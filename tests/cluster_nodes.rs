@@ -9,7 +9,7 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{Events, next as next_of};
+use common::{Events, metric, next as next_of};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -392,6 +392,49 @@ async fn a_dead_nodes_streams_are_closed_for_it_and_its_calls_end() {
     a.until("app.mark").await;
     let ends = a.names().iter().filter(|n| **n == "call.ended").count();
     assert_eq!(ends, 1, "{:?}", a.names());
+}
+
+#[tokio::test]
+async fn every_node_reports_the_whole_clusters_connections_and_calls() {
+    if !services_answer().await {
+        return;
+    }
+    let (_, nodes) = three_nodes("gauges", &[]).await;
+    let [n1, n2, n3] = bases(&nodes);
+    let (alice, bob) = two_users();
+    let a = Device::open(&n1, &alice, None).await;
+    let mut b = Device::open(&n2, &bob, None).await;
+    // Each node's /metrics, in order n1, n2, n3: connections, then calls by state.
+    async fn counts(bases: [&String; 3], states: &[&str]) -> Vec<Vec<f64>> {
+        let mut all = Vec::new();
+        for base in bases {
+            let mut row = vec![metric(base, "pqcall_connections").await];
+            for s in states {
+                row.push(metric(base, &format!("pqcall_calls{{state=\"{s}\"}}")).await);
+            }
+            all.push(row);
+        }
+        all
+    }
+    let states = ["ringing", "connecting", "ended"];
+    let each = |row: [f64; 4]| vec![row.to_vec(); 3];
+    let nodes3 = [&n1, &n2, &n3];
+    assert_eq!(counts(nodes3, &states).await, each([2.0, 0.0, 0.0, 0.0]));
+
+    let r = offer(&n1, &a, &bob).await;
+    let call_id = r["call_id"].as_str().unwrap().to_owned();
+    b.until("call.offer").await;
+    assert_eq!(counts(nodes3, &states).await, each([2.0, 1.0, 0.0, 0.0]));
+
+    let answer = json!({"call_id": call_id, "sdp": "v=0\r\n", "kem": {"ct": b64(1088)}});
+    let (st, _) = post(&n2, &bob, Some(&b.conn), "/api/calls/answer", answer).await;
+    assert_eq!(st, 200);
+    assert_eq!(counts(nodes3, &states).await, each([2.0, 0.0, 1.0, 0.0]));
+
+    let end = json!({"call_id": call_id});
+    let (st, _) = post(&n3, &alice, Some(&a.conn), "/api/calls/end", end).await;
+    assert_eq!(st, 200);
+    assert_eq!(counts(nodes3, &states).await, each([2.0, 0.0, 0.0, 1.0]));
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::metric;
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use pqcall::{AppState, Config};
@@ -19,20 +20,6 @@ async fn serve(config: Config) -> (String, AppState) {
 
 async fn ticket(base: &str, state: &AppState, user: &str) -> String {
     common::ticket(base, &state.mint_token(user, 600).unwrap()).await
-}
-
-async fn metric(base: &str, name: &str) -> f64 {
-    let text = reqwest::get(format!("{base}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{name} not in /metrics:\n{text}"))
 }
 
 #[tokio::test]

@@ -65,6 +65,11 @@ impl UserRecord {
             && self.live_calls.is_empty()
     }
 
+    /// How many connections this user has (open, or in their grace period).
+    pub fn connections(&self) -> usize {
+        self.conns.len()
+    }
+
     /// The calls whose records a request about this user needs.
     pub fn live_calls(&self) -> impl Iterator<Item = &String> {
         self.live_calls.iter()

@@ -1,5 +1,5 @@
 //! HTTP and SSE helpers the integration tests share: a JSON POST, opening a user's
-//! event stream with a single-use ticket, and reading its next event.
+//! event stream with a single-use ticket, reading its next event, and reading a metric.
 #![allow(dead_code)] // each test binary uses its own part
 
 use std::time::Duration;
@@ -83,4 +83,19 @@ pub async fn serve_until(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     (base, tokio::spawn(pqcall::run(listener, state, stop)))
+}
+
+/// The value of the sample `name` (with its labels, if any) on `base`'s `/metrics`.
+pub async fn metric(base: &str, name: &str) -> f64 {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{name} not in /metrics:\n{text}"))
 }
