@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::metric;
+use common::{metric, metrics_text};
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use pqcall::{AppState, Config};
@@ -248,12 +248,7 @@ async fn metrics_and_health_answer() {
         .await
         .unwrap();
     assert_eq!(h["status"], "ok");
-    let text = reqwest::get(format!("{base}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(&base).await;
     for name in [
         "pqcall_open_streams",
         "pqcall_events_delivered_total",

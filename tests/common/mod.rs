@@ -85,14 +85,15 @@ pub async fn serve_until(
     (base, tokio::spawn(pqcall::run(listener, state, stop)))
 }
 
+/// `base`'s `/metrics` page.
+pub async fn metrics_text(base: &str) -> String {
+    let res = reqwest::get(format!("{base}/metrics")).await.unwrap();
+    res.text().await.unwrap()
+}
+
 /// The value of the sample `name` (with its labels, if any) on `base`'s `/metrics`.
 pub async fn metric(base: &str, name: &str) -> f64 {
-    let text = reqwest::get(format!("{base}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(base).await;
     text.lines()
         .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
         .and_then(|l| l.rsplit(' ').next())
