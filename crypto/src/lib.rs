@@ -50,7 +50,9 @@
 //! # Hygiene
 //!
 //! `dk` is dropped as soon as it has decapsulated; secrets live in [`Secret32`], which
-//! zeroizes on drop, prints `<redacted>` in `Debug` and compares in constant time.
+//! zeroizes on drop, prints `<redacted>` in `Debug` and compares in constant time. The
+//! SHA3-256 hashers of the key schedule, which absorb `ss` and `PRK`, wipe their state
+//! when dropped (`sha3`'s `zeroize` feature).
 //! Seeded key generation and encapsulation exist only behind the `hazmat` feature,
 //! for test vectors.
 //!

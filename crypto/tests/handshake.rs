@@ -377,6 +377,15 @@ fn debug_output_never_shows_secrets() {
     assert!(printed.contains("<redacted>"));
 }
 
+/// The key schedule's hashers absorb `ss` and `PRK`, and Keccak-f is a permutation, so a
+/// hasher's state gives the secret back: it must be wiped when dropped. (Without `sha3`'s
+/// `zeroize` feature this does not compile.)
+#[test]
+fn key_schedule_hashers_wipe_their_state_on_drop() {
+    fn wipes_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    wipes_on_drop::<sha3::Sha3_256>();
+}
+
 #[test]
 fn safety_code_formats_with_leading_zeros() {
     // Find a seeded run with a small code by construction of the display rule.
