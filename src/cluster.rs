@@ -138,6 +138,20 @@ enum LeaseChange {
     Claim(String),
 }
 
+/// The result of a commit that claimed no lease, which always goes through when it
+/// returns (only a claim can find nothing to commit).
+fn committed<R>(done: Option<R>) -> Result<R, Error> {
+    done.ok_or_else(|| Error::Unavailable("a commit lost a lease it did not claim".into()))
+}
+
+/// The gauge of connections in `{prefix}:gauges`.
+const CONNECTIONS: &str = "connections";
+
+/// The gauge of calls in `state` in `{prefix}:gauges`.
+fn calls_field(state: CallState) -> String {
+    format!("calls:{}", state.as_str())
+}
+
 /// How a transaction changes the cluster-wide gauges: the records before it count
 /// negative, those after it positive.
 #[derive(Default)]
@@ -146,10 +160,9 @@ struct Gauges(BTreeMap<String, i64>);
 impl Gauges {
     fn count(&mut self, records: &Records, sign: i64) {
         let conns: usize = records.users.values().map(UserRecord::connections).sum();
-        *self.0.entry("connections".into()).or_default() += sign * conns as i64;
+        *self.0.entry(CONNECTIONS.into()).or_default() += sign * conns as i64;
         for call in records.calls.values() {
-            let key = format!("calls:{}", call.state.as_str());
-            *self.0.entry(key).or_default() += sign;
+            *self.0.entry(calls_field(call.state)).or_default() += sign;
         }
     }
 
@@ -228,9 +241,9 @@ impl Shared {
         let get = |k: &str| all.get(k).copied().unwrap_or(0).max(0).unsigned_abs();
         let calls = CallState::ALL
             .iter()
-            .map(|s| (*s, get(&format!("calls:{}", s.as_str()))))
+            .map(|s| (*s, get(&calls_field(*s))))
             .collect();
-        Ok((get("connections"), calls))
+        Ok((get(CONNECTIONS), calls))
     }
 
     fn timers_key(&self) -> String {
@@ -291,9 +304,8 @@ impl Shared {
     where
         F: Fn(&mut Core) -> Result<(R, Vec<Output>), Error>,
     {
-        self.transact_with(seeds, fired, op, |_| LeaseChange::Keep)
-            .await?
-            .ok_or_else(|| Error::Unavailable("a transaction lost a lease it did not take".into()))
+        let done = self.transact_with(seeds, fired, op, |_| LeaseChange::Keep);
+        committed(done.await?)
     }
 
     /// [`transact`](Self::transact) that also changes a stream's lease (chosen from
@@ -480,9 +492,8 @@ impl Shared {
             Ok((conn, Vec::new()))
         };
         let hold = |conn: &String| LeaseChange::Hold(self.stream_member(user, conn, sub));
-        self.transact_with(Scope::users([user]), None, connect, hold)
-            .await?
-            .ok_or_else(|| Error::Unavailable("a transaction lost a lease it did not take".into()))
+        let done = self.transact_with(Scope::users([user]), None, connect, hold);
+        committed(done.await?)
     }
 
     /// Counts a stream of this node closed in the core, unless another node already
