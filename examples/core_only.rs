@@ -77,7 +77,7 @@ fn main() -> anyhow::Result<()> {
     perform(out, &mut inbox);
 
     println!("alice confirms");
-    let ctx = CallContext::from_sdp(&call_id, "alice", "bob", offer_sdp, answer_sdp);
+    let ctx = CallContext::from_sdp(&call_id, "alice", "bob", offer_sdp, answer_sdp)?;
     let Some((_, Event::CallAnswer(a))) = inbox.into_iter().find(|(u, _)| u == "alice") else {
         anyhow::bail!("no answer")
     };

@@ -62,6 +62,10 @@ pub struct Config {
     /// Ring timeout, in milliseconds.
     #[arg(long, env = "PQCALL_RING_TIMEOUT_MS", default_value_t = 45_000)]
     pub ring_timeout_ms: u64,
+    /// How long an answered call may take to become active (both confirms), in
+    /// milliseconds; then it ends with `handshake_timeout` on both sides.
+    #[arg(long, env = "PQCALL_HANDSHAKE_TIMEOUT_MS", default_value_t = 30_000)]
+    pub handshake_timeout_ms: u64,
     /// Grace period of a connection id without a stream, in milliseconds.
     #[arg(long, env = "PQCALL_CONN_GRACE_MS", default_value_t = 30_000)]
     pub conn_grace_ms: u64,
@@ -119,6 +123,7 @@ impl Default for Config {
             cors_origins: Vec::new(),
             web_dir: PathBuf::from("web"),
             ring_timeout_ms: 45_000,
+            handshake_timeout_ms: 30_000,
             conn_grace_ms: 30_000,
             heartbeat_ms: 15_000,
             replay_events: 1000,

@@ -23,6 +23,7 @@ use crate::store::{ChatStore, MemoryStore, SqliteStore};
 fn core_config(config: &Config) -> CoreConfig {
     CoreConfig {
         ring_timeout_ms: config.ring_timeout_ms,
+        handshake_timeout_ms: config.handshake_timeout_ms,
         conn_grace_ms: config.conn_grace_ms,
         offers_per_minute: config.offers_per_minute,
         max_ringing_per_caller: config.max_ringing,

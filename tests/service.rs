@@ -154,7 +154,8 @@ async fn full_call_with_the_real_handshake_and_two_callee_devices() {
         "bob",
         &offer_sdp,
         data["sdp"].as_str().unwrap(),
-    );
+    )
+    .unwrap();
     let (caller, confirm) = caller.finish(
         &AnswerKem::from_wire(data["kem"]["ct"].as_str().unwrap()).unwrap(),
         &ctx,
@@ -169,7 +170,7 @@ async fn full_call_with_the_real_handshake_and_two_callee_devices() {
         data["kem"]["tag"].as_str().unwrap(),
     )
     .unwrap();
-    let bob_ctx = CallContext::from_sdp(&call_id, "alice", "bob", &offer_sdp, &answer_sdp);
+    let bob_ctx = CallContext::from_sdp(&call_id, "alice", "bob", &offer_sdp, &answer_sdp).unwrap();
     let (bob_keys, reply) = callee.confirm(&their, &bob_ctx).unwrap();
     let (s, r) = srv
         .post(
@@ -714,4 +715,41 @@ async fn open_conversations_can_be_joined_and_cancel_reaches_every_device() {
             ("call.ended", Some("canceled"))
         );
     }
+}
+
+/// PROTOCOL.md §5: a call answered but never confirmed ends with `handshake_timeout` on
+/// both bound connections, and is then final (409 on a late confirm).
+#[tokio::test]
+async fn an_answered_call_never_confirmed_times_out_on_both_sides() {
+    let srv = start(Config {
+        handshake_timeout_ms: 1_000,
+        ..cfg()
+    })
+    .await;
+    let (mut alice, _) = srv.open("alice", None, None).await;
+    let (mut bob, _) = srv.open("bob", None, None).await;
+    let (_, offer) = Caller::start().unwrap();
+    let (_, r) = srv
+        .post("/api/calls/offer", &alice.token, Some(&alice.conn), json!({"to": "bob", "sdp": sdp("AA:BB"), "kem": {"suite": "ML-KEM-768", "ek": offer.ek_b64(), "commit": offer.commit_b64()}}))
+        .await;
+    let call_id = r["call_id"].as_str().unwrap().to_owned();
+    assert_eq!(bob.next().await.0, "call.offer");
+    let (s, _) = srv.post("/api/calls/answer", &bob.token, Some(&bob.conn), json!({"call_id": call_id, "sdp": sdp("CC:DD"), "kem": {"ct": pqcall_crypto::wire::encode(&[0; 1088])}})).await;
+    assert_eq!(s, 200);
+    assert_eq!(alice.next().await.0, "call.answer");
+    let ended = json!({"call_id": call_id, "reason": "handshake_timeout"});
+    assert_eq!(alice.next().await, ("call.ended".to_owned(), ended.clone()));
+    assert_eq!(bob.next().await, ("call.ended".to_owned(), ended));
+    let (s, r) = srv
+        .post(
+            "/api/calls/confirm",
+            &bob.token,
+            Some(&bob.conn),
+            json!({"call_id": call_id, "kem": {"tag": pqcall_crypto::wire::encode(&[0; 32])}}),
+        )
+        .await;
+    assert_eq!(
+        (s, r["error"]["code"].as_str()),
+        (409, Some("invalid_state"))
+    );
 }

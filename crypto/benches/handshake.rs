@@ -21,6 +21,7 @@ fn ctx() -> CallContext {
         include_str!("../tests/fixtures/chromium-offer.sdp"),
         include_str!("../tests/fixtures/chromium-answer.sdp"),
     )
+    .expect("fixture SDPs carry one fingerprint each")
 }
 
 fn raw(c: &mut Criterion) {

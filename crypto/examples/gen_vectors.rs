@@ -111,6 +111,7 @@ fn main() {
     const FP1: &str = "sha-256 6B:8B:4F:22:AE:19:05:7C:D1:3E:80:F9:61:2A:B4:07:9C:5D:E3:18:44:A0:7F:C2:95:0B:D6:3A:71:E8:12:CF";
     const FP2: &str = "sha-256 0F:A1:9E:53:C7:28:B0:64:DD:12:8A:F5:3C:E9:47:70:1B:86:D4:2E:F0:5A:93:C1:68:07:BE:24:7D:E5:39:A6";
     const FP384: &str = "sha-384 11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00";
+    const FPS: &str = "sha-256 6B:8B:4F:22:AE:19:05:7C:D1:3E:80:F9:61:2A:B4:07:9C:5D:E3:18:44:A0:7F:C2:95:0B:D6:3A:71:E8:12:CF,sha-384 11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00,sha-512 A0:A1:A2:A3:A4:A5:A6:A7:A8:A9:AA:AB:AC:AD:AE:AF:B0:B1:B2:B3:B4:B5:B6:B7:B8:B9:BA:BB:BC:BD:BE:BF:C0:C1:C2:C3:C4:C5:C6:C7:C8:C9:CA:CB:CC:CD:CE:CF:D0:D1:D2:D3:D4:D5:D6:D7:D8:D9:DA:DB:DC:DD:DE:DF";
     let cases = [
         Inputs {
             name: "basic",
@@ -159,6 +160,16 @@ fn main() {
             callee_id: "alice",
             fp_a: FP2,
             fp_b: FP1,
+        },
+        // An SDP listing sha-256, sha-384 and sha-512 of one certificate binds all three,
+        // sorted and joined with "," (PROTOCOL.md §6).
+        Inputs {
+            name: "several-fingerprints",
+            call_id: "9c0d7e1f2a3b4c5d6e7f8091a2b3c4d5",
+            caller_id: "alice",
+            callee_id: "bob",
+            fp_a: FPS,
+            fp_b: FP2,
         },
     ];
     let doc = json!({

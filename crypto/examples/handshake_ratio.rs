@@ -81,7 +81,7 @@ fn main() -> anyhow::Result<()> {
         "bob",
         include_str!("../tests/fixtures/chromium-offer.sdp"),
         include_str!("../tests/fixtures/chromium-answer.sdp"),
-    );
+    )?;
     let full_batch = || full(&ctx);
     let kinds: [&dyn Fn() -> anyhow::Result<()>; 3] = [&raw, &raw_reused_key, &full_batch];
     for kind in kinds {

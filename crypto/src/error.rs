@@ -43,6 +43,24 @@ pub enum Party {
     Callee,
 }
 
+/// Why a receiver dropped an SFrame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// Not an SFrame (the header does not parse), or a data message without its type byte.
+    #[error("malformed")]
+    Malformed,
+    /// A KID other than the one the peer sends on this path.
+    #[error("unexpected key id")]
+    WrongKeyId,
+    /// A counter already accepted, or older than the replay window.
+    #[error("replayed or too old")]
+    Replayed,
+    /// The AES-GCM tag does not verify (wrong key, or the frame was changed).
+    #[error("does not authenticate")]
+    Authentication,
+}
+
 /// Everything that can go wrong in the handshake or in decoding its messages.
 ///
 /// None of the variants carries secret material.
@@ -73,6 +91,17 @@ pub enum Error {
     /// A handshake step was used out of order (for example twice).
     #[error("handshake step used out of order")]
     OutOfOrder,
+    /// An SDP breaks the fingerprint rule (none, malformed, or two values for one hash
+    /// function): the call ends with reason `fingerprint_mismatch`.
+    #[error("fingerprint_mismatch: {0}")]
+    BadFingerprint(&'static str),
+    /// An SFrame was dropped by its receiver (PROTOCOL.md §7); counted, never played.
+    #[error("SFrame dropped: {0}")]
+    FrameDropped(DropReason),
+    /// A sender used every counter of its key (2^64 frames), or a frame is over
+    /// AES-GCM's size limit; never in practice.
+    #[error("SFrame encryption failed")]
+    EncryptionFailed,
     /// The operating system's random number generator failed.
     #[error("the system random number generator failed")]
     Rng,

@@ -1,26 +1,90 @@
-//! The DTLS fingerprint that PROTOCOL.md §6 binds into the transcript.
+//! The DTLS fingerprints that `docs/PROTOCOL.md` §6 binds into the transcript.
 //!
-//! Rule: take the first line of the SDP that starts with `a=fingerprint:`. Session-level
-//! lines come before the first `m=` line, so in document order this is the session-level
-//! fingerprint when there is one, else the first one of a media section. Its value is
-//! split on whitespace into a hash name and a hex string; the result is the hash name in
-//! lower case, one space, the hex in upper case (colons kept), e.g. `"sha-256 AB:CD:..."`.
-//! When there is no such line, or it lacks either part, the result is the empty string.
-//! Lines may end with `\r\n` or `\n`.
+//! A browser verifies the peer's DTLS certificate against *one* `a=fingerprint` line of
+//! the SDP, of its own choosing (Chromium: the last media-level line). If only one line
+//! were bound, a relay could add a second line that the browser verifies instead. So:
+//!
+//! - every line that starts with `a=fingerprint:` (session level and every media
+//!   section) is read; its value must be exactly two tokens separated by ASCII
+//!   whitespace (space, tab, form feed), a hash function name and a hex string;
+//! - each is normalised, ASCII only: hash name lower-cased, hex upper-cased, one
+//!   space between (`"sha-256 AB:CD:..."`);
+//! - all lines with the same hash name must carry the same value, and there must be
+//!   at least one line; otherwise the SDP is refused ([`Error::BadFingerprint`]) and
+//!   the call ends with reason `fingerprint_mismatch`;
+//! - the binding is every distinct normalised value, sorted bytewise, joined with
+//!   `","`. For the usual SDP with one value, it is just that value.
+//!
+//! Lines end with `\n` or `\r\n`. Non-ASCII bytes are never case-mapped, so the Rust
+//! and JavaScript parsers (`web/src/fingerprint.js`) agree on every input.
 
-/// Extracts and normalizes the DTLS fingerprint of an SDP (see the module docs).
-pub fn from_sdp(sdp: &str) -> String {
-    for line in sdp.lines() {
-        let line = line.trim_end_matches('\r');
-        if let Some(value) = line.strip_prefix("a=fingerprint:") {
-            let mut parts = value.split_ascii_whitespace();
-            return match (parts.next(), parts.next()) {
-                (Some(hash), Some(hex)) => {
-                    format!("{} {}", hash.to_ascii_lowercase(), hex.to_ascii_uppercase())
-                }
-                _ => String::new(),
+use crate::error::Error;
+
+const PREFIX: &str = "a=fingerprint:";
+
+/// The distinct fingerprints of one SDP, normalised and sorted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprints(Vec<(String, String)>);
+
+impl Fingerprints {
+    /// Reads every `a=fingerprint` line of an SDP and applies the rule of the module docs.
+    pub fn parse(sdp: &str) -> Result<Self, Error> {
+        let mut found: Vec<(String, String)> = Vec::new();
+        for line in sdp.split('\n') {
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            let Some(value) = line.strip_prefix(PREFIX) else {
+                continue;
             };
+            let mut parts = value.split(is_space).filter(|p| !p.is_empty());
+            let (Some(hash), Some(hex), None) = (parts.next(), parts.next(), parts.next()) else {
+                return Err(Error::BadFingerprint("a fingerprint line is malformed"));
+            };
+            let (hash, hex) = (hash.to_ascii_lowercase(), hex.to_ascii_uppercase());
+            match found.iter().find(|(h, _)| *h == hash) {
+                Some((_, bound)) if *bound != hex => {
+                    return Err(Error::BadFingerprint(
+                        "two different fingerprints for one hash function",
+                    ));
+                }
+                Some(_) => {}
+                None => found.push((hash, hex)),
+            }
         }
+        if found.is_empty() {
+            return Err(Error::BadFingerprint("the SDP has no fingerprint"));
+        }
+        found.sort_by(|a, b| format!("{} {}", a.0, a.1).cmp(&format!("{} {}", b.0, b.1)));
+        Ok(Self(found))
     }
-    String::new()
+
+    /// The value bound into the transcript: `"hash HEX"` items joined with `","`.
+    pub fn binding(&self) -> String {
+        let items: Vec<String> = self.0.iter().map(|(h, x)| format!("{h} {x}")).collect();
+        items.join(",")
+    }
+
+    /// Whether `hash` (e.g. `"sha-256"`) with `digest` is one of the bound values: the
+    /// check of the peer's DTLS certificate once it is known.
+    pub fn matches(&self, hash: &str, digest: &[u8]) -> bool {
+        let hex: Vec<String> = digest.iter().map(|b| format!("{b:02X}")).collect();
+        let hex = hex.join(":");
+        let hash = hash.to_ascii_lowercase();
+        self.0.iter().any(|(h, x)| *h == hash && *x == hex)
+    }
+
+    /// The `(hash name, HEX)` pairs, sorted.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(h, x)| (h.as_str(), x.as_str()))
+    }
+}
+
+/// The binding string of an SDP's fingerprints (see the module docs).
+pub fn from_sdp(sdp: &str) -> Result<String, Error> {
+    Fingerprints::parse(sdp).map(|f| f.binding())
+}
+
+/// The whitespace that separates the two tokens: ASCII space, tab and form feed (a
+/// `\r` can only end a line, and lines are split on `\n`).
+fn is_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\x0c' | '\r')
 }

@@ -39,3 +39,19 @@ pub fn transcript_and_prk(
     let schedule = Schedule::new(&Secret32::new(*ss), &th);
     (th, *schedule.prk().expose())
 }
+
+/// Call keys from raw media keys (code 0), to replay SFrame vectors without a handshake.
+pub fn call_keys(media_caller: [u8; 32], media_callee: [u8; 32]) -> crate::CallKeys {
+    crate::CallKeys {
+        media_caller_to_callee: Secret32::new(media_caller),
+        media_callee_to_caller: Secret32::new(media_callee),
+        safety_code: crate::SafetyCode(0),
+        counters: Default::default(),
+    }
+}
+
+/// Sets the next SFrame counter of `kid` (0–3), to replay vectors at large counters.
+/// Reusing a counter with the same key breaks AES-GCM completely.
+pub fn set_next_counter(keys: &crate::CallKeys, kid: u64, next: u64) {
+    keys.counters[kid as usize].store(next, std::sync::atomic::Ordering::Relaxed);
+}

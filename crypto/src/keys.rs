@@ -3,7 +3,11 @@
 use crate::secret::Secret32;
 
 /// The keys of one call, equal on both sides after a successful handshake.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// The SFrame senders and receivers of PROTOCOL.md §7 come from here
+/// ([`CallKeys::media_sender`] and its siblings, in [`crate::media`]); clones share the
+/// SFrame counters, so no two frames of a call ever share a (KID, counter).
+#[derive(Debug, Clone)]
 pub struct CallKeys {
     /// `K("media/caller")`: protects media from the caller to the callee.
     pub media_caller_to_callee: Secret32,
@@ -11,7 +15,20 @@ pub struct CallKeys {
     pub media_callee_to_caller: Secret32,
     /// The 6-digit code both people compare.
     pub safety_code: SafetyCode,
+    /// The next SFrame counter of each KID.
+    pub(crate) counters: crate::media::Counters,
 }
+
+impl PartialEq for CallKeys {
+    /// The keys and the code; the counters are state, not key material.
+    fn eq(&self, other: &Self) -> bool {
+        self.media_caller_to_callee == other.media_caller_to_callee
+            && self.media_callee_to_caller == other.media_callee_to_caller
+            && self.safety_code == other.safety_code
+    }
+}
+
+impl Eq for CallKeys {}
 
 /// The 6-digit safety code (SAS): first 4 bytes of `K("sas")`, big-endian, mod 10^6.
 ///
@@ -44,27 +61,31 @@ pub struct CallContext {
     pub caller_id: String,
     /// The callee's user id.
     pub callee_id: String,
-    /// `fp_A`: the normalized DTLS fingerprint of the offer's SDP.
+    /// `fp_A`: the bound DTLS fingerprints of the offer's SDP.
     pub offer_fingerprint: String,
-    /// `fp_B`: the normalized DTLS fingerprint of the answer's SDP.
+    /// `fp_B`: the bound DTLS fingerprints of the answer's SDP.
     pub answer_fingerprint: String,
 }
 
 impl CallContext {
-    /// Builds a context from the two SDPs, extracting their fingerprints.
+    /// Builds a context from the two SDPs, binding their fingerprints.
+    ///
+    /// Fails with [`Error::BadFingerprint`](crate::Error::BadFingerprint) when either SDP
+    /// breaks the fingerprint rule of [`crate::fingerprint`]: the call then ends with
+    /// reason `fingerprint_mismatch`.
     pub fn from_sdp(
         call_id: &str,
         caller_id: &str,
         callee_id: &str,
         offer_sdp: &str,
         answer_sdp: &str,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, crate::Error> {
+        Ok(Self {
             call_id: call_id.to_owned(),
             caller_id: caller_id.to_owned(),
             callee_id: callee_id.to_owned(),
-            offer_fingerprint: crate::fingerprint::from_sdp(offer_sdp),
-            answer_fingerprint: crate::fingerprint::from_sdp(answer_sdp),
-        }
+            offer_fingerprint: crate::fingerprint::from_sdp(offer_sdp)?,
+            answer_fingerprint: crate::fingerprint::from_sdp(answer_sdp)?,
+        })
     }
 }

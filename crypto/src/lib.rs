@@ -1,7 +1,9 @@
 //! The pqcall call handshake: an ML-KEM-768 ([FIPS 203]) key exchange relayed through
 //! the signaling server, a SHA3-256 ([FIPS 202]) key schedule bound to both DTLS
-//! fingerprints, per-direction media keys and a 6-digit safety code. The specification
-//! is §6 of the project's `PROTOCOL.md`; every module names the part it implements.
+//! fingerprints, per-direction media keys, a 6-digit safety code, and SFrame ([RFC 9605])
+//! encryption of media frames and data-channel messages with those keys. The
+//! specification is §6–§7 of `docs/PROTOCOL.md`; every module names the part it
+//! implements.
 //!
 //! ```
 //! use pqcall_crypto::{Callee, Caller, CallContext};
@@ -15,7 +17,7 @@
 //!     "c0ffee", "alice", "bob",
 //!     "v=0\r\na=fingerprint:sha-256 aa:bb\r\n",
 //!     "v=0\r\na=fingerprint:sha-256 cc:dd\r\n",
-//! );
+//! )?;
 //! // Caller: decapsulates, reveals its nonce and sends its tag.
 //! let (caller, caller_confirm) = caller.finish(&answer, &ctx);
 //! // Callee: checks the commitment and the caller's tag, sends its own.
@@ -44,8 +46,9 @@
 //!
 //! A relay can still drop, delay or refuse calls, see who calls whom and when, and
 //! read the SDP (addresses, codecs). Nothing is proven if the people do not compare
-//! the codes. Media keys are derived here but applying them to media is the
-//! application's job.
+//! the codes. The media keys protect frames only where the application passes every
+//! frame through [`media`]'s senders and receivers (the browser client and the native
+//! example do).
 //!
 //! # Hygiene
 //!
@@ -58,6 +61,7 @@
 //!
 //! [FIPS 203]: https://csrc.nist.gov/pubs/fips/203/final
 //! [FIPS 202]: https://csrc.nist.gov/pubs/fips/202/final
+//! [RFC 9605]: https://www.rfc-editor.org/rfc/rfc9605.html
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod callee;
@@ -67,6 +71,7 @@ pub mod fingerprint;
 #[cfg(feature = "hazmat")]
 pub mod hazmat;
 mod keys;
+pub mod media;
 mod schedule;
 mod secret;
 mod state;
@@ -74,8 +79,9 @@ pub mod wire;
 
 pub use callee::Callee;
 pub use caller::{Caller, CallerAwaitingTag};
-pub use error::{Error, Field, Party};
+pub use error::{DropReason, Error, Field, Party};
 pub use keys::{CallContext, CallKeys, SafetyCode};
+pub use media::{DataMessage, DataReceiver, DataSender, FrameReceiver, FrameSender, Role};
 pub use secret::Secret32;
 pub use state::Handshake;
 pub use wire::{AnswerKem, CalleeConfirm, CallerConfirm, OfferKem};

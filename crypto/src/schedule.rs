@@ -128,6 +128,7 @@ impl Schedule {
             media_caller_to_callee: self.key("media/caller"),
             media_callee_to_caller: self.key("media/callee"),
             safety_code: crate::SafetyCode(n),
+            counters: Default::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ fn ctx() -> CallContext {
         "v=0\r\na=fingerprint:sha-256 AA:BB:CC\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n",
         "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=fingerprint:SHA-256 dd:ee:ff\r\n",
     )
+    .unwrap()
 }
 
 fn seeded(i: u8) -> ([u8; 64], [u8; 32], [u8; 32]) {

@@ -417,7 +417,7 @@ pub async fn call_once(
         .await?;
     spent += t.elapsed();
     bob.send_ice(&call_id).await?;
-    let ctx = CallContext::from_sdp(&call_id, "alice", "bob", &o.sdp, &answer.sdp);
+    let ctx = CallContext::from_sdp(&call_id, "alice", "bob", &o.sdp, &answer.sdp)?;
 
     // Alice finishes and confirms; bob checks and confirms; alice checks.
     let Event::CallAnswer(a) = alice.next_call_event(&call_id).await? else {
@@ -433,7 +433,7 @@ pub async fn call_once(
         let t = Instant::now();
         let (caller, confirm) = caller.finish(
             &AnswerKem::from_wire(&a.kem.ct)?,
-            &CallContext::from_sdp(&call_id, "alice", "bob", &offer.sdp, &a.sdp),
+            &CallContext::from_sdp(&call_id, "alice", "bob", &offer.sdp, &a.sdp)?,
         );
         let conn = alice.conn().to_owned();
         alice

@@ -22,6 +22,8 @@ use crate::output::{Output, Timer, deliver};
 pub struct CoreConfig {
     /// Ring timeout (PROTOCOL.md §5 default 45 s).
     pub ring_timeout_ms: u64,
+    /// How long an answered call may take to become `active` (§5, default 30 s).
+    pub handshake_timeout_ms: u64,
     /// How long a connection id survives with no stream (default 30 s).
     pub conn_grace_ms: u64,
     /// How long a typing start lasts without another.
@@ -40,6 +42,7 @@ impl Default for CoreConfig {
     fn default() -> Self {
         CoreConfig {
             ring_timeout_ms: 45_000,
+            handshake_timeout_ms: 30_000,
             conn_grace_ms: 30_000,
             typing_ttl_ms: 5_000,
             max_ringing_per_caller: 4,
@@ -426,7 +429,7 @@ impl Core {
     /// `POST /api/calls/answer`
     pub fn answer(
         &mut self,
-        _now: Millis,
+        now: Millis,
         user: &str,
         conn: &str,
         req: &AnswerRequest,
@@ -466,6 +469,10 @@ impl Core {
                 Event::CallIce(ice),
             ));
         }
+        out.push(Output::Timer {
+            at: now + self.cfg.handshake_timeout_ms,
+            timer: Timer::HandshakeTimeout(call_id.clone()),
+        });
         let (caller, callee) = (call.caller.clone(), call.callee.clone());
         remove_id(&mut self.ringing_from, &caller, &call_id);
         remove_id(&mut self.ringing_to, &callee, &call_id);
@@ -712,6 +719,28 @@ impl Core {
                 ));
                 out.push(deliver(&call.callee, Audience::All, notice));
                 self.finish(now, call_id, CallState::Missed, &mut out);
+            }
+            Timer::HandshakeTimeout(call_id) => {
+                let Some(call) = self.calls.get(call_id) else {
+                    return out;
+                };
+                if call.state != CallState::Connecting {
+                    return out;
+                }
+                let notice = Event::CallEnded(CallNotice {
+                    call_id: call_id.clone(),
+                    reason: Some("handshake_timeout".into()),
+                });
+                out.push(deliver(
+                    &call.caller,
+                    Audience::Only(call.caller_conn.clone()),
+                    notice.clone(),
+                ));
+                if let Some(conn) = &call.callee_conn {
+                    out.push(deliver(&call.callee, Audience::Only(conn.clone()), notice));
+                }
+                tracing::debug!(call_id, "handshake timed out");
+                self.finish(now, call_id, CallState::Ended, &mut out);
             }
             Timer::ConnGrace {
                 conn, generation, ..

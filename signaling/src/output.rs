@@ -38,6 +38,8 @@ pub enum Output {
 pub enum Timer {
     /// A ringing call's ring timeout.
     RingTimeout(String),
+    /// An answered call's handshake timeout (it must be `active` by then).
+    HandshakeTimeout(String),
     /// A connection's grace period after its last stream closed.
     ConnGrace {
         /// Whose connection.

@@ -117,7 +117,7 @@ impl Scope {
     /// stay on one node.
     pub fn of_timer(timer: &Timer) -> Option<Self> {
         match timer {
-            Timer::RingTimeout(call) | Timer::ForgetCall(call) => {
+            Timer::RingTimeout(call) | Timer::HandshakeTimeout(call) | Timer::ForgetCall(call) => {
                 Some(Scope::default().with_call(call))
             }
             Timer::ConnGrace { user, .. } => Some(Scope::users([user.as_str()])),

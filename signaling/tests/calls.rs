@@ -6,7 +6,11 @@ use pqcall_signaling::api::{ConfirmKemBody, OfferKemBody, OfferRequest};
 use pqcall_signaling::{CallState, CoreConfig, Error};
 
 fn setup() -> (Sim, String, String, String, String) {
-    let mut sim = Sim::new(CoreConfig::default());
+    setup_with(CoreConfig::default())
+}
+
+fn setup_with(cfg: CoreConfig) -> (Sim, String, String, String, String) {
+    let mut sim = Sim::new(cfg);
     let a = sim.connect("alice");
     let b1 = sim.connect("bob");
     let b2 = sim.connect("bob");
@@ -19,7 +23,11 @@ fn setup() -> (Sim, String, String, String, String) {
 }
 
 fn answered() -> (Sim, String, String, String, String) {
-    let (mut sim, a, b1, b2, call) = setup();
+    answered_with(CoreConfig::default())
+}
+
+fn answered_with(cfg: CoreConfig) -> (Sim, String, String, String, String) {
+    let (mut sim, a, b1, b2, call) = setup_with(cfg);
     let (_, out) = sim
         .core
         .answer(sim.now, "bob", &b1, &answer(&call))
@@ -450,7 +458,11 @@ fn pending_ice_is_bounded() {
 
 #[test]
 fn grace_keeps_a_call_across_a_blip_and_ends_it_after() {
-    let (mut sim, a, b1, _b2, call) = answered();
+    // A handshake that may take longer than this test, which is about the grace period.
+    let (mut sim, a, b1, _b2, call) = answered_with(CoreConfig {
+        handshake_timeout_ms: 600_000,
+        ..CoreConfig::default()
+    });
     // Bob's phone loses its stream and comes back within the grace period with the
     // same connection id: the call goes on.
     let out = sim.core.disconnect(sim.now, &b1);
@@ -485,4 +497,28 @@ fn caller_losing_its_connection_cancels_the_ringing_call() {
     sim.advance(30_000);
     assert_eq!(sim.take(&b1), ["call.ended"]);
     assert_eq!(sim.core.call(&call).unwrap().state, CallState::Canceled);
+}
+
+#[test]
+fn an_answered_call_that_never_confirms_ends_with_handshake_timeout() {
+    let (mut sim, a, b1, b2, call) = answered();
+    sim.advance(29_999);
+    assert_eq!(sim.core.call(&call).unwrap().state, CallState::Connecting);
+    sim.advance(1);
+    assert_eq!(sim.core.call(&call).unwrap().state, CallState::Ended);
+    assert_eq!(sim.take(&a), ["call.ended"]);
+    assert_eq!(sim.take(&b1), ["call.ended"]);
+    assert!(sim.take(&b2).is_empty(), "only the bound connections");
+    // Confirmed in time, it never fires.
+    let (mut sim, a, b1, _, call) = answered();
+    for (user, conn, caller) in [("alice", &a, true), ("bob", &b1, false)] {
+        let (_, out) = sim
+            .core
+            .confirm(sim.now, user, conn, &confirm(&call, caller))
+            .unwrap();
+        sim.perform(out);
+    }
+    assert_eq!(sim.core.call(&call).unwrap().state, CallState::Active);
+    sim.advance(60_000);
+    assert_eq!(sim.core.call(&call).unwrap().state, CallState::Active);
 }

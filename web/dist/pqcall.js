@@ -246,6 +246,329 @@ function devTokens(baseUrl, user) {
   };
 }
 
+// src/bytes.js
+var te = new TextEncoder();
+var utf8 = (s) => te.encode(s);
+function toBase64(b) {
+  let s = "";
+  for (let i = 0; i < b.length; i += 32768) s += String.fromCharCode(...b.subarray(i, i + 32768));
+  return btoa(s);
+}
+function fromBase64(s, len, field) {
+  if (typeof s !== "string" || s.length !== Math.ceil(len / 3) * 4 || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) {
+    throw new HandshakeError("bad_encoding", `${field} must be ${len} bytes of standard padded base64`);
+  }
+  const bin = atob(s);
+  const out = Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  if (out.length !== len || toBase64(out) !== s) throw new HandshakeError("bad_encoding", `${field} is not canonical base64`);
+  return out;
+}
+function ctEqual(a, b) {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
+  return d === 0;
+}
+var HandshakeError = class extends Error {
+  /** @param {string} code @param {string} message */
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+};
+
+// src/sframe.js
+var CIPHER_SUITE = 5;
+var REPLAY_WINDOW = 256;
+var KID = { callerMedia: 0, callerData: 1, calleeMedia: 2, calleeData: 3 };
+var te2 = new TextEncoder();
+function minimalBytes(v) {
+  const out = [];
+  do {
+    out.unshift(Number(v & 0xffn));
+    v >>= 8n;
+  } while (v > 0n);
+  return out;
+}
+function encodeHeader(kid, ctr) {
+  const [k, c] = [BigInt(kid), BigInt(ctr)];
+  const bytes = [0];
+  if (k < 8n) bytes[0] |= Number(k) << 4;
+  else {
+    const kb = minimalBytes(k);
+    bytes[0] |= 128 | kb.length - 1 << 4;
+    bytes.push(...kb);
+  }
+  if (c < 8n) bytes[0] |= Number(c);
+  else {
+    const cb = minimalBytes(c);
+    bytes[0] |= 8 | cb.length - 1;
+    bytes.push(...cb);
+  }
+  return Uint8Array.from(bytes);
+}
+function decodeHeader(buf) {
+  if (buf.length < 1) return null;
+  const cfg = buf[0];
+  let at = 1;
+  const field = (extended, low) => {
+    if (!extended) return BigInt(low);
+    const n = low + 1;
+    if (at + n > buf.length) return null;
+    let v = 0n;
+    for (let i = 0; i < n; i++) v = v << 8n | BigInt(buf[at + i]);
+    at += n;
+    return v;
+  };
+  const kid = field(cfg & 128, cfg >> 4 & 7);
+  if (kid === null) return null;
+  const ctr = field(cfg & 8, cfg & 7);
+  if (ctr === null) return null;
+  return { kid, ctr, length: at };
+}
+function label(what, kid) {
+  const l = te2.encode(`SFrame 1.0 Secret ${what} `);
+  const out = new Uint8Array(l.length + 10);
+  out.set(l);
+  const v = new DataView(out.buffer);
+  v.setBigUint64(l.length, BigInt(kid));
+  v.setUint16(l.length + 8, CIPHER_SUITE);
+  return out;
+}
+async function deriveKid(base, kid) {
+  const hkdf = (info) => ({ name: "HKDF", hash: "SHA-512", salt: new Uint8Array(0), info });
+  const key = await crypto.subtle.deriveKey(hkdf(label("key", kid)), base, { name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]);
+  const salt = new Uint8Array(await crypto.subtle.deriveBits(hkdf(label("salt", kid)), base, 96));
+  return { kid: BigInt(kid), key, salt };
+}
+var importBaseKey = (bytes) => crypto.subtle.importKey("raw", bytes, "HKDF", false, ["deriveKey", "deriveBits"]);
+function nonce(salt, ctr) {
+  const n = new Uint8Array(12);
+  new DataView(n.buffer).setBigUint64(4, BigInt(ctr));
+  for (let i = 0; i < 12; i++) n[i] ^= salt[i];
+  return n;
+}
+async function seal({ kid, key, salt }, ctr, plaintext) {
+  const header = encodeHeader(kid, ctr);
+  const ct = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv: nonce(salt, ctr), additionalData: header, tagLength: 128 }, key, plaintext));
+  const out = new Uint8Array(header.length + ct.length);
+  out.set(header);
+  out.set(ct, header.length);
+  return out;
+}
+var Sender = class {
+  constructor(kidKey) {
+    this.k = kidKey;
+    this.next = 0n;
+  }
+  get sent() {
+    return Number(this.next);
+  }
+  /** @param {Uint8Array} plaintext non-empty */
+  async seal(plaintext) {
+    const ctr = this.next;
+    this.next += 1n;
+    return seal(this.k, ctr, plaintext);
+  }
+};
+var Receiver = class {
+  constructor(kidKey, window = REPLAY_WINDOW) {
+    this.k = kidKey;
+    this.window = BigInt(window);
+    this.highest = -1n;
+    this.seen = /* @__PURE__ */ new Set();
+    this.received = 0;
+    this.dropped = 0;
+    this.reasons = { malformed: 0, wrong_kid: 0, replayed: 0, authentication: 0 };
+  }
+  _drop(why) {
+    this.dropped++;
+    this.reasons[why]++;
+    return null;
+  }
+  /** @param {Uint8Array} frame non-empty */
+  async open(frame) {
+    const h = decodeHeader(frame);
+    if (!h || frame.length < h.length + 16) return this._drop("malformed");
+    if (h.kid !== this.k.kid) return this._drop("wrong_kid");
+    if (this.seen.has(h.ctr) || h.ctr + this.window <= this.highest) return this._drop("replayed");
+    let plain;
+    try {
+      plain = new Uint8Array(await crypto.subtle.decrypt(
+        { name: "AES-GCM", iv: nonce(this.k.salt, h.ctr), additionalData: frame.subarray(0, h.length), tagLength: 128 },
+        this.k.key,
+        frame.subarray(h.length)
+      ));
+    } catch {
+      return this._drop("authentication");
+    }
+    if (this.seen.has(h.ctr) || h.ctr + this.window <= this.highest) return this._drop("replayed");
+    this.seen.add(h.ctr);
+    if (h.ctr > this.highest) {
+      this.highest = h.ctr;
+      for (const c of this.seen) if (c + this.window <= this.highest) this.seen.delete(c);
+    }
+    this.received++;
+    return plain;
+  }
+};
+function encodeData(message) {
+  const body = typeof message === "string" ? te2.encode(message) : new Uint8Array(message);
+  const out = new Uint8Array(body.length + 1);
+  out[0] = typeof message === "string" ? 1 : 2;
+  out.set(body, 1);
+  return out;
+}
+function decodeData(plain) {
+  if (plain[0] === 2) return plain.slice(1);
+  if (plain[0] !== 1) return null;
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(plain.subarray(1));
+  } catch {
+    return null;
+  }
+}
+
+// src/e2ee.js
+function e2eeSupport() {
+  if (typeof RTCRtpScriptTransform !== "undefined") return "script";
+  if (typeof RTCRtpSender !== "undefined" && RTCRtpSender.prototype.createEncodedStreams) return "streams";
+  return null;
+}
+var AUDIO_LEVEL = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+var CallE2ee = class extends EventTarget {
+  constructor() {
+    super();
+    this.mode = e2eeSupport();
+    if (!this.mode) throw new HandshakeError("e2ee_unsupported", "this browser cannot encrypt call audio end to end (no encoded transforms)");
+    this.state = "waiting";
+    this.stats = { sent: 0, received: 0, dropped: 0, early: 0, arrived: 0 };
+    this.attached = { send: 0, recv: 0 };
+    this.worker = new Worker(new URL("./e2ee-worker.js", import.meta.url), { type: "module" });
+    this.worker.onmessage = ({ data }) => {
+      if (data.type === "stats") {
+        this.stats = data.stats;
+        this.dispatchEvent(new Event("stats"));
+      }
+      if (data.type === "attached") this.attached[data.side]++;
+      if (data.type === "decrypting") this._set("encrypted");
+    };
+    this.data = null;
+  }
+  _set(state) {
+    if (this.state === state || this.state === "failed") return;
+    this.state = state;
+    this.dispatchEvent(new Event("state"));
+  }
+  /** Extra RTCPeerConnection configuration the mode needs. */
+  pcConfig() {
+    return this.mode === "streams" ? { encodedInsertableStreams: true } : {};
+  }
+  _attach(side, endpoint) {
+    if (this.mode === "script") {
+      endpoint.transform = new RTCRtpScriptTransform(this.worker, { side });
+    } else {
+      const { readable, writable } = endpoint.createEncodedStreams();
+      this.worker.postMessage({ type: "streams", side, readable, writable }, [readable, writable]);
+    }
+  }
+  /** Every sender and receiver of the peer connection, and no audio level in clear. */
+  attachAll(pc) {
+    for (const t of pc.getTransceivers()) {
+      if (t.sender.track && !t.sender.transform && !t._pqE2ee) this._attach("send", t.sender);
+      if (!t.receiver.transform && !t._pqE2ee) this._attach("recv", t.receiver);
+      t._pqE2ee = true;
+      try {
+        const exts = t.getHeaderExtensionsToNegotiate?.();
+        if (exts) t.setHeaderExtensionsToNegotiate(exts.map((e) => e.uri === AUDIO_LEVEL ? { ...e, direction: "stopped" } : e));
+      } catch {
+      }
+    }
+  }
+  /**
+   * Installs this side's keys once the peer's tag verified: media in the worker, data here.
+   * @param {'caller'|'callee'} role @param {{mediaCaller: Uint8Array, mediaCallee: Uint8Array}} keys
+   */
+  async setKeys(role, keys) {
+    const [mine, theirs] = role === "caller" ? [keys.mediaCaller, keys.mediaCallee] : [keys.mediaCallee, keys.mediaCaller];
+    const [send, recv] = await Promise.all([importBaseKey(mine), importBaseKey(theirs)]);
+    mine.fill(0);
+    theirs.fill(0);
+    this.keys = { send, recv };
+    const caller = role === "caller";
+    this.worker.postMessage({ type: "keys", send, recv, sendKid: caller ? KID.callerMedia : KID.calleeMedia, recvKid: caller ? KID.calleeMedia : KID.callerMedia });
+    const [dtx, drx] = await Promise.all([
+      deriveKid(send, caller ? KID.callerData : KID.calleeData),
+      deriveKid(recv, caller ? KID.calleeData : KID.callerData)
+    ]);
+    this.data = { sender: new Sender(dtx), receiver: new Receiver(drx) };
+    this._set("keyed");
+  }
+  /** Seals a data-channel message (string or bytes); null before the keys exist. */
+  async sealData(message) {
+    return this.data ? this.data.sender.seal(encodeData(message)) : null;
+  }
+  /** Opens a data-channel message; null when it is dropped (counted). */
+  async openData(bytes) {
+    if (!this.data) return null;
+    const plain = await this.data.receiver.open(new Uint8Array(bytes));
+    return plain ? decodeData(plain) : null;
+  }
+  /** Fresh counters from the worker (they are also pushed every half second). */
+  refreshStats() {
+    return new Promise((resolve) => {
+      this.addEventListener("stats", () => resolve(this.stats), { once: true });
+      this.worker.postMessage({ type: "stats" });
+    });
+  }
+  fail() {
+    this._set("failed");
+  }
+  close() {
+    this.worker.terminate();
+  }
+};
+
+// src/fingerprint.js
+var PREFIX = "a=fingerprint:";
+var SPACE = /[ \t\f\r]+/;
+var lowerAscii = (s) => s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+var upperAscii = (s) => s.replace(/[a-z]+/g, (m) => m.toUpperCase());
+var te3 = new TextEncoder();
+function bytewise(a, b) {
+  const [x, y] = [te3.encode(a), te3.encode(b)];
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i] - y[i];
+  return x.length - y.length;
+}
+function parseFingerprints(sdp) {
+  const found = /* @__PURE__ */ new Map();
+  for (const raw of String(sdp ?? "").split("\n")) {
+    const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+    if (!line.startsWith(PREFIX)) continue;
+    const parts = line.slice(PREFIX.length).split(SPACE).filter(Boolean);
+    if (parts.length !== 2) throw new HandshakeError("fingerprint_mismatch", "a fingerprint line is malformed");
+    const [hash, hex] = [lowerAscii(parts[0]), upperAscii(parts[1])];
+    if (found.has(hash) && found.get(hash) !== hex) {
+      throw new HandshakeError("fingerprint_mismatch", "two different fingerprints for one hash function");
+    }
+    found.set(hash, hex);
+  }
+  if (!found.size) throw new HandshakeError("fingerprint_mismatch", "the SDP has no fingerprint");
+  const items = [...found].map(([h, x]) => `${h} ${x}`).sort(bytewise);
+  return { binding: items.join(","), values: [...found] };
+}
+var fingerprintFromSdp = (sdp) => parseFingerprints(sdp).binding;
+var DIGESTS = { "sha-256": "SHA-256", "sha-384": "SHA-384", "sha-512": "SHA-512" };
+async function certificateMatches(der, sdp) {
+  for (const [hash, hex] of parseFingerprints(sdp).values) {
+    if (!DIGESTS[hash]) continue;
+    const digest = new Uint8Array(await crypto.subtle.digest(DIGESTS[hash], der));
+    const got = Array.from(digest, (b) => b.toString(16).padStart(2, "0").toUpperCase()).join(":");
+    if (got === hex) return true;
+  }
+  return false;
+}
+
 // src/handshake.js
 var handshake_exports = {};
 __export(handshake_exports, {
@@ -316,17 +639,17 @@ function abytes(value, length, title = "") {
     throw new TypeError(message);
   throw new RangeError(message);
 }
-var aobject = (value, label) => {
+var aobject = (value, label2) => {
   if (value === null || typeof value !== "object" || Array.isArray(value))
-    throw new TypeError((label === "object" ? "" : `"${label}" `) + "expected object, got type=" + typeof value);
+    throw new TypeError((label2 === "object" ? "" : `"${label2}" `) + "expected object, got type=" + typeof value);
 };
-var aopts = (value, label) => {
-  aobject(value, label);
+var aopts = (value, label2) => {
+  aobject(value, label2);
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null)
-    throw new TypeError(`"${label}" expected plain object`);
+    throw new TypeError(`"${label2}" expected plain object`);
   if (Object.hasOwn(value, "__proto__"))
-    throw new TypeError(`"${label}.__proto__" is not allowed`);
+    throw new TypeError(`"${label2}.__proto__" is not allowed`);
 };
 function aexists(instance, checkFinished = true) {
   if (instance.destroyed)
@@ -646,16 +969,16 @@ function validateObject(object, fields = {}, optFields = {}, title = "object") {
   aobject2(fields, "fields");
   aobject2(optFields, "optFields");
   function checkField(fieldName, expectedType, isOpt) {
-    const label = title === "object" ? `param "${String(fieldName)}"` : `"${title}.${String(fieldName)}"`;
+    const label2 = title === "object" ? `param "${String(fieldName)}"` : `"${title}.${String(fieldName)}"`;
     const val = object[fieldName];
     if (!Object.hasOwn(object, fieldName) && (isOpt ? val !== void 0 : expectedType !== "function")) {
-      throw new TypeError(`${label} is invalid: expected own property`);
+      throw new TypeError(`${label2} is invalid: expected own property`);
     }
     if (isOpt && val === void 0)
       return;
     const current = typeof val;
     if (current !== expectedType || val === null)
-      throw new TypeError(`${label} is invalid: expected ${expectedType}, got ${current}`);
+      throw new TypeError(`${label2} is invalid: expected ${expectedType}, got ${current}`);
   }
   const iter = (f, isOpt) => Object.entries(f).forEach(([k, v]) => checkField(k, v, isOpt));
   iter(fields, false);
@@ -782,7 +1105,7 @@ function equalBytes(a, b) {
 function copyBytes(bytes) {
   return new Uint8Array(abytes(bytes));
 }
-function splitCoder(label, ...lengths) {
+function splitCoder(label2, ...lengths) {
   const getLength = (c) => typeof c === "number" ? c : c.bytesLen;
   const bytesLen = lengths.reduce((sum, a) => sum + getLength(a), 0);
   return {
@@ -793,7 +1116,7 @@ function splitCoder(label, ...lengths) {
         const c = lengths[i];
         const l = getLength(c);
         const b = typeof c === "number" ? bufs[i] : c.encode(bufs[i]);
-        abytes(b, l, label);
+        abytes(b, l, label2);
         res.set(b, pos);
         if (typeof c !== "number")
           b.fill(0);
@@ -802,7 +1125,7 @@ function splitCoder(label, ...lengths) {
       return res;
     },
     decode: (buf) => {
-      abytes(buf, bytesLen, label);
+      abytes(buf, bytesLen, label2);
       const res = [];
       for (const c of lengths) {
         const l = getLength(c);
@@ -1104,9 +1427,9 @@ var sampleCBDBytes = (buf, eta) => {
     throw new Error(`sampleCBD: leftover bits: ${len}`);
   return r;
 };
-function sampleCBD(PRF_, seed, nonce, eta) {
+function sampleCBD(PRF_, seed, nonce2, eta) {
   const PRF = PRF_;
-  return sampleCBDBytes(PRF(eta * N / 4, seed, nonce), eta);
+  return sampleCBDBytes(PRF(eta * N / 4, seed, nonce2), eta);
 }
 var genKPKE = (opts_) => {
   const opts2 = opts_;
@@ -1360,8 +1683,8 @@ function createKyber(opts2) {
     }
   });
 }
-function shakePRF(dkLen, key, nonce) {
-  return shake256.create({ dkLen }).update(key).update(new Uint8Array([nonce])).digest();
+function shakePRF(dkLen, key, nonce2) {
+  return shake256.create({ dkLen }).update(key).update(new Uint8Array([nonce2])).digest();
 }
 var opts = /* @__PURE__ */ (() => ({
   HASH256: sha3_256,
@@ -1375,37 +1698,6 @@ var mk = (params) => createKyber({
   ...params
 });
 var ml_kem768 = /* @__PURE__ */ (() => mk(PARAMS[768]))();
-
-// src/bytes.js
-var te = new TextEncoder();
-var utf8 = (s) => te.encode(s);
-function toBase64(b) {
-  let s = "";
-  for (let i = 0; i < b.length; i += 32768) s += String.fromCharCode(...b.subarray(i, i + 32768));
-  return btoa(s);
-}
-function fromBase64(s, len, field) {
-  if (typeof s !== "string" || s.length !== Math.ceil(len / 3) * 4 || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) {
-    throw new HandshakeError("bad_encoding", `${field} must be ${len} bytes of standard padded base64`);
-  }
-  const bin = atob(s);
-  const out = Uint8Array.from(bin, (c) => c.charCodeAt(0));
-  if (out.length !== len || toBase64(out) !== s) throw new HandshakeError("bad_encoding", `${field} is not canonical base64`);
-  return out;
-}
-function ctEqual(a, b) {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
-  return d === 0;
-}
-var HandshakeError = class extends Error {
-  /** @param {string} code @param {string} message */
-  constructor(code, message) {
-    super(message);
-    this.code = code;
-  }
-};
 
 // src/handshake.js
 var SUITE = "ML-KEM-768";
@@ -1421,23 +1713,13 @@ function H(...parts) {
   }
   return h.digest();
 }
-function fingerprintFromSdp(sdp) {
-  for (const raw of sdp.split("\n")) {
-    const line = raw.replace(/\r$/, "");
-    if (line.startsWith("a=fingerprint:")) {
-      const [hash, hex] = line.slice("a=fingerprint:".length).trim().split(/[ \t]+/);
-      return hash && hex ? `${hash.toLowerCase()} ${hex.toUpperCase()}` : "";
-    }
-  }
-  return "";
-}
 var commitment = (nA) => H("pqcall/v1/commit", nA);
 function transcriptHash({ callId, callerId, calleeId, ek, commit, fpA, ct, fpB, nA }) {
   return H("pqcall/v1/th", callId, callerId, calleeId, SUITE, ek, commit, fpA, ct, fpB, nA);
 }
 function keySchedule(ss, th) {
   const prk = H("pqcall/v1/prk", ss, th);
-  const K = (label) => H(`pqcall/v1/${label}`, prk);
+  const K = (label2) => H(`pqcall/v1/${label2}`, prk);
   const sas = K("sas");
   const n = new DataView(sas.buffer, sas.byteOffset).getUint32(0) % 1e6;
   const code = `${String(Math.floor(n / 1e3)).padStart(3, "0")} ${String(n % 1e3).padStart(3, "0")}`;
@@ -1572,6 +1854,10 @@ function callerVerify(waiting, replyKem) {
 
 // src/calls.js
 var ICE_BATCH_MS = 5;
+var E2EE_CHECK_MS = 3e3;
+var FINAL = ["ended", "declined", "canceled", "missed", "failed"];
+var EARLY_MAX = 256;
+var EARLY_TTL_MS = 6e4;
 var Call = class extends EventTarget {
   constructor(mgr, id, peer, role) {
     super();
@@ -1598,17 +1884,47 @@ var Call = class extends EventTarget {
     this.connectedAt = null;
   }
   _set(state, reason) {
-    if (this.state === state) return;
+    if (this.state === state || FINAL.includes(this.state)) return;
     this.state = state;
     this.reason = reason;
+    if (FINAL.includes(state)) this._teardown();
     this.dispatchEvent(new CustomEvent("state", { detail: { state, reason } }));
     this.mgr.dispatchEvent(new CustomEvent("callstate", { detail: { call: this, state, reason } }));
-    if (["ended", "declined", "canceled", "missed", "failed"].includes(state)) this._teardown();
   }
   _teardown() {
     clearTimeout(this._iceTimer);
+    clearTimeout(this._e2eeTimer);
     this.localStream?.getTracks().forEach((t) => t.stop());
     this.pc?.close();
+    this._e2ee?.close();
+    this.code = null;
+  }
+  /** End-to-end encryption: `{state, sent, received, dropped}` (frames of this call). */
+  get e2ee() {
+    const e = this._e2ee;
+    if (!e) return { state: this._e2eeRefused ? "unsupported" : "off", sent: 0, received: 0, dropped: 0 };
+    return { state: e.state, sent: e.stats.sent, received: e.stats.received, dropped: e.stats.dropped };
+  }
+  /** Sends a data-channel message (string or bytes), SFrame-encrypted; false if not open yet. */
+  async send(message) {
+    if (this._dc?.readyState !== "open") return false;
+    const sealed = await this._e2ee.sealData(message);
+    if (!sealed) return false;
+    this._dc.send(sealed);
+    return true;
+  }
+  /** Fails the call: tells the peer (ends, or declines while ringing) and says why. */
+  async _fail(reason) {
+    if (FINAL.includes(this.state)) return;
+    const ringing = this.state === "ringing";
+    try {
+      if (ringing && this.role === "callee") await this.mgr.client.decline(this.id, reason);
+      else if (this.id) await this.mgr.client.end(this.id, reason);
+    } catch (e) {
+      this.mgr._warn("fail", e);
+    }
+    this._e2ee?.fail();
+    this._set("failed", reason);
   }
   /** Mutes or unmutes the microphone. */
   mute(on) {
@@ -1618,10 +1934,28 @@ var Call = class extends EventTarget {
     });
   }
   async _makePc() {
-    const pc = new RTCPeerConnection({ iceServers: this.mgr.iceServers });
+    let e2ee;
+    try {
+      e2ee = new CallE2ee();
+    } catch (e) {
+      this._e2eeRefused = true;
+      throw e;
+    }
+    this._e2ee = e2ee;
+    e2ee.addEventListener("state", () => this.dispatchEvent(new CustomEvent("e2ee", { detail: this.e2ee })));
+    e2ee.addEventListener("stats", () => this.dispatchEvent(new CustomEvent("e2ee", { detail: this.e2ee })));
+    const pc = new RTCPeerConnection({ iceServers: this.mgr.iceServers, ...e2ee.pcConfig() });
     this.pc = pc;
     this.localStream = await this.mgr.getMedia();
     this.localStream.getTracks().forEach((t) => pc.addTrack(t, this.localStream));
+    e2ee.attachAll(pc);
+    this._dc = pc.createDataChannel("pqcall", { negotiated: true, id: 0 });
+    this._dc.binaryType = "arraybuffer";
+    this._dc.onmessage = async (ev) => {
+      if (typeof ev.data === "string") return;
+      const message = await e2ee.openData(ev.data);
+      if (message !== null) this.dispatchEvent(new CustomEvent("message", { detail: message }));
+    };
     pc.ontrack = (e) => {
       this.remoteStream.addTrack(e.track);
       this.dispatchEvent(new CustomEvent("track", { detail: e.track }));
@@ -1636,9 +1970,24 @@ var Call = class extends EventTarget {
       if (pc.connectionState === "connected") {
         this.connectedAt = performance.timeOrigin + performance.now();
         this._verifyDtls();
+        this._armE2eeCheck();
       }
     };
     return pc;
+  }
+  /**
+   * Fail closed (§7): some time after the keys are in and media connected, this side's
+   * frames must be encrypted (its sent count grows) and the peer's must decrypt while they
+   * arrive; otherwise the call ends with `e2ee_failed`.
+   */
+  _armE2eeCheck() {
+    if (this._e2eeTimer || !this._keysIn || this.pc?.connectionState !== "connected") return;
+    this._e2eeTimer = setTimeout(() => {
+      const s = this._e2ee.stats;
+      if (this.state !== "active") return;
+      if (s.sent === 0 || s.arrived > 0 && s.received === 0) this._fail("e2ee_failed");
+      else this._e2eeChecked = true;
+    }, E2EE_CHECK_MS);
   }
   async _flushIce() {
     this._iceTimer = null;
@@ -1666,32 +2015,62 @@ var Call = class extends EventTarget {
       }
     }
   }
-  /** The remote DTLS certificate's SHA-256 must be the fingerprint in the transcript. */
+  /**
+   * The peer's DTLS certificate must match a fingerprint bound in the transcript (§6). Fails
+   * closed: any error or mismatch ends the call with `fingerprint_mismatch`. Where the
+   * browser does not expose the certificate, there is nothing to check.
+   */
   async _verifyDtls() {
+    const transport = this.pc?.getSenders().find((s) => s.transport)?.transport;
+    if (!transport?.getRemoteCertificates) {
+      this._dtlsChecked = true;
+      this._showCode();
+      return;
+    }
+    let ok = false;
     try {
-      const transport = this.pc.getSenders().find((s) => s.transport)?.transport;
-      const certs = transport?.getRemoteCertificates?.() ?? [];
-      if (!certs.length) return;
-      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", certs[0]));
-      const fp = `sha-256 ${Array.from(digest, (b) => b.toString(16).padStart(2, "0").toUpperCase()).join(":")}`;
-      const expected = fingerprintFromSdp(this.role === "caller" ? this.answerSdp : this.offerSdp);
-      this.dtlsVerified = fp === expected;
-      if (!this.dtlsVerified) await this.hangup("key_confirmation_failed");
-      this.dispatchEvent(new CustomEvent("dtls", { detail: this.dtlsVerified }));
+      const [cert] = transport.getRemoteCertificates();
+      ok = !!cert && await certificateMatches(cert, this.role === "caller" ? this.answerSdp : this.offerSdp);
     } catch (e) {
       this.mgr._warn("dtls", e);
     }
+    this.dtlsVerified = ok;
+    this._dtlsChecked = true;
+    this.dispatchEvent(new CustomEvent("dtls", { detail: ok }));
+    if (ok) this._showCode();
+    else await this._fail("fingerprint_mismatch");
   }
-  /** Callee: accept a ringing call. */
+  /** The safety code appears only once the peer's tag and the certificate check passed. */
+  _showCode() {
+    if (!this._pendingCode || !this._dtlsChecked || this.state !== "active") return;
+    this.code = this._pendingCode;
+    this._pendingCode = null;
+    this.dispatchEvent(new CustomEvent("code", { detail: this.code }));
+  }
+  /**
+   * Callee: accept a ringing call. A key or SDP that fails its check, or a browser that
+   * cannot encrypt media, declines the call with the reason (`bad_key`,
+   * `fingerprint_mismatch`, `e2ee_unsupported`) and rejects with a HandshakeError.
+   */
   async accept() {
-    const pc = await this._makePc();
+    let callee;
+    let answer;
+    let pc;
+    try {
+      parseFingerprints(this.offerSdp);
+      const t = performance.now();
+      ({ callee, answer } = await calleeAnswer(this.offerKem));
+      this.handshakeMs += performance.now() - t;
+      pc = await this._makePc();
+    } catch (e) {
+      const reason = e?.code === "invalid_key" || e?.code === "bad_encoding" || e?.code === "bad_suite" ? "bad_key" : e?.code ?? "failed";
+      await this._fail(reason);
+      throw new HandshakeError(reason, e?.message ?? String(e));
+    }
+    this._accepted = true;
     await pc.setRemoteDescription({ type: "offer", sdp: this.offerSdp });
-    if (fingerprintFromSdp(pc.remoteDescription.sdp) !== fingerprintFromSdp(this.offerSdp)) throw new Error("fingerprint changed");
     await pc.setLocalDescription(await pc.createAnswer());
     this.answerSdp = pc.localDescription.sdp;
-    const t = performance.now();
-    const { callee, answer } = await calleeAnswer(this.offerKem);
-    this.handshakeMs += performance.now() - t;
     this._hs = callee;
     await this.mgr.client.answer(this.id, this.answerSdp, answer);
     this._set("connecting");
@@ -1706,7 +2085,7 @@ var Call = class extends EventTarget {
   /** Either side: hang up (cancels a call that still rings). */
   async hangup(reason = "hangup") {
     const was = this.state;
-    if (["ended", "declined", "canceled", "missed", "failed"].includes(was)) return;
+    if (FINAL.includes(was)) return;
     try {
       await this.mgr.client.end(this.id, reason);
     } catch (e) {
@@ -1720,20 +2099,38 @@ var Call = class extends EventTarget {
     return callContext(this.id, caller, callee, this.offerSdp, this.answerSdp);
   }
   async _onEvent(name, d) {
+    const acting = this.role === "caller" || this._accepted;
+    if (!acting && ["call.answer", "call.confirm", "call.ice"].includes(name)) return;
     switch (name) {
       case "call.answer": {
+        if (this.state !== "ringing") return;
         this.answerSdp = d.sdp;
+        let ctx;
+        try {
+          ctx = this._ctx();
+        } catch {
+          await this._fail("fingerprint_mismatch");
+          return;
+        }
         await this.pc.setRemoteDescription({ type: "answer", sdp: d.sdp });
         this._set("connecting");
         await this._addRemoteIce(this._pendingRemoteIce.splice(0));
         const t = performance.now();
-        const { waiting, confirm } = await callerFinish(this._hs, d.kem, this._ctx());
+        let finished;
+        try {
+          finished = await callerFinish(this._hs, d.kem, ctx);
+        } catch (e) {
+          this.mgr._warn("handshake", e);
+          await this._fail("key_confirmation_failed");
+          return;
+        }
         this.handshakeMs += performance.now() - t;
-        this._hs = waiting;
-        await this.mgr.client.confirm(this.id, confirm);
+        this._hs = finished.waiting;
+        await this.mgr.client.confirm(this.id, finished.confirm);
         break;
       }
       case "call.confirm": {
+        if (this.state !== "connecting") return;
         try {
           if (this.role === "callee") {
             const t = performance.now();
@@ -1749,8 +2146,7 @@ var Call = class extends EventTarget {
           }
         } catch (e) {
           this.mgr._warn("handshake", e);
-          await this.hangup("key_confirmation_failed");
-          this._set("failed", "key_confirmation_failed");
+          await this._fail(e?.code === "fingerprint_mismatch" ? "fingerprint_mismatch" : "key_confirmation_failed");
         }
         break;
       }
@@ -1772,11 +2168,13 @@ var Call = class extends EventTarget {
       default:
     }
   }
-  _done(keys) {
-    this.keys = { mediaCaller: keys.mediaCaller, mediaCallee: keys.mediaCallee };
-    this.code = keys.code;
+  async _done(keys) {
+    this._pendingCode = keys.code;
     this._set("active");
-    this.dispatchEvent(new CustomEvent("code", { detail: keys.code }));
+    await this._e2ee.setKeys(this.role, { mediaCaller: keys.mediaCaller, mediaCallee: keys.mediaCallee });
+    this._keysIn = true;
+    this._armE2eeCheck();
+    this._showCode();
   }
 };
 var CallManager = class extends EventTarget {
@@ -1790,6 +2188,7 @@ var CallManager = class extends EventTarget {
     this.iceServers = opts2.iceServers ?? [];
     this.getMedia = opts2.getMedia ?? (() => navigator.mediaDevices.getUserMedia({ audio: true, video: false }));
     this.calls = /* @__PURE__ */ new Map();
+    this._early = /* @__PURE__ */ new Map();
     this._queue = Promise.resolve();
     for (const name of ["call.offer", "call.answer", "call.answered_elsewhere", "call.confirm", "call.ice", "call.declined", "call.ended", "call.missed"]) {
       client.addEventListener(name, (e) => this._enqueue(() => this._onEvent(name, e.detail)));
@@ -1803,36 +2202,65 @@ var CallManager = class extends EventTarget {
     this.dispatchEvent(new CustomEvent("warning", { detail: { what, error: e } }));
     console.warn("pqcall", what, e);
   }
-  /** Calls `to`; resolves once the offer is out (the call rings). */
+  /**
+   * Calls `to`; resolves once the offer is out (the call rings). Rejects with a
+   * HandshakeError('e2ee_unsupported') where the browser cannot encrypt media, before
+   * anything is sent; the microphone is released on every failure.
+   */
   async call(to) {
     const call = new Call(this, null, to, "caller");
     call.startedAt = performance.timeOrigin + performance.now();
-    const pc = await call._makePc();
-    await pc.setLocalDescription(await pc.createOffer());
-    call.offerSdp = pc.localDescription.sdp;
-    const t = performance.now();
-    const { caller, offer } = await callerStart();
-    call.handshakeMs += performance.now() - t;
-    call._hs = caller;
-    const res = await this.client.offer(to, call.offerSdp, offer);
-    call.id = res.call_id;
-    call.devices = res.devices;
+    try {
+      const pc = await call._makePc();
+      await pc.setLocalDescription(await pc.createOffer());
+      call.offerSdp = pc.localDescription.sdp;
+      parseFingerprints(call.offerSdp);
+      const t = performance.now();
+      const { caller, offer } = await callerStart();
+      call.handshakeMs += performance.now() - t;
+      call._hs = caller;
+      const res = await this.client.offer(to, call.offerSdp, offer);
+      call.id = res.call_id;
+      call.devices = res.devices;
+    } catch (e) {
+      call._teardown();
+      throw e;
+    }
     this.calls.set(call.id, call);
+    this._enqueue(() => this._replayEarly(call.id));
     call._flushIce();
     return call;
+  }
+  async _replayEarly(id) {
+    const early = this._early.get(id);
+    this._early.delete(id);
+    for (const [name, d] of early?.events ?? []) await this.calls.get(id)?._onEvent(name, d);
+  }
+  _keepEarly(name, d) {
+    const now = Date.now();
+    for (const [id, e] of this._early) if (now - e.at > EARLY_TTL_MS) this._early.delete(id);
+    let entry = this._early.get(d.call_id);
+    if (!entry) {
+      if (this._early.size >= EARLY_MAX) return;
+      entry = { at: now, events: [] };
+      this._early.set(d.call_id, entry);
+    }
+    if (entry.events.length < EARLY_MAX) entry.events.push([name, d]);
   }
   async _onEvent(name, d) {
     if (name === "call.offer") {
       if (this.calls.has(d.call_id)) return;
-      const call = new Call(this, d.call_id, d.from, "callee");
-      call.offerSdp = d.sdp;
-      call.offerKem = d.kem;
-      call.expiresAt = d.expires_at;
-      this.calls.set(d.call_id, call);
-      this.dispatchEvent(new CustomEvent("incoming", { detail: call }));
+      const call2 = new Call(this, d.call_id, d.from, "callee");
+      call2.offerSdp = d.sdp;
+      call2.offerKem = d.kem;
+      call2.expiresAt = d.expires_at;
+      this.calls.set(d.call_id, call2);
+      this.dispatchEvent(new CustomEvent("incoming", { detail: call2 }));
       return;
     }
-    await this.calls.get(d.call_id)?._onEvent(name, d);
+    const call = this.calls.get(d.call_id);
+    if (call && !this._early.has(d.call_id)) await call._onEvent(name, d);
+    else this._keepEarly(name, d);
   }
 };
 export {

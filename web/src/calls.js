@@ -1,16 +1,27 @@
 // Calls over pqcall: RTCPeerConnection, offer/answer with the ML-KEM-768 handshake,
-// trickle ICE batched over a few milliseconds, confirms both ways, the safety code, and
-// a check that the DTLS certificate in use is the one the transcript bound.
+// trickle ICE batched over a few milliseconds, confirms both ways, SFrame end-to-end
+// encryption of every frame with the handshake's keys (e2ee.js), a check that the DTLS
+// certificate in use is one the transcript bound, and the safety code once both hold.
 
+import { HandshakeError } from './bytes.js';
+import { CallE2ee } from './e2ee.js';
+import { certificateMatches, parseFingerprints } from './fingerprint.js';
 import {
-  calleeAnswer, calleeConfirm, callerFinish, callerStart, callerVerify, callContext, fingerprintFromSdp,
+  calleeAnswer, calleeConfirm, callerFinish, callerStart, callerVerify, callContext,
 } from './handshake.js';
 
 const ICE_BATCH_MS = 5;
+/** How long after keys + connected the client waits for its own frames to be encrypted. */
+const E2EE_CHECK_MS = 3000;
+const FINAL = ['ended', 'declined', 'canceled', 'missed', 'failed'];
+/** Events for a call id this client has not learned yet: at most this many, this long. */
+const EARLY_MAX = 256;
+const EARLY_TTL_MS = 60_000;
 
 /**
  * One call. `state`: ringing | connecting | active | ended | declined | canceled | missed | failed.
- * Events: 'state', 'code', 'track'.
+ * `reason` says why a call ended or failed. Events: 'state', 'code', 'track', 'dtls', 'e2ee',
+ * 'message' (a decrypted data-channel message).
  */
 export class Call extends EventTarget {
   constructor(mgr, id, peer, role) {
@@ -41,18 +52,49 @@ export class Call extends EventTarget {
   }
 
   _set(state, reason) {
-    if (this.state === state) return;
+    if (this.state === state || FINAL.includes(this.state)) return;
     this.state = state;
     this.reason = reason;
+    if (FINAL.includes(state)) this._teardown();
     this.dispatchEvent(new CustomEvent('state', { detail: { state, reason } }));
     this.mgr.dispatchEvent(new CustomEvent('callstate', { detail: { call: this, state, reason } }));
-    if (['ended', 'declined', 'canceled', 'missed', 'failed'].includes(state)) this._teardown();
   }
 
   _teardown() {
     clearTimeout(this._iceTimer);
+    clearTimeout(this._e2eeTimer);
     this.localStream?.getTracks().forEach((t) => t.stop());
     this.pc?.close();
+    this._e2ee?.close();
+    this.code = null;
+  }
+
+  /** End-to-end encryption: `{state, sent, received, dropped}` (frames of this call). */
+  get e2ee() {
+    const e = this._e2ee;
+    if (!e) return { state: this._e2eeRefused ? 'unsupported' : 'off', sent: 0, received: 0, dropped: 0 };
+    return { state: e.state, sent: e.stats.sent, received: e.stats.received, dropped: e.stats.dropped };
+  }
+
+  /** Sends a data-channel message (string or bytes), SFrame-encrypted; false if not open yet. */
+  async send(message) {
+    if (this._dc?.readyState !== 'open') return false;
+    const sealed = await this._e2ee.sealData(message);
+    if (!sealed) return false;
+    this._dc.send(sealed);
+    return true;
+  }
+
+  /** Fails the call: tells the peer (ends, or declines while ringing) and says why. */
+  async _fail(reason) {
+    if (FINAL.includes(this.state)) return;
+    const ringing = this.state === 'ringing';
+    try {
+      if (ringing && this.role === 'callee') await this.mgr.client.decline(this.id, reason);
+      else if (this.id) await this.mgr.client.end(this.id, reason);
+    } catch (e) { this.mgr._warn('fail', e); }
+    this._e2ee?.fail();
+    this._set('failed', reason);
   }
 
   /** Mutes or unmutes the microphone. */
@@ -62,10 +104,30 @@ export class Call extends EventTarget {
   }
 
   async _makePc() {
-    const pc = new RTCPeerConnection({ iceServers: this.mgr.iceServers });
+    let e2ee;
+    try {
+      e2ee = new CallE2ee();
+    } catch (e) {
+      this._e2eeRefused = true;
+      throw e;
+    }
+    this._e2ee = e2ee;
+    e2ee.addEventListener('state', () => this.dispatchEvent(new CustomEvent('e2ee', { detail: this.e2ee })));
+    e2ee.addEventListener('stats', () => this.dispatchEvent(new CustomEvent('e2ee', { detail: this.e2ee })));
+    const pc = new RTCPeerConnection({ iceServers: this.mgr.iceServers, ...e2ee.pcConfig() });
     this.pc = pc;
     this.localStream = await this.mgr.getMedia();
     this.localStream.getTracks().forEach((t) => pc.addTrack(t, this.localStream));
+    // Before any description exists: a transform attached later is silently ignored.
+    e2ee.attachAll(pc);
+    // The data channel, negotiated out of band (same id on both sides), SFrame inside.
+    this._dc = pc.createDataChannel('pqcall', { negotiated: true, id: 0 });
+    this._dc.binaryType = 'arraybuffer';
+    this._dc.onmessage = async (ev) => {
+      if (typeof ev.data === 'string') return; // §7: only binary SFrames; a clear string is dropped
+      const message = await e2ee.openData(ev.data);
+      if (message !== null) this.dispatchEvent(new CustomEvent('message', { detail: message }));
+    };
     pc.ontrack = (e) => {
       this.remoteStream.addTrack(e.track);
       this.dispatchEvent(new CustomEvent('track', { detail: e.track }));
@@ -80,9 +142,25 @@ export class Call extends EventTarget {
       if (pc.connectionState === 'connected') {
         this.connectedAt = performance.timeOrigin + performance.now();
         this._verifyDtls();
+        this._armE2eeCheck();
       }
     };
     return pc;
+  }
+
+  /**
+   * Fail closed (§7): some time after the keys are in and media connected, this side's
+   * frames must be encrypted (its sent count grows) and the peer's must decrypt while they
+   * arrive; otherwise the call ends with `e2ee_failed`.
+   */
+  _armE2eeCheck() {
+    if (this._e2eeTimer || !this._keysIn || this.pc?.connectionState !== 'connected') return;
+    this._e2eeTimer = setTimeout(() => {
+      const s = this._e2ee.stats;
+      if (this.state !== 'active') return;
+      if (s.sent === 0 || (s.arrived > 0 && s.received === 0)) this._fail('e2ee_failed');
+      else this._e2eeChecked = true;
+    }, E2EE_CHECK_MS);
   }
 
   async _flushIce() {
@@ -110,33 +188,60 @@ export class Call extends EventTarget {
     }
   }
 
-  /** The remote DTLS certificate's SHA-256 must be the fingerprint in the transcript. */
+  /**
+   * The peer's DTLS certificate must match a fingerprint bound in the transcript (§6). Fails
+   * closed: any error or mismatch ends the call with `fingerprint_mismatch`. Where the
+   * browser does not expose the certificate, there is nothing to check.
+   */
   async _verifyDtls() {
+    const transport = this.pc?.getSenders().find((s) => s.transport)?.transport;
+    if (!transport?.getRemoteCertificates) { this._dtlsChecked = true; this._showCode(); return; }
+    let ok = false;
     try {
-      const transport = this.pc.getSenders().find((s) => s.transport)?.transport;
-      const certs = transport?.getRemoteCertificates?.() ?? [];
-      if (!certs.length) return;
-      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', certs[0]));
-      const fp = `sha-256 ${Array.from(digest, (b) => b.toString(16).padStart(2, '0').toUpperCase()).join(':')}`;
-      const expected = fingerprintFromSdp(this.role === 'caller' ? this.answerSdp : this.offerSdp);
-      this.dtlsVerified = fp === expected;
-      if (!this.dtlsVerified) await this.hangup('key_confirmation_failed');
-      this.dispatchEvent(new CustomEvent('dtls', { detail: this.dtlsVerified }));
+      const [cert] = transport.getRemoteCertificates();
+      ok = !!cert && (await certificateMatches(cert, this.role === 'caller' ? this.answerSdp : this.offerSdp));
     } catch (e) {
       this.mgr._warn('dtls', e);
     }
+    this.dtlsVerified = ok;
+    this._dtlsChecked = true;
+    this.dispatchEvent(new CustomEvent('dtls', { detail: ok }));
+    if (ok) this._showCode();
+    else await this._fail('fingerprint_mismatch');
   }
 
-  /** Callee: accept a ringing call. */
+  /** The safety code appears only once the peer's tag and the certificate check passed. */
+  _showCode() {
+    if (!this._pendingCode || !this._dtlsChecked || this.state !== 'active') return;
+    this.code = this._pendingCode;
+    this._pendingCode = null;
+    this.dispatchEvent(new CustomEvent('code', { detail: this.code }));
+  }
+
+  /**
+   * Callee: accept a ringing call. A key or SDP that fails its check, or a browser that
+   * cannot encrypt media, declines the call with the reason (`bad_key`,
+   * `fingerprint_mismatch`, `e2ee_unsupported`) and rejects with a HandshakeError.
+   */
   async accept() {
-    const pc = await this._makePc();
+    let callee;
+    let answer;
+    let pc;
+    try {
+      parseFingerprints(this.offerSdp);
+      const t = performance.now();
+      ({ callee, answer } = await calleeAnswer(this.offerKem));
+      this.handshakeMs += performance.now() - t;
+      pc = await this._makePc();
+    } catch (e) {
+      const reason = e?.code === 'invalid_key' || e?.code === 'bad_encoding' || e?.code === 'bad_suite' ? 'bad_key' : e?.code ?? 'failed';
+      await this._fail(reason);
+      throw new HandshakeError(reason, e?.message ?? String(e));
+    }
+    this._accepted = true;
     await pc.setRemoteDescription({ type: 'offer', sdp: this.offerSdp });
-    if (fingerprintFromSdp(pc.remoteDescription.sdp) !== fingerprintFromSdp(this.offerSdp)) throw new Error('fingerprint changed');
     await pc.setLocalDescription(await pc.createAnswer());
     this.answerSdp = pc.localDescription.sdp;
-    const t = performance.now();
-    const { callee, answer } = await calleeAnswer(this.offerKem);
-    this.handshakeMs += performance.now() - t;
     this._hs = callee;
     await this.mgr.client.answer(this.id, this.answerSdp, answer);
     this._set('connecting');
@@ -153,7 +258,7 @@ export class Call extends EventTarget {
   /** Either side: hang up (cancels a call that still rings). */
   async hangup(reason = 'hangup') {
     const was = this.state;
-    if (['ended', 'declined', 'canceled', 'missed', 'failed'].includes(was)) return;
+    if (FINAL.includes(was)) return;
     try { await this.mgr.client.end(this.id, reason); } catch (e) { this.mgr._warn('end', e); }
     this._set(was === 'ringing' ? 'canceled' : 'ended', reason);
   }
@@ -165,20 +270,39 @@ export class Call extends EventTarget {
   }
 
   async _onEvent(name, d) {
+    // Another tab of this user rang too but did not accept: it only shows the outcome.
+    const acting = this.role === 'caller' || this._accepted;
+    if (!acting && ['call.answer', 'call.confirm', 'call.ice'].includes(name)) return;
     switch (name) {
       case 'call.answer': {
+        if (this.state !== 'ringing') return;
         this.answerSdp = d.sdp;
+        let ctx;
+        try {
+          ctx = this._ctx();
+        } catch {
+          await this._fail('fingerprint_mismatch');
+          return;
+        }
         await this.pc.setRemoteDescription({ type: 'answer', sdp: d.sdp });
         this._set('connecting');
         await this._addRemoteIce(this._pendingRemoteIce.splice(0));
         const t = performance.now();
-        const { waiting, confirm } = await callerFinish(this._hs, d.kem, this._ctx());
+        let finished;
+        try {
+          finished = await callerFinish(this._hs, d.kem, ctx);
+        } catch (e) {
+          this.mgr._warn('handshake', e);
+          await this._fail('key_confirmation_failed');
+          return;
+        }
         this.handshakeMs += performance.now() - t;
-        this._hs = waiting;
-        await this.mgr.client.confirm(this.id, confirm);
+        this._hs = finished.waiting;
+        await this.mgr.client.confirm(this.id, finished.confirm);
         break;
       }
       case 'call.confirm': {
+        if (this.state !== 'connecting') return;
         try {
           if (this.role === 'callee') {
             const t = performance.now();
@@ -194,8 +318,7 @@ export class Call extends EventTarget {
           }
         } catch (e) {
           this.mgr._warn('handshake', e);
-          await this.hangup('key_confirmation_failed');
-          this._set('failed', 'key_confirmation_failed');
+          await this._fail(e?.code === 'fingerprint_mismatch' ? 'fingerprint_mismatch' : 'key_confirmation_failed');
         }
         break;
       }
@@ -208,11 +331,14 @@ export class Call extends EventTarget {
     }
   }
 
-  _done(keys) {
-    this.keys = { mediaCaller: keys.mediaCaller, mediaCallee: keys.mediaCallee };
-    this.code = keys.code;
+  async _done(keys) {
+    this._pendingCode = keys.code;
     this._set('active');
-    this.dispatchEvent(new CustomEvent('code', { detail: keys.code }));
+    // Media and data only now, after the peer's tag verified (§7).
+    await this._e2ee.setKeys(this.role, { mediaCaller: keys.mediaCaller, mediaCallee: keys.mediaCallee });
+    this._keysIn = true;
+    this._armE2eeCheck();
+    this._showCode();
   }
 }
 
@@ -229,6 +355,8 @@ export class CallManager extends EventTarget {
     this.getMedia = opts.getMedia ?? (() => navigator.mediaDevices.getUserMedia({ audio: true, video: false }));
     /** @type {Map<string, Call>} */
     this.calls = new Map();
+    /** call id -> {at, events}: events that arrived before this client learned the id. */
+    this._early = new Map();
     this._queue = Promise.resolve();
     for (const name of ['call.offer', 'call.answer', 'call.answered_elsewhere', 'call.confirm', 'call.ice', 'call.declined', 'call.ended', 'call.missed']) {
       client.addEventListener(name, (e) => this._enqueue(() => this._onEvent(name, e.detail)));
@@ -245,23 +373,53 @@ export class CallManager extends EventTarget {
     console.warn('pqcall', what, e);
   }
 
-  /** Calls `to`; resolves once the offer is out (the call rings). */
+  /**
+   * Calls `to`; resolves once the offer is out (the call rings). Rejects with a
+   * HandshakeError('e2ee_unsupported') where the browser cannot encrypt media, before
+   * anything is sent; the microphone is released on every failure.
+   */
   async call(to) {
     const call = new Call(this, null, to, 'caller');
     call.startedAt = performance.timeOrigin + performance.now();
-    const pc = await call._makePc();
-    await pc.setLocalDescription(await pc.createOffer());
-    call.offerSdp = pc.localDescription.sdp;
-    const t = performance.now();
-    const { caller, offer } = await callerStart();
-    call.handshakeMs += performance.now() - t;
-    call._hs = caller;
-    const res = await this.client.offer(to, call.offerSdp, offer);
-    call.id = res.call_id;
-    call.devices = res.devices;
+    try {
+      const pc = await call._makePc();
+      await pc.setLocalDescription(await pc.createOffer());
+      call.offerSdp = pc.localDescription.sdp;
+      parseFingerprints(call.offerSdp);
+      const t = performance.now();
+      const { caller, offer } = await callerStart();
+      call.handshakeMs += performance.now() - t;
+      call._hs = caller;
+      const res = await this.client.offer(to, call.offerSdp, offer);
+      call.id = res.call_id;
+      call.devices = res.devices;
+    } catch (e) {
+      call._teardown();
+      throw e;
+    }
     this.calls.set(call.id, call);
+    // Events for this call that came before the offer's response: in order, before later ones.
+    this._enqueue(() => this._replayEarly(call.id));
     call._flushIce();
     return call;
+  }
+
+  async _replayEarly(id) {
+    const early = this._early.get(id);
+    this._early.delete(id);
+    for (const [name, d] of early?.events ?? []) await this.calls.get(id)?._onEvent(name, d);
+  }
+
+  _keepEarly(name, d) {
+    const now = Date.now();
+    for (const [id, e] of this._early) if (now - e.at > EARLY_TTL_MS) this._early.delete(id);
+    let entry = this._early.get(d.call_id);
+    if (!entry) {
+      if (this._early.size >= EARLY_MAX) return;
+      entry = { at: now, events: [] };
+      this._early.set(d.call_id, entry);
+    }
+    if (entry.events.length < EARLY_MAX) entry.events.push([name, d]);
   }
 
   async _onEvent(name, d) {
@@ -275,6 +433,8 @@ export class CallManager extends EventTarget {
       this.dispatchEvent(new CustomEvent('incoming', { detail: call }));
       return;
     }
-    await this.calls.get(d.call_id)?._onEvent(name, d);
+    const call = this.calls.get(d.call_id);
+    if (call && !this._early.has(d.call_id)) await call._onEvent(name, d);
+    else this._keepEarly(name, d);
   }
 }

@@ -52,15 +52,45 @@ async function openConversation(id) {
   messages.forEach(addMessage);
 }
 
+/** Shows what went wrong, in words, until the next action. */
+function showError(text) {
+  $('error').textContent = text;
+  show('error', !!text);
+}
+
+const REASONS = {
+  bad_key: "the caller's key failed the ML-KEM check",
+  key_confirmation_failed: 'the key exchange did not confirm: someone may be in the middle',
+  fingerprint_mismatch: 'the DTLS certificate does not match the one bound in the key exchange',
+  e2ee_failed: 'audio could not be end-to-end encrypted, so the call was ended',
+  e2ee_unsupported: 'this browser cannot encrypt call audio end to end',
+  handshake_timeout: 'the key exchange did not finish in time',
+};
+const E2EE_TEXT = {
+  off: '',
+  waiting: 'setting up end-to-end encryption…',
+  keyed: 'keys agreed; waiting for encrypted audio from the other side…',
+  encrypted: 'end-to-end encrypted · post-quantum (ML-KEM-768 + AES-256-GCM)',
+  failed: 'not encrypted: call refused',
+  unsupported: 'not encrypted: call refused (this browser cannot encrypt calls end to end)',
+};
+
 function renderCall() {
   show('incall', !!current && (current.role === 'caller' || current.state !== 'ringing'));
   if (!current) return;
+  const done = ['ended', 'declined', 'canceled', 'missed', 'failed'].includes(current.state);
   $('call-peer').textContent = current.peer;
-  $('call-state').textContent = current.state;
+  $('call-state').textContent = current.reason && done ? `${current.state} (${REASONS[current.reason] ?? current.reason})` : current.state;
   $('call-state').dataset.state = current.state;
   $('code').textContent = current.code ?? '--- ---';
-  $('dtls').textContent = current.dtlsVerified == null ? '' : current.dtlsVerified ? 'DTLS certificate matches the transcript' : 'DTLS MISMATCH';
+  $('dtls').textContent = done || current.dtlsVerified == null ? '' : current.dtlsVerified ? 'DTLS certificate matches the transcript' : 'DTLS MISMATCH';
+  const e = current.e2ee;
+  $('e2ee').textContent = E2EE_TEXT[e.state] ?? e.state;
+  $('e2ee').dataset.state = e.state;
+  $('d-e2ee').textContent = `sent ${e.sent} · received ${e.received} · dropped ${e.dropped}`;
   $('mute').textContent = current.muted ? 'Unmute' : 'Mute';
+  $('mute').hidden = done;
+  $('hangup').hidden = done;
 }
 
 function track(call) {
@@ -68,6 +98,7 @@ function track(call) {
   call.addEventListener('state', () => { renderCall(); if (['ended', 'declined', 'canceled', 'missed', 'failed'].includes(call.state)) log(`call ${call.state}${call.reason ? ` (${call.reason})` : ''}`); });
   call.addEventListener('code', () => { renderCall(); log(`safety code ${call.code}`); });
   call.addEventListener('dtls', renderCall);
+  call.addEventListener('e2ee', renderCall);
   call.addEventListener('track', () => { $('remote-audio').srcObject = call.remoteStream; });
   renderCall();
 }
@@ -145,11 +176,28 @@ $('text').addEventListener('input', () => {
 });
 $('call-form').addEventListener('submit', async (e) => {
   e.preventDefault();
-  const call = await calls.call($('callee').value.trim());
+  showError('');
+  let call;
+  try {
+    call = await calls.call($('callee').value.trim());
+  } catch (err) {
+    showError(`Call failed: ${REASONS[err.code] ?? err.message}`);
+    return;
+  }
   track(call);
   log(`calling ${call.peer} (rang ${call.devices} device${call.devices === 1 ? '' : 's'})`);
 });
-$('accept').addEventListener('click', async () => { show('incoming', false); track(current); await current.accept(); });
+$('accept').addEventListener('click', async () => {
+  show('incoming', false);
+  showError('');
+  track(current);
+  try {
+    await current.accept();
+  } catch (err) {
+    showError(`Could not accept: ${REASONS[err.code] ?? err.message}`);
+    renderCall();
+  }
+});
 $('decline').addEventListener('click', async () => { show('incoming', false); await current.decline(); });
 $('hangup').addEventListener('click', () => current?.hangup());
 $('mute').addEventListener('click', () => { current?.mute(!current.muted); renderCall(); });

@@ -8,6 +8,7 @@
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { sha3_256 } from '@noble/hashes/sha3.js';
 import { HandshakeError, ctEqual, fromBase64, toBase64, utf8 } from './bytes.js';
+import { fingerprintFromSdp } from './fingerprint.js';
 
 export const SUITE = 'ML-KEM-768';
 export const LEN = { ek: 1184, ct: 1088, commit: 32, nonce: 32, tag: 32 };
@@ -25,21 +26,7 @@ export function H(...parts) {
   return h.digest();
 }
 
-/**
- * The DTLS fingerprint bound into the transcript: the first `a=fingerprint:` line (session
- * level precedes media sections), hash name lower-case, hex upper-case; '' when none.
- * @param {string} sdp
- */
-export function fingerprintFromSdp(sdp) {
-  for (const raw of sdp.split('\n')) {
-    const line = raw.replace(/\r$/, '');
-    if (line.startsWith('a=fingerprint:')) {
-      const [hash, hex] = line.slice('a=fingerprint:'.length).trim().split(/[ \t]+/);
-      return hash && hex ? `${hash.toLowerCase()} ${hex.toUpperCase()}` : '';
-    }
-  }
-  return '';
-}
+export { fingerprintFromSdp } from './fingerprint.js';
 
 export const commitment = (nA) => H('pqcall/v1/commit', nA);
 
@@ -166,7 +153,8 @@ export async function calleeAnswer(offerKem, opts = {}) {
 }
 
 /**
- * The public facts both sides bind. Fingerprints come from the two SDPs.
+ * The public facts both sides bind. Fingerprints come from the two SDPs (§6's rule; throws
+ * HandshakeError('fingerprint_mismatch') when either breaks it).
  * @returns {{callId: string, callerId: string, calleeId: string, fpA: string, fpB: string}}
  */
 export function callContext(callId, callerId, calleeId, offerSdp, answerSdp) {

@@ -83,6 +83,6 @@ test('fingerprints are extracted like the Rust crate does', () => {
     fingerprintFromSdp(readFileSync(new URL('webrtc-rs-offer.sdp', fixtures), 'utf8')),
     'sha-256 BD:22:1C:6C:48:14:30:0C:A2:EC:D2:D8:33:EC:C0:96:C5:88:D0:4D:11:CB:F8:24:EE:78:4C:25:28:AD:C3:2C',
   );
-  assert.equal(fingerprintFromSdp(readFileSync(new URL('chromium-offer-no-fingerprint.sdp', fixtures), 'utf8')), '');
+  assert.throws(() => fingerprintFromSdp(readFileSync(new URL('chromium-offer-no-fingerprint.sdp', fixtures), 'utf8')), { code: 'fingerprint_mismatch' });
   assert.equal(fingerprintFromSdp('v=0\r\na=fingerprint:SHA-256 ab:cd\r\n'), 'sha-256 AB:CD');
 });

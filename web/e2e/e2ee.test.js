@@ -1,0 +1,152 @@
+// End to end in real Chromium: every audio frame of a call is SFrame-encrypted with the
+// handshake's keys (docs/PROTOCOL.md §7), the data channel too; a receiver with a wrong
+// key plays silence and counts drops; a bad ML-KEM key is declined with `bad_key`; events
+// that beat the offer's response to the caller are kept until it arrives.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, signIn, startServer } from './harness.js';
+
+let server;
+let browser;
+before(async () => {
+  server = await startServer();
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const lastCall = 'const call = [...window.pqcall.calls.calls.values()].at(-1);';
+
+/** Inbound audio energy (a sum over time) and the E2EE counters of the page's last call. */
+const probe = (page) => page.evaluate(async () => {
+  const call = [...window.pqcall.calls.calls.values()].at(-1);
+  let energy = 0;
+  (await call.pc.getStats()).forEach((r) => { if (r.type === 'inbound-rtp' && r.kind === 'audio') energy = r.totalAudioEnergy ?? 0; });
+  await call._e2ee.refreshStats();
+  const { arrived, played, early } = call._e2ee.stats;
+  return { energy, ...call.e2ee, arrived, played, early };
+});
+
+async function connect(caller, callee, calleeName) {
+  await caller.fill('#callee', calleeName);
+  await caller.click('[data-testid=call]');
+  await callee.waitForSelector('[data-testid=incoming]:not([hidden])');
+  await callee.click('[data-testid=accept]');
+  for (const p of [caller, callee]) {
+    await p.waitForSelector('[data-testid=call-state][data-state=active]', { timeout: 20000 });
+    await p.waitForSelector('[data-testid=e2ee][data-state=encrypted]', { timeout: 20000 });
+  }
+}
+
+test('audio and data are end-to-end encrypted both ways; a wrong key plays silence', async () => {
+  const alice = await signIn(browser, server.base, 'e2ee-alice');
+  const bob = await signIn(browser, server.base, 'e2ee-bob');
+  await connect(alice, bob, 'e2ee-bob');
+  for (const p of [alice, bob]) {
+    assert.match(await p.textContent('[data-testid=e2ee]'), /end-to-end encrypted · post-quantum \(ML-KEM-768 \+ AES-256-GCM\)/);
+    // The code shows only after the tag and the DTLS certificate check passed.
+    await p.waitForFunction(() => /^\d{3} \d{3}$/.test(document.querySelector('[data-testid=code]').textContent));
+    // Both transforms ran in this call's worker (attached before the offer/answer).
+    assert.deepEqual(await p.evaluate(`(() => { ${lastCall} return call._e2ee.attached; })()`), { send: 1, recv: 1 });
+  }
+  // Audio is heard: the decrypted stream has energy.
+  for (const p of [alice, bob]) {
+    await p.waitForFunction(async () => {
+      const call = [...window.pqcall.calls.calls.values()].at(-1);
+      let e = 0;
+      (await call.pc.getStats()).forEach((r) => { if (r.type === 'inbound-rtp' && r.kind === 'audio') e = r.totalAudioEnergy ?? 0; });
+      return e > 0.01;
+    }, null, { polling: 100, timeout: 20000 });
+    const s = await probe(p);
+    assert.ok(s.sent > 0 && s.received > 0, JSON.stringify(s));
+    assert.equal(s.dropped, 0, 'nothing dropped once both sides had keys');
+    // Every frame handed to the decoder was one that decrypted: none played in clear.
+    assert.equal(s.played, s.received);
+  }
+  // Wait for the fail-closed check to have passed on both sides.
+  for (const p of [alice, bob]) await p.waitForFunction(`(() => { ${lastCall} return call._e2eeChecked === true; })()`);
+
+  // Data channel, both ways: SFrame inside, decrypted on the other side.
+  const received = (p) => p.evaluate(`(() => { ${lastCall} return new Promise((r) => call.addEventListener('message', (e) => r(e.detail), { once: true })); })()`);
+  const atBob = received(bob);
+  await alice.waitForFunction(`(async () => { ${lastCall} return call.send('hello bob'); })()`);
+  assert.equal(await atBob, 'hello bob');
+  const atAlice = received(alice);
+  await bob.waitForFunction(`(async () => { ${lastCall} return call.send('hello alice'); })()`);
+  assert.equal(await atAlice, 'hello alice');
+
+  // Bob's receiver gets a wrong key: every frame from alice fails, bob hears silence.
+  await bob.evaluate(`(async () => {
+    ${lastCall}
+    const wrong = await crypto.subtle.importKey('raw', crypto.getRandomValues(new Uint8Array(32)), 'HKDF', false, ['deriveKey', 'deriveBits']);
+    call._e2ee.worker.postMessage({ type: 'keys', send: call._e2ee.keys.send, recv: wrong, sendKid: 2, recvKid: 0 });
+  })()`);
+  const dropsAbove = (n) => bob.waitForFunction(`(async () => { ${lastCall} return (await call._e2ee.refreshStats()).dropped >= ${n}; })()`, null, { polling: 100, timeout: 20000 });
+  await dropsAbove(50);
+  const before = await probe(bob);
+  await dropsAbove(before.dropped + 100);
+  const later = await probe(bob);
+  assert.equal(later.received, before.received, 'no frame decrypts under the wrong key');
+  assert.equal(later.played, before.played, 'nothing reaches the decoder');
+  assert.ok(later.energy - before.energy < 1e-6, `silence: energy ${before.energy} -> ${later.energy}`);
+  // Alice, with the right keys, still hears bob.
+  const a = await probe(alice);
+  assert.equal(a.dropped, 0);
+  await alice.click('[data-testid=hangup]');
+  await bob.waitForSelector('[data-testid=call-state][data-state=ended]');
+  assert.equal(await bob.textContent('[data-testid=code]'), '--- ---', 'no code after the call');
+  await alice.context().close();
+  await bob.context().close();
+});
+
+test('a bad ML-KEM key: the callee declines with bad_key and both pages say so', async () => {
+  const alice = await signIn(browser, server.base, 'badkey-alice');
+  const bob = await signIn(browser, server.base, 'badkey-bob');
+  // Alice's client sends an encapsulation key that fails FIPS 203's modulus check.
+  await alice.evaluate(() => {
+    const c = window.pqcall.client;
+    const offer = c.offer.bind(c);
+    c.offer = (to, sdp, kem) => offer(to, sdp, { ...kem, ek: btoa(String.fromCharCode(...new Uint8Array(1184).fill(0xff))) });
+  });
+  await alice.fill('#callee', 'badkey-bob');
+  await alice.click('[data-testid=call]');
+  await bob.waitForSelector('[data-testid=incoming]:not([hidden])');
+  await bob.click('[data-testid=accept]');
+  await bob.waitForSelector('[data-testid=error]:not([hidden])');
+  assert.match(await bob.textContent('[data-testid=error]'), /ML-KEM check/);
+  await alice.waitForSelector('[data-testid=call-state][data-state=declined]');
+  assert.match(await alice.textContent('[data-testid=call-state]'), /ML-KEM check/);
+  assert.equal(await bob.evaluate(`(() => { ${lastCall} return call.reason; })()`), 'bad_key');
+  await alice.context().close();
+  await bob.context().close();
+});
+
+test("the answer beats the offer's response to the caller: the call still connects", async () => {
+  const alice = await signIn(browser, server.base, 'race-alice');
+  const bob = await signIn(browser, server.base, 'race-bob');
+  let release;
+  const held = new Promise((r) => { release = r; });
+  await alice.route('**/api/calls/offer', async (route) => {
+    const response = await route.fetch();
+    await held;
+    await route.fulfill({ response });
+  });
+  await alice.fill('#callee', 'race-bob');
+  await alice.click('[data-testid=call]');
+  await bob.waitForSelector('[data-testid=incoming]:not([hidden])');
+  await bob.click('[data-testid=accept]');
+  // Bob has answered (call.answer and his ICE are on their way to alice) before alice
+  // learns the call id.
+  await bob.waitForSelector('[data-testid=call-state][data-state=connecting]');
+  await alice.waitForFunction(() => window.pqcall.calls._early.size === 1);
+  release();
+  for (const p of [alice, bob]) {
+    await p.waitForSelector('[data-testid=call-state][data-state=active]', { timeout: 20000 });
+    await p.waitForSelector('[data-testid=e2ee][data-state=encrypted]', { timeout: 20000 });
+  }
+  assert.equal(await alice.textContent('[data-testid=code]'), await bob.textContent('[data-testid=code]'));
+  await alice.context().close();
+  await bob.context().close();
+});

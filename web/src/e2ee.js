@@ -1,0 +1,115 @@
+// The page's side of a call's end-to-end media encryption (docs/PROTOCOL.md §7): one worker
+// per call runs every encoded transform (e2ee-worker.js); data-channel messages are sealed
+// here. Transforms are attached right after addTrack, before any offer or answer exists:
+// Chromium silently ignores a transform attached after setLocalDescription and then
+// sends clear frames.
+import { HandshakeError } from './bytes.js';
+import { KID, Receiver, Sender, decodeData, deriveKid, encodeData, importBaseKey } from './sframe.js';
+
+/** 'script' (RTCRtpScriptTransform), 'streams' (createEncodedStreams) or null. */
+export function e2eeSupport() {
+  if (typeof RTCRtpScriptTransform !== 'undefined') return 'script';
+  if (typeof RTCRtpSender !== 'undefined' && RTCRtpSender.prototype.createEncodedStreams) return 'streams';
+  return null;
+}
+
+const AUDIO_LEVEL = 'urn:ietf:params:rtp-hdrext:ssrc-audio-level';
+
+/**
+ * `state`: 'waiting' (no keys yet) → 'keyed' → 'encrypted' (frames from the peer decrypt),
+ * or 'failed'. Events: 'state', 'stats'.
+ */
+export class CallE2ee extends EventTarget {
+  constructor() {
+    super();
+    this.mode = e2eeSupport();
+    if (!this.mode) throw new HandshakeError('e2ee_unsupported', 'this browser cannot encrypt call audio end to end (no encoded transforms)');
+    this.state = 'waiting';
+    this.stats = { sent: 0, received: 0, dropped: 0, early: 0, arrived: 0 };
+    this.attached = { send: 0, recv: 0 };
+    this.worker = new Worker(new URL('./e2ee-worker.js', import.meta.url), { type: 'module' });
+    this.worker.onmessage = ({ data }) => {
+      if (data.type === 'stats') { this.stats = data.stats; this.dispatchEvent(new Event('stats')); }
+      if (data.type === 'attached') this.attached[data.side]++;
+      if (data.type === 'decrypting') this._set('encrypted');
+    };
+    this.data = null;
+  }
+
+  _set(state) {
+    if (this.state === state || this.state === 'failed') return;
+    this.state = state;
+    this.dispatchEvent(new Event('state'));
+  }
+
+  /** Extra RTCPeerConnection configuration the mode needs. */
+  pcConfig() {
+    return this.mode === 'streams' ? { encodedInsertableStreams: true } : {};
+  }
+
+  _attach(side, endpoint) {
+    if (this.mode === 'script') {
+      endpoint.transform = new RTCRtpScriptTransform(this.worker, { side });
+    } else {
+      const { readable, writable } = endpoint.createEncodedStreams();
+      this.worker.postMessage({ type: 'streams', side, readable, writable }, [readable, writable]);
+    }
+  }
+
+  /** Every sender and receiver of the peer connection, and no audio level in clear. */
+  attachAll(pc) {
+    for (const t of pc.getTransceivers()) {
+      if (t.sender.track && !t.sender.transform && !t._pqE2ee) this._attach('send', t.sender);
+      if (!t.receiver.transform && !t._pqE2ee) this._attach('recv', t.receiver);
+      t._pqE2ee = true;
+      try {
+        const exts = t.getHeaderExtensionsToNegotiate?.();
+        if (exts) t.setHeaderExtensionsToNegotiate(exts.map((e) => (e.uri === AUDIO_LEVEL ? { ...e, direction: 'stopped' } : e)));
+      } catch { /* not negotiable here: the platform keeps it */ }
+    }
+  }
+
+  /**
+   * Installs this side's keys once the peer's tag verified: media in the worker, data here.
+   * @param {'caller'|'callee'} role @param {{mediaCaller: Uint8Array, mediaCallee: Uint8Array}} keys
+   */
+  async setKeys(role, keys) {
+    const [mine, theirs] = role === 'caller' ? [keys.mediaCaller, keys.mediaCallee] : [keys.mediaCallee, keys.mediaCaller];
+    const [send, recv] = await Promise.all([importBaseKey(mine), importBaseKey(theirs)]);
+    mine.fill(0);
+    theirs.fill(0);
+    this.keys = { send, recv };
+    const caller = role === 'caller';
+    this.worker.postMessage({ type: 'keys', send, recv, sendKid: caller ? KID.callerMedia : KID.calleeMedia, recvKid: caller ? KID.calleeMedia : KID.callerMedia });
+    const [dtx, drx] = await Promise.all([
+      deriveKid(send, caller ? KID.callerData : KID.calleeData),
+      deriveKid(recv, caller ? KID.calleeData : KID.callerData),
+    ]);
+    this.data = { sender: new Sender(dtx), receiver: new Receiver(drx) };
+    this._set('keyed');
+  }
+
+  /** Seals a data-channel message (string or bytes); null before the keys exist. */
+  async sealData(message) {
+    return this.data ? this.data.sender.seal(encodeData(message)) : null;
+  }
+
+  /** Opens a data-channel message; null when it is dropped (counted). */
+  async openData(bytes) {
+    if (!this.data) return null;
+    const plain = await this.data.receiver.open(new Uint8Array(bytes));
+    return plain ? decodeData(plain) : null;
+  }
+
+  /** Fresh counters from the worker (they are also pushed every half second). */
+  refreshStats() {
+    return new Promise((resolve) => {
+      this.addEventListener('stats', () => resolve(this.stats), { once: true });
+      this.worker.postMessage({ type: 'stats' });
+    });
+  }
+
+  fail() { this._set('failed'); }
+
+  close() { this.worker.terminate(); }
+}
