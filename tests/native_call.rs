@@ -1,5 +1,6 @@
 //! Two real webrtc-rs peers call each other through a real pqcall server: handshake,
-//! trickle ICE, connected, a data channel message each way, matching codes, hang up.
+//! trickle ICE, connected, a data channel message each way, matching codes, hang up; the
+//! audio and the data channel are end-to-end encrypted with the handshake's keys (§7).
 
 use pqcall::{AppState, Config};
 
@@ -29,4 +30,11 @@ async fn two_webrtc_peers_complete_a_call() {
         ("hello from bob".to_owned(), "hello from alice".to_owned())
     );
     assert!(t.connected <= t.channel_open);
+    // Every frame each side received after its keys decrypted; each heard the other.
+    for (side, c) in [("alice", t.e2ee.0), ("bob", t.e2ee.1)] {
+        assert!(c.received >= 10, "{side}: {c:?}");
+        assert_eq!(c.dropped, 0, "{side}: {c:?}");
+        assert_eq!(c.messages, 1, "{side}: {c:?}");
+        assert!(c.sent > 0, "{side}: {c:?}");
+    }
 }

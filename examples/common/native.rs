@@ -1,6 +1,12 @@
 //! A call between two native webrtc-rs peers through a pqcall server, shared by
-//! `examples/native_call.rs` and `benches/call_setup.rs`.
+//! `examples/native_call.rs` and `benches/call_setup.rs`. With the handshake, the audio
+//! track and the data channel are end-to-end encrypted with its keys (`native_media.rs`).
 #![allow(dead_code)]
+
+#[path = "native_media.rs"]
+pub mod media;
+#[path = "native_peer.rs"]
+pub mod peer;
 
 use std::fmt;
 use std::future::Future;
@@ -13,16 +19,18 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use pqcall::client::{Client, EventStream, StreamItem};
 use pqcall_crypto::{
-    AnswerKem, CallContext, Callee, CalleeConfirm, Caller, CallerConfirm, OfferKem,
+    AnswerKem, CallContext, Callee, CalleeConfirm, Caller, CallerConfirm, OfferKem, Role,
 };
 use pqcall_signaling::Event;
 use pqcall_signaling::api::*;
 use tokio::sync::mpsc;
-use webrtc::data_channel::{DataChannel, DataChannelEvent};
+use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelInit};
+use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceCandidateInit,
     RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription, SettingEngineBuilder,
 };
+use webrtc::rtp_transceiver::RtpSender;
 use webrtc::runtime::{
     AsyncInterval, AsyncTcpListener, AsyncTcpStream, AsyncUdpSocket, JoinHandle, Runtime,
 };
@@ -92,7 +100,7 @@ impl Runtime for WakeEvery {
 struct Handler {
     ice: mpsc::UnboundedSender<RTCIceCandidateInit>,
     state: mpsc::UnboundedSender<RTCPeerConnectionState>,
-    channel: mpsc::UnboundedSender<Arc<dyn DataChannel>>,
+    tracks: mpsc::UnboundedSender<Arc<dyn TrackRemote>>,
 }
 
 #[async_trait::async_trait]
@@ -105,8 +113,8 @@ impl PeerConnectionEventHandler for Handler {
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
         let _ = self.state.send(state);
     }
-    async fn on_data_channel(&self, dc: Arc<dyn DataChannel>) {
-        let _ = self.channel.send(dc);
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let _ = self.tracks.send(track);
     }
 }
 
@@ -118,7 +126,12 @@ struct Peer {
     pc: Box<dyn PeerConnection>,
     ice_rx: mpsc::UnboundedReceiver<RTCIceCandidateInit>,
     state_rx: mpsc::UnboundedReceiver<RTCPeerConnectionState>,
-    channel_rx: mpsc::UnboundedReceiver<Arc<dyn DataChannel>>,
+    tracks_rx: mpsc::UnboundedReceiver<Arc<dyn TrackRemote>>,
+    /// The audio track and the keys that encrypt it and the data channel.
+    media: Arc<media::Media>,
+    audio: Arc<dyn RtpSender>,
+    /// The data channel, negotiated out of band (id 0), as the browser client does.
+    dc: Arc<dyn DataChannel>,
     remote_set: bool,
     pending_remote: Vec<RTCIceCandidateInit>,
 }
@@ -138,7 +151,7 @@ impl Peer {
         }
         let (ice, ice_rx) = mpsc::unbounded_channel();
         let (state, state_rx) = mpsc::unbounded_channel();
-        let (channel, channel_rx) = mpsc::unbounded_channel();
+        let (tracks, tracks_rx) = mpsc::unbounded_channel();
         // ICE connectivity checks every 20 ms instead of 200 ms (50 attempts, so a
         // candidate is still tried for a second), unless webrtc-rs defaults are asked for.
         let settings = if DEFAULT_SETTINGS.load(std::sync::atomic::Ordering::Relaxed) {
@@ -150,16 +163,24 @@ impl Peer {
         };
         let mut builder = PeerConnectionBuilder::new()
             .with_setting_engine(settings)
-            .with_handler(Arc::new(Handler {
-                ice,
-                state,
-                channel,
-            }))
+            .with_media_engine(media::media_engine()?)
+            .with_handler(Arc::new(Handler { ice, state, tracks }))
             .with_udp_addrs(vec!["127.0.0.1:0".to_string()]);
         if let Some(rt) = runtime {
             builder = builder.with_runtime(rt);
         }
         let pc = Box::new(builder.build().await?);
+        // Track and channel before any offer or answer, so both are in the SDP.
+        let (media, audio) = media::Media::add_to(pc.as_ref()).await?;
+        let dc = pc
+            .create_data_channel(
+                "pqcall",
+                Some(RTCDataChannelInit {
+                    negotiated: Some(0),
+                    ..Default::default()
+                }),
+            )
+            .await?;
         Ok(Peer {
             name,
             client,
@@ -167,7 +188,10 @@ impl Peer {
             pc,
             ice_rx,
             state_rx,
-            channel_rx,
+            tracks_rx,
+            media,
+            audio,
+            dc,
             remote_set: false,
             pending_remote: vec![],
         })
@@ -253,30 +277,56 @@ fn to_wire(c: RTCIceCandidateInit) -> IceCandidate {
     }
 }
 
-/// Waits for a data channel to open, sends `text`, and returns the first message received.
+/// Waits for the data channel to open and returns the first message received. `first`
+/// sends `text` when the channel opens, the other side replies with its `text` when that
+/// arrives: with a channel negotiated out of band, a message sent the moment one side's
+/// channel opens can reach the other before its SCTP stream exists there (webrtc-rs 0.21).
+/// With keys, both are SFrames (§7); without (`--no-handshake`), plain text.
 async fn exchange(
     dc: Arc<dyn DataChannel>,
+    media: Arc<media::Media>,
     text: &'static str,
+    first: bool,
     opened: Instant,
 ) -> anyhow::Result<(Duration, String)> {
+    let send = async |dc: &Arc<dyn DataChannel>| -> anyhow::Result<()> {
+        if media.keyed() {
+            dc.send(media.seal_text(text)?.as_slice().into()).await?;
+        } else {
+            dc.send_text(text).await?;
+        }
+        Ok(())
+    };
     let mut open_at = None;
     loop {
         match dc.poll().await.context("data channel closed")? {
             DataChannelEvent::OnOpen => {
                 open_at = Some(opened.elapsed());
-                dc.send_text(text).await?;
+                if first {
+                    send(&dc).await?;
+                }
             }
             DataChannelEvent::OnMessage(m) => {
-                return Ok((
-                    open_at.unwrap_or_default(),
-                    String::from_utf8_lossy(&m.data).into_owned(),
-                ));
+                let got = if media.keyed() {
+                    media
+                        .open_text(&m.data)
+                        .context("a data message did not decrypt")?
+                } else {
+                    String::from_utf8_lossy(&m.data).into_owned()
+                };
+                if !first {
+                    send(&dc).await?;
+                }
+                return Ok((open_at.unwrap_or_default(), got));
             }
             DataChannelEvent::OnClose => bail!("closed"),
             _ => {}
         }
     }
 }
+
+/// Audio frames each side must decrypt before the call is hung up (0.2 s of audio).
+const AUDIO_FRAMES: u64 = 10;
 
 /// How long a call took to set up, from the offer's creation.
 #[derive(Debug, Clone)]
@@ -289,6 +339,8 @@ pub struct Timings {
     pub messages: (String, String),
     /// The two safety codes, when the handshake ran.
     pub codes: Option<(String, String)>,
+    /// Alice's and bob's frame counts (end-to-end encrypted audio and data, §7).
+    pub e2ee: (media::Counts, media::Counts),
     /// Time in signaling requests and handshake computations on the critical path.
     pub signaling_and_handshake: Duration,
 }
@@ -342,7 +394,6 @@ pub async fn call_once(
     // Time spent in the signaling requests and the handshake's computations on the
     // critical path (the offer, the answer, both confirms and the five crypto steps).
     let mut spent = Duration::ZERO;
-    let dc_alice = alice.pc.create_data_channel("chat", None).await?;
     let offer = alice.pc.create_offer(None).await?;
     alice.pc.set_local_description(offer.clone()).await?;
     let (caller, kem) = if handshake {
@@ -478,8 +529,16 @@ pub async fn call_once(
         let t = Instant::now();
         let alice_keys = caller.verify(&CalleeConfirm::from_wire(&c.kem.tag)?)?;
         spent += t.elapsed();
-        log(&format!("[alice] safety code {}", alice_keys.safety_code));
-        log(&format!("[bob]   safety code {}", bob_keys.safety_code));
+        alice.media.install(&alice_keys, Role::Caller);
+        bob.media.install(&bob_keys, Role::Callee);
+        log(&format!(
+            "[alice] safety code {}, e2ee: on",
+            alice_keys.safety_code
+        ));
+        log(&format!(
+            "[bob]   safety code {}, e2ee: on",
+            bob_keys.safety_code
+        ));
         if alice_keys.safety_code != bob_keys.safety_code {
             bail!("the codes differ");
         }
@@ -489,36 +548,49 @@ pub async fn call_once(
             bob_keys.safety_code.to_string(),
         ));
     }
-    // Keep relaying ICE until both peer connections are connected and the data channel
-    // carried one message each way.
+    // Keep relaying ICE until both peer connections are connected, the data channel
+    // carried one message each way and each side decrypted some audio.
     let (a_tx, mut a_rx) = tokio::sync::oneshot::channel();
     let (b_tx, mut b_rx) = tokio::sync::oneshot::channel();
-    let mut b_tx = Some(b_tx);
+    let (dc, m) = (alice.dc.clone(), alice.media.clone());
     tokio::spawn(async move {
-        let _ = a_tx.send(exchange(dc_alice, "hello from alice", t0).await);
+        let _ = a_tx.send(exchange(dc, m, "hello from alice", false, t0).await);
     });
+    let (dc, m) = (bob.dc.clone(), bob.media.clone());
+    tokio::spawn(async move {
+        let _ = b_tx.send(exchange(dc, m, "hello from bob", true, t0).await);
+    });
+    for peer in [&alice, &bob] {
+        let pt = media::negotiated_payload_type(&peer.audio).await;
+        tokio::spawn(peer.media.clone().send_audio(pt));
+    }
+    let mut a_tracks = std::mem::replace(&mut alice.tracks_rx, mpsc::unbounded_channel().1);
+    let mut b_tracks = std::mem::replace(&mut bob.tracks_rx, mpsc::unbounded_channel().1);
+    let audio_heard = |m: &media::Media| !m.keyed() || m.counts().received >= AUDIO_FRAMES;
+    let mut audio_check = tokio::time::interval(Duration::from_millis(5));
     let (mut a_conn, mut b_conn) = (None, None);
     let (mut a_msg, mut b_msg) = (None, None);
     let (mut a_open, mut b_open) = (None, None);
     let mut a_state = std::mem::replace(&mut alice.state_rx, mpsc::unbounded_channel().1);
     let mut b_state = std::mem::replace(&mut bob.state_rx, mpsc::unbounded_channel().1);
-    let mut b_channels = std::mem::replace(&mut bob.channel_rx, mpsc::unbounded_channel().1);
     let deadline = tokio::time::sleep(Duration::from_secs(20));
     tokio::pin!(deadline);
-    while a_conn.is_none() || b_conn.is_none() || a_msg.is_none() || b_msg.is_none() {
+    let mut heard = false;
+    while a_conn.is_none() || b_conn.is_none() || a_msg.is_none() || b_msg.is_none() || !heard {
         tokio::select! {
             e = alice.next_call_event(&call_id) => log(&format!("[alice] {:?}", e?.name())),
             e = bob.next_call_event(&call_id) => log(&format!("[bob] {:?}", e?.name())),
             Some(s) = a_state.recv() => if s == RTCPeerConnectionState::Connected { a_conn = Some(t0.elapsed()); },
             Some(s) = b_state.recv() => if s == RTCPeerConnectionState::Connected { b_conn = Some(t0.elapsed()); },
-            Some(dc) = b_channels.recv() => {
-                if let Some(tx) = b_tx.take() {
-                    tokio::spawn(async move { let _ = tx.send(exchange(dc, "hello from bob", t0).await); });
-                }
-            }
+            Some(t) = a_tracks.recv() => { tokio::spawn(alice.media.clone().receive_audio(t)); }
+            Some(t) = b_tracks.recv() => { tokio::spawn(bob.media.clone().receive_audio(t)); }
+            _ = audio_check.tick() => heard = audio_heard(&alice.media) && audio_heard(&bob.media),
             r = &mut a_rx, if a_msg.is_none() => { let (open, m) = r??; log(&format!("[alice] data channel open at {open:?}, got {m:?}")); a_open = Some(open); a_msg = Some(m); }
             r = &mut b_rx, if b_msg.is_none() => { let (open, m) = r??; log(&format!("[bob]   data channel open at {open:?}, got {m:?}")); b_open = Some(open); b_msg = Some(m); }
-            _ = &mut deadline => bail!("the call did not set up within 20 s"),
+            _ = &mut deadline => bail!(
+                "the call did not set up within 20 s: connected {:?}/{:?}, messages {:?}/{:?}, audio {:?}/{:?}",
+                a_conn, b_conn, a_msg, b_msg, alice.media.counts(), bob.media.counts()
+            ),
         }
     }
 
@@ -541,9 +613,15 @@ pub async fn call_once(
         "[bob]   call ended ({})",
         n.reason.unwrap_or_default()
     ));
+    let e2ee = (alice.media.counts(), bob.media.counts());
+    if alice.media.keyed() {
+        log(&format!("[alice] e2ee: on; audio frames {:?}", e2ee.0));
+        log(&format!("[bob]   e2ee: on; audio frames {:?}", e2ee.1));
+    }
     alice.pc.close().await?;
     bob.pc.close().await?;
     Ok(Timings {
+        e2ee,
         connected: a_conn.unwrap_or_default().max(b_conn.unwrap_or_default()),
         channel_open: a_open.unwrap_or_default().max(b_open.unwrap_or_default()),
         messages: (a_msg.unwrap_or_default(), b_msg.unwrap_or_default()),

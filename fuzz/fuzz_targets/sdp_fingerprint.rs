@@ -1,5 +1,6 @@
-//! DTLS fingerprint extraction from any SDP (PROTOCOL.md §6): never panics, and the
-//! result is normalized (no spaces, upper-case hex and colons after the hash name).
+//! The fingerprint rule on any SDP (PROTOCOL.md §6): never panics; an accepted SDP binds a
+//! normalized value (no line breaks, no leading or trailing space in any item, sorted items);
+//! the answer is a function of the text.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -9,7 +10,13 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let fp = pqcall_crypto::fingerprint::from_sdp(sdp);
-    assert!(!fp.contains('\r') && !fp.contains('\n'), "{fp:?}");
-    // Extraction is a function of the text: the same input, the same answer.
+    if let Ok(fp) = &fp {
+        assert!(!fp.contains('\n'), "{fp:?}");
+        let items: Vec<&str> = fp.split(',').collect();
+        assert!(items.windows(2).all(|w| w[0] < w[1]), "{fp:?}");
+        for item in items {
+            assert_eq!(item.split(' ').count(), 2, "{fp:?}");
+        }
+    }
     assert_eq!(fp, pqcall_crypto::fingerprint::from_sdp(sdp));
 });

@@ -2073,7 +2073,7 @@ var Call = class extends EventTarget {
     this.answerSdp = pc.localDescription.sdp;
     this._hs = callee;
     await this.mgr.client.answer(this.id, this.answerSdp, answer);
-    this._set("connecting");
+    if (this.state === "ringing") this._set("connecting");
     await this._addRemoteIce(this._pendingRemoteIce.splice(0));
     this._flushIce();
   }
@@ -2130,7 +2130,7 @@ var Call = class extends EventTarget {
         break;
       }
       case "call.confirm": {
-        if (this.state !== "connecting") return;
+        if (FINAL.includes(this.state) || this._hs?.step !== (this.role === "callee" ? "answered" : "confirmed")) return;
         try {
           if (this.role === "callee") {
             const t = performance.now();

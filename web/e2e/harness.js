@@ -4,12 +4,15 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { dirname } from 'node:path';
 import { chromium } from 'playwright-core';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
+const serverBin = () => process.env.PQCALL_BIN ?? `${root}target/debug/pqcall`;
+
 export async function startServer(extra = []) {
-  const bin = process.env.PQCALL_BIN ?? `${root}target/debug/pqcall`;
+  const bin = serverBin();
   const proc = spawn(bin, ['serve', '--dev', '--bind', '127.0.0.1:0', '--database', ':memory:', '--web-dir', `${root}web`, ...extra], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, PQCALL_LOG: process.env.PQCALL_LOG ?? 'warn' },
@@ -46,4 +49,34 @@ export async function signIn(browser, base, user, context) {
 export async function openStreams(base) {
   const text = await (await fetch(`${base}/metrics`)).text();
   return Number(text.match(/^pqcall_open_streams (\d+)/m)[1]);
+}
+
+/**
+ * The native webrtc-rs client (examples/native_peer.rs, built by `cargo test`) for one call:
+ * `args` is ['--answer'] or ['--call', user]. Resolves once it is connected; `lines` yields
+ * its output, `report` resolves to its final counts.
+ */
+export async function startNativePeer(base, user, args) {
+  const bin = process.env.PQCALL_NATIVE_PEER ?? `${dirname(serverBin())}/examples/native_peer`;
+  const proc = spawn(bin, ['--url', base, '--user', user, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const out = createInterface({ input: proc.stdout });
+  const seen = [];
+  const waiters = [];
+  out.on('line', (line) => {
+    seen.push(line);
+    for (const w of waiters.splice(0)) if (!w(line)) waiters.push(w);
+  });
+  const next = (pattern) => new Promise((resolve) => {
+    const hit = seen.find((l) => pattern.test(l));
+    if (hit) return resolve(hit);
+    waiters.push((l) => (pattern.test(l) ? (resolve(l), true) : false));
+    return undefined;
+  });
+  await next(/^ready as /);
+  return {
+    proc,
+    next,
+    report: next(/^report /).then((l) => JSON.parse(l.slice('report '.length))),
+    stop: () => proc.kill('SIGTERM'),
+  };
 }

@@ -244,7 +244,8 @@ export class Call extends EventTarget {
     this.answerSdp = pc.localDescription.sdp;
     this._hs = callee;
     await this.mgr.client.answer(this.id, this.answerSdp, answer);
-    this._set('connecting');
+    // The caller's confirm may already have made the call active.
+    if (this.state === 'ringing') this._set('connecting');
     await this._addRemoteIce(this._pendingRemoteIce.splice(0));
     this._flushIce();
   }
@@ -302,7 +303,9 @@ export class Call extends EventTarget {
         break;
       }
       case 'call.confirm': {
-        if (this.state !== 'connecting') return;
+        // The confirm can overtake the response to this side's own answer: go by the
+        // handshake's step, not by the call state.
+        if (FINAL.includes(this.state) || this._hs?.step !== (this.role === 'callee' ? 'answered' : 'confirmed')) return;
         try {
           if (this.role === 'callee') {
             const t = performance.now();

@@ -1,0 +1,65 @@
+// Chromium <-> a native webrtc-rs client (examples/native_peer.rs), both directions, through
+// a real pqcall server: same safety code, and every audio frame and data-channel message is
+// SFrame-encrypted by one side and decrypts on the other (docs/PROTOCOL.md §7).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, signIn, startNativePeer, startServer } from './harness.js';
+
+let server;
+let browser;
+before(async () => {
+  server = await startServer();
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const lastCall = 'const call = [...window.pqcall.calls.calls.values()].at(-1);';
+const stats = (page) => page.evaluate(`(async () => { ${lastCall} await call._e2ee.refreshStats(); return { ...call.e2ee, played: call._e2ee.stats.played }; })()`);
+
+/** The browser side is in an encrypted call: checks frames and data both ways, hangs up. */
+async function exchange(page, native) {
+  await page.waitForSelector('[data-testid=call-state][data-state=active]', { timeout: 20000 });
+  await page.waitForSelector('[data-testid=e2ee][data-state=encrypted]', { timeout: 20000 });
+  const nativeCode = (await native.next(/^safety code /)).match(/safety code (\d{3} \d{3}), e2ee: on/)[1];
+  await page.waitForFunction(() => /^\d{3} \d{3}$/.test(document.querySelector('[data-testid=code]').textContent));
+  assert.equal(await page.textContent('[data-testid=code]'), nativeCode, 'the same safety code');
+  // 50 frames (one second) from the native side decrypted here.
+  await page.waitForFunction(`(async () => { ${lastCall} return (await call._e2ee.refreshStats()).received >= 50; })()`, null, { polling: 100, timeout: 20000 });
+  const reply = page.evaluate(`(() => { ${lastCall} return new Promise((r) => call.addEventListener('message', (e) => r(e.detail), { once: true })); })()`);
+  assert.equal(await page.evaluate(`(async () => { ${lastCall} return call.send('hello native'); })()`), true);
+  assert.equal(await reply, 'echo: hello native', 'sealed by the browser, opened natively, and back');
+  const browserSide = await stats(page);
+  await page.click('[data-testid=hangup]');
+  const report = await native.report;
+  assert.equal(report.outcome, 'hangup');
+  // Native -> browser: nothing dropped, nothing played in clear.
+  assert.equal(browserSide.dropped, 0, JSON.stringify(browserSide));
+  assert.equal(browserSide.played, browserSide.received);
+  assert.ok(browserSide.received <= report.sent);
+  // Browser -> native: every frame the browser had sent by then decrypted natively.
+  assert.equal(report.dropped, 0, JSON.stringify(report));
+  assert.ok(report.received >= browserSide.sent, `${JSON.stringify(report)} vs ${JSON.stringify(browserSide)}`);
+  assert.equal(report.messages, 1);
+  assert.equal(report.code, nativeCode);
+}
+
+test('Chromium calls a native client: encrypted audio and data both ways', async () => {
+  const native = await startNativePeer(server.base, 'native-bob', ['--answer']);
+  const alice = await signIn(browser, server.base, 'web-alice');
+  await alice.fill('#callee', 'native-bob');
+  await alice.click('[data-testid=call]');
+  await exchange(alice, native);
+  await alice.context().close();
+});
+
+test('a native client calls Chromium: encrypted audio and data both ways', async () => {
+  const bob = await signIn(browser, server.base, 'web-bob');
+  const native = await startNativePeer(server.base, 'native-alice', ['--call', 'web-bob']);
+  await bob.waitForSelector('[data-testid=incoming]:not([hidden])');
+  await bob.click('[data-testid=accept]');
+  await exchange(bob, native);
+  await bob.context().close();
+});
