@@ -48,6 +48,8 @@ test('audio and data are end-to-end encrypted both ways; a wrong key plays silen
     assert.match(await p.textContent('[data-testid=e2ee]'), /end-to-end encrypted · post-quantum \(ML-KEM-768 \+ AES-256-GCM\)/);
     // The code shows only after the tag and the DTLS certificate check passed.
     await p.waitForFunction(() => /^\d{3} \d{3}$/.test(document.querySelector('[data-testid=code]').textContent));
+    // No voice activity in clear beside the encrypted frames (RFC 6464 not negotiated).
+    assert.doesNotMatch(await p.evaluate(`(() => { ${lastCall} return call.offerSdp + call.answerSdp; })()`), /ssrc-audio-level/);
     // Both transforms ran in this call's worker (attached before the offer/answer).
     assert.deepEqual(await p.evaluate(`(() => { ${lastCall} return call._e2ee.attached; })()`), { send: 1, recv: 1 });
   }
@@ -147,6 +149,58 @@ test("the answer beats the offer's response to the caller: the call still connec
     await p.waitForSelector('[data-testid=e2ee][data-state=encrypted]', { timeout: 20000 });
   }
   assert.equal(await alice.textContent('[data-testid=code]'), await bob.textContent('[data-testid=code]'));
+  await alice.context().close();
+  await bob.context().close();
+});
+
+test('a browser without encoded transforms refuses calls, and says so', async () => {
+  const alice = await signIn(browser, server.base, 'noe2ee-alice');
+  const bob = await signIn(browser, server.base, 'noe2ee-bob');
+  const strip = () => { delete window.RTCRtpScriptTransform; delete RTCRtpSender.prototype.createEncodedStreams; };
+  // As the caller: an error on the page, and no offer leaves the browser.
+  let offers = 0;
+  await alice.route('**/api/calls/offer', (route) => { offers++; return route.continue(); });
+  await alice.evaluate(strip);
+  await alice.fill('#callee', 'noe2ee-bob');
+  await alice.click('[data-testid=call]');
+  await alice.waitForSelector('[data-testid=error]:not([hidden])');
+  assert.match(await alice.textContent('[data-testid=error]'), /cannot encrypt call audio end to end/);
+  assert.equal(offers, 0);
+  // As the callee: Accept declines with e2ee_unsupported; both pages say why.
+  await bob.fill('#callee', 'noe2ee-alice');
+  await bob.click('[data-testid=call]');
+  await alice.waitForSelector('[data-testid=incoming]:not([hidden])');
+  await alice.click('[data-testid=accept]');
+  await alice.waitForSelector('[data-testid=error]:has-text("cannot encrypt call audio end to end")');
+  await bob.waitForSelector('[data-testid=call-state][data-state=declined]');
+  assert.match(await bob.textContent('[data-testid=call-state]'), /cannot encrypt call audio end to end/);
+  await alice.context().close();
+  await bob.context().close();
+});
+
+test("a callee tag that does not verify: the caller ends the call, both pages say why, no code", async () => {
+  const alice = await signIn(browser, server.base, 'tag-alice');
+  const bob = await signIn(browser, server.base, 'tag-bob');
+  // Bob's client flips a bit of the tag it sends back (what a relay in the middle causes).
+  await bob.evaluate(() => {
+    const c = window.pqcall.client;
+    const confirm = c.confirm.bind(c);
+    c.confirm = (id, kem) => {
+      const tag = Uint8Array.from(atob(kem.tag), (ch) => ch.charCodeAt(0));
+      tag[0] ^= 1;
+      return confirm(id, { ...kem, tag: btoa(String.fromCharCode(...tag)) });
+    };
+  });
+  await alice.fill('#callee', 'tag-bob');
+  await alice.click('[data-testid=call]');
+  await bob.waitForSelector('[data-testid=incoming]:not([hidden])');
+  await bob.click('[data-testid=accept]');
+  await alice.waitForSelector('[data-testid=call-state][data-state=failed]', { timeout: 20000 });
+  assert.match(await alice.textContent('[data-testid=call-state]'), /did not confirm: someone may be in the middle/);
+  await bob.waitForSelector('[data-testid=call-state][data-state=ended]');
+  assert.match(await bob.textContent('[data-testid=call-state]'), /did not confirm/);
+  for (const p of [alice, bob]) assert.equal(await p.textContent('[data-testid=code]'), '--- ---');
+  assert.equal(await alice.evaluate(`(() => { ${lastCall} return call.e2ee.sent; })()`), 0, 'no frame ever sent');
   await alice.context().close();
   await bob.context().close();
 });
