@@ -47,7 +47,6 @@ pub fn media_engine() -> anyhow::Result<MediaEngine> {
         RTCRtpCodecParameters {
             rtp_codec: opus(),
             payload_type: OPUS_PT,
-            ..Default::default()
         },
         RtpCodecKind::Audio,
     )?;

@@ -42,7 +42,7 @@ pub struct Report {
 }
 
 enum Handshake {
-    Caller(Option<Caller>, String),
+    Caller(Option<Box<Caller>>, String),
     CallerWaiting(pqcall_crypto::CallerAwaitingTag),
     Callee(Option<Callee>, CallContext),
     Done,
@@ -82,7 +82,7 @@ pub async fn run(
                 .await?;
             progress(&format!("calling {to}: {}", res.call_id));
             peer.send_ice(&res.call_id).await?;
-            (res.call_id, Handshake::Caller(Some(caller), offer.sdp))
+            (res.call_id, Handshake::Caller(Some(Box::new(caller)), offer.sdp))
         }
         Side::Answer => answer(&mut peer, me, &progress).await?,
     };

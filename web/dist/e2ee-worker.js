@@ -135,7 +135,7 @@ var Receiver = class {
 // src/e2ee-worker.js
 var sender = null;
 var receiver = null;
-var stats = { sent: 0, received: 0, dropped: 0, early: 0, arrived: 0, played: 0, reasons: {} };
+var stats = { sent: 0, received: 0, dropped: 0, early: 0, arrived: 0, played: 0, encryptMs: 0, decryptMs: 0, reasons: {} };
 var announced = false;
 function report() {
   if (receiver) {
@@ -152,7 +152,9 @@ async function encrypt(frame, controller) {
     stats.early++;
     return void 0;
   }
+  const t = performance.now();
   frame.data = (await sender.seal(new Uint8Array(frame.data))).buffer;
+  stats.encryptMs += performance.now() - t;
   controller.enqueue(frame);
   return void 0;
 }
@@ -162,7 +164,9 @@ async function decrypt(frame, controller) {
     stats.early++;
     return void 0;
   }
+  const t = performance.now();
   const plain = await receiver.open(new Uint8Array(frame.data));
+  stats.decryptMs += performance.now() - t;
   stats.arrived++;
   if (!plain) return void 0;
   frame.data = plain.buffer;

@@ -278,6 +278,21 @@ var HandshakeError = class extends Error {
 };
 
 // src/sframe.js
+var sframe_exports = {};
+__export(sframe_exports, {
+  CIPHER_SUITE: () => CIPHER_SUITE,
+  KID: () => KID,
+  REPLAY_WINDOW: () => REPLAY_WINDOW,
+  Receiver: () => Receiver,
+  Sender: () => Sender,
+  decodeData: () => decodeData,
+  decodeHeader: () => decodeHeader,
+  deriveKid: () => deriveKid,
+  encodeData: () => encodeData,
+  encodeHeader: () => encodeHeader,
+  importBaseKey: () => importBaseKey,
+  seal: () => seal
+});
 var CIPHER_SUITE = 5;
 var REPLAY_WINDOW = 256;
 var KID = { callerMedia: 0, callerData: 1, calleeMedia: 2, calleeData: 3 };
@@ -435,16 +450,19 @@ function e2eeSupport() {
   if (typeof RTCRtpSender !== "undefined" && RTCRtpSender.prototype.createEncodedStreams) return "streams";
   return null;
 }
+var newWorker = () => new Worker(new URL("./e2ee-worker.js", import.meta.url), { type: "module" });
+var spareWorker = () => e2eeSupport() ? newWorker() : null;
 var AUDIO_LEVEL = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
 var CallE2ee = class extends EventTarget {
-  constructor() {
+  /** @param {Worker} [worker] a fresh worker from `spareWorker()`, not used by any other call */
+  constructor(worker) {
     super();
     this.mode = e2eeSupport();
     if (!this.mode) throw new HandshakeError("e2ee_unsupported", "this browser cannot encrypt call audio end to end (no encoded transforms)");
     this.state = "waiting";
     this.stats = { sent: 0, received: 0, dropped: 0, early: 0, arrived: 0 };
     this.attached = { send: 0, recv: 0 };
-    this.worker = new Worker(new URL("./e2ee-worker.js", import.meta.url), { type: "module" });
+    this.worker = worker ?? newWorker();
     this.worker.onmessage = ({ data }) => {
       if (data.type === "stats") {
         this.stats = data.stats;
@@ -530,6 +548,12 @@ var CallE2ee = class extends EventTarget {
 };
 
 // src/fingerprint.js
+var fingerprint_exports = {};
+__export(fingerprint_exports, {
+  certificateMatches: () => certificateMatches,
+  fingerprintFromSdp: () => fingerprintFromSdp,
+  parseFingerprints: () => parseFingerprints
+});
 var PREFIX = "a=fingerprint:";
 var SPACE = /[ \t\f\r]+/;
 var lowerAscii = (s) => s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
@@ -1882,6 +1906,7 @@ var Call = class extends EventTarget {
     this.handshakeMs = 0;
     this.startedAt = null;
     this.connectedAt = null;
+    this.decryptingAt = null;
   }
   _set(state, reason) {
     if (this.state === state || FINAL.includes(this.state)) return;
@@ -1898,6 +1923,7 @@ var Call = class extends EventTarget {
     this.pc?.close();
     this._e2ee?.close();
     this.code = null;
+    this.mgr._replenish();
   }
   /** End-to-end encryption: `{state, sent, received, dropped}` (frames of this call). */
   get e2ee() {
@@ -1936,13 +1962,16 @@ var Call = class extends EventTarget {
   async _makePc() {
     let e2ee;
     try {
-      e2ee = new CallE2ee();
+      e2ee = new CallE2ee(this.mgr._takeWorker());
     } catch (e) {
       this._e2eeRefused = true;
       throw e;
     }
     this._e2ee = e2ee;
-    e2ee.addEventListener("state", () => this.dispatchEvent(new CustomEvent("e2ee", { detail: this.e2ee })));
+    e2ee.addEventListener("state", () => {
+      if (e2ee.state === "encrypted") this.decryptingAt = performance.timeOrigin + performance.now();
+      this.dispatchEvent(new CustomEvent("e2ee", { detail: this.e2ee }));
+    });
     e2ee.addEventListener("stats", () => this.dispatchEvent(new CustomEvent("e2ee", { detail: this.e2ee })));
     const pc = new RTCPeerConnection({ iceServers: this.mgr.iceServers, ...e2ee.pcConfig() });
     this.pc = pc;
@@ -2188,11 +2217,22 @@ var CallManager = class extends EventTarget {
     this.iceServers = opts2.iceServers ?? [];
     this.getMedia = opts2.getMedia ?? (() => navigator.mediaDevices.getUserMedia({ audio: true, video: false }));
     this.calls = /* @__PURE__ */ new Map();
+    this._spare = null;
     this._early = /* @__PURE__ */ new Map();
     this._queue = Promise.resolve();
+    this._replenish();
     for (const name of ["call.offer", "call.answer", "call.answered_elsewhere", "call.confirm", "call.ice", "call.declined", "call.ended", "call.missed"]) {
       client.addEventListener(name, (e) => this._enqueue(() => this._onEvent(name, e.detail)));
     }
+  }
+  /** The spare worker for a new call (the next spare starts when a call finishes). */
+  _takeWorker() {
+    const w = this._spare ?? spareWorker();
+    this._spare = null;
+    return w;
+  }
+  _replenish() {
+    if (typeof Worker !== "undefined") this._spare ??= spareWorker();
   }
   // Events of one stream are handled one at a time, in order.
   _enqueue(fn) {
@@ -2265,12 +2305,16 @@ var CallManager = class extends EventTarget {
 };
 export {
   Call,
+  CallE2ee,
   CallManager,
   EVENTS,
   PqcallClient,
   PqcallError,
   devTokens,
-  handshake_exports as handshake
+  e2eeSupport,
+  fingerprint_exports as fingerprint,
+  handshake_exports as handshake,
+  sframe_exports as sframe
 };
 /*! Bundled license information:
 

@@ -204,3 +204,25 @@ test("a callee tag that does not verify: the caller ends the call, both pages sa
   await alice.context().close();
   await bob.context().close();
 });
+
+test('fail closed: a side whose frames are not being encrypted ends the call with e2ee_failed', async () => {
+  const alice = await signIn(browser, server.base, 'closed-alice');
+  const bob = await signIn(browser, server.base, 'closed-bob');
+  // Bob's worker never gets its keys (as when a transform is silently ignored): nothing he
+  // captures is sent, so his sent count never grows.
+  await bob.evaluate(async () => {
+    const { CallE2ee } = await import('./dist/pqcall.js');
+    CallE2ee.prototype.setKeys = async function setKeys() { this._set('keyed'); };
+  });
+  await alice.fill('#callee', 'closed-bob');
+  await alice.click('[data-testid=call]');
+  await bob.waitForSelector('[data-testid=incoming]:not([hidden])');
+  await bob.click('[data-testid=accept]');
+  await bob.waitForSelector('[data-testid=call-state][data-state=failed]', { timeout: 20000 });
+  assert.match(await bob.textContent('[data-testid=call-state]'), /could not be end-to-end encrypted/);
+  assert.match(await bob.textContent('[data-testid=e2ee]'), /not encrypted: call refused/);
+  await alice.waitForSelector('[data-testid=call-state][data-state=ended]');
+  assert.match(await alice.textContent('[data-testid=call-state]'), /could not be end-to-end encrypted/);
+  await alice.context().close();
+  await bob.context().close();
+});

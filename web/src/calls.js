@@ -4,7 +4,7 @@
 // certificate in use is one the transcript bound, and the safety code once both hold.
 
 import { HandshakeError } from './bytes.js';
-import { CallE2ee } from './e2ee.js';
+import { CallE2ee, spareWorker } from './e2ee.js';
 import { certificateMatches, parseFingerprints } from './fingerprint.js';
 import {
   calleeAnswer, calleeConfirm, callerFinish, callerStart, callerVerify, callContext,
@@ -46,9 +46,13 @@ export class Call extends EventTarget {
     this._iceDone = false;
     /** Time this side spent computing the ML-KEM handshake, in ms. */
     this.handshakeMs = 0;
-    /** `performance.timeOrigin + performance.now()` when the offer was created / when connected. */
+    /**
+     * `performance.timeOrigin + performance.now()` when the offer was created, when the peer
+     * connection connected, and when the first frame from the peer decrypted.
+     */
     this.startedAt = null;
     this.connectedAt = null;
+    this.decryptingAt = null;
   }
 
   _set(state, reason) {
@@ -67,6 +71,7 @@ export class Call extends EventTarget {
     this.pc?.close();
     this._e2ee?.close();
     this.code = null;
+    this.mgr._replenish();
   }
 
   /** End-to-end encryption: `{state, sent, received, dropped}` (frames of this call). */
@@ -106,13 +111,16 @@ export class Call extends EventTarget {
   async _makePc() {
     let e2ee;
     try {
-      e2ee = new CallE2ee();
+      e2ee = new CallE2ee(this.mgr._takeWorker());
     } catch (e) {
       this._e2eeRefused = true;
       throw e;
     }
     this._e2ee = e2ee;
-    e2ee.addEventListener('state', () => this.dispatchEvent(new CustomEvent('e2ee', { detail: this.e2ee })));
+    e2ee.addEventListener('state', () => {
+      if (e2ee.state === 'encrypted') this.decryptingAt = performance.timeOrigin + performance.now();
+      this.dispatchEvent(new CustomEvent('e2ee', { detail: this.e2ee }));
+    });
     e2ee.addEventListener('stats', () => this.dispatchEvent(new CustomEvent('e2ee', { detail: this.e2ee })));
     const pc = new RTCPeerConnection({ iceServers: this.mgr.iceServers, ...e2ee.pcConfig() });
     this.pc = pc;
@@ -358,12 +366,26 @@ export class CallManager extends EventTarget {
     this.getMedia = opts.getMedia ?? (() => navigator.mediaDevices.getUserMedia({ audio: true, video: false }));
     /** @type {Map<string, Call>} */
     this.calls = new Map();
+    /** A worker started ahead of the next call (one per call, never shared). */
+    this._spare = null;
     /** call id -> {at, events}: events that arrived before this client learned the id. */
     this._early = new Map();
     this._queue = Promise.resolve();
+    this._replenish();
     for (const name of ['call.offer', 'call.answer', 'call.answered_elsewhere', 'call.confirm', 'call.ice', 'call.declined', 'call.ended', 'call.missed']) {
       client.addEventListener(name, (e) => this._enqueue(() => this._onEvent(name, e.detail)));
     }
+  }
+
+  /** The spare worker for a new call (the next spare starts when a call finishes). */
+  _takeWorker() {
+    const w = this._spare ?? spareWorker();
+    this._spare = null;
+    return w;
+  }
+
+  _replenish() {
+    if (typeof Worker !== 'undefined') this._spare ??= spareWorker();
   }
 
   // Events of one stream are handled one at a time, in order.

@@ -13,6 +13,14 @@ export function e2eeSupport() {
   return null;
 }
 
+const newWorker = () => new Worker(new URL('./e2ee-worker.js', import.meta.url), { type: 'module' });
+
+/**
+ * A worker started ahead of the call that will use it, so its start-up (a few tens of ms of
+ * CPU) is off the call's critical path; null where encoded transforms are missing.
+ */
+export const spareWorker = () => (e2eeSupport() ? newWorker() : null);
+
 const AUDIO_LEVEL = 'urn:ietf:params:rtp-hdrext:ssrc-audio-level';
 
 /**
@@ -20,14 +28,15 @@ const AUDIO_LEVEL = 'urn:ietf:params:rtp-hdrext:ssrc-audio-level';
  * or 'failed'. Events: 'state', 'stats'.
  */
 export class CallE2ee extends EventTarget {
-  constructor() {
+  /** @param {Worker} [worker] a fresh worker from `spareWorker()`, not used by any other call */
+  constructor(worker) {
     super();
     this.mode = e2eeSupport();
     if (!this.mode) throw new HandshakeError('e2ee_unsupported', 'this browser cannot encrypt call audio end to end (no encoded transforms)');
     this.state = 'waiting';
     this.stats = { sent: 0, received: 0, dropped: 0, early: 0, arrived: 0 };
     this.attached = { send: 0, recv: 0 };
-    this.worker = new Worker(new URL('./e2ee-worker.js', import.meta.url), { type: 'module' });
+    this.worker = worker ?? newWorker();
     this.worker.onmessage = ({ data }) => {
       if (data.type === 'stats') { this.stats = data.stats; this.dispatchEvent(new Event('stats')); }
       if (data.type === 'attached') this.attached[data.side]++;
