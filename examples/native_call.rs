@@ -29,12 +29,7 @@ mod native;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let arg = |name: &str| native::arg(&args, name);
     let defaults = args.iter().any(|a| a == "--webrtc-defaults");
     let wake = !defaults && !args.iter().any(|a| a == "--default-timers");
     if defaults {

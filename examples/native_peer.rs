@@ -19,12 +19,7 @@ mod native;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let arg = |name: &str| native::arg(&args, name);
     let base = arg("--url").context("--url URL")?;
     let user = arg("--user").context("--user NAME")?;
     let side = match (arg("--call"), args.iter().any(|a| a == "--answer")) {

@@ -358,6 +358,14 @@ fn log(line: &str) {
     }
 }
 
+/// The value after `name` in the command line, if any (the examples' flags).
+pub fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
 /// A runtime that wakes the driver every 2 ms (see [`WakeEvery`]), or the default one.
 static DEFAULT_SETTINGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 

@@ -82,7 +82,10 @@ pub async fn run(
                 .await?;
             progress(&format!("calling {to}: {}", res.call_id));
             peer.send_ice(&res.call_id).await?;
-            (res.call_id, Handshake::Caller(Some(Box::new(caller)), offer.sdp))
+            (
+                res.call_id,
+                Handshake::Caller(Some(Box::new(caller)), offer.sdp),
+            )
         }
         Side::Answer => answer(&mut peer, me, &progress).await?,
     };
@@ -103,7 +106,7 @@ pub async fn run(
                     let caller = caller.take().context("answered twice")?;
                     let ctx = match CallContext::from_sdp(&call_id, me, peer_of(&side), offer_sdp, &a.sdp) {
                         Ok(ctx) => ctx,
-                        Err(_) => break end(&mut peer, &call_id, "fingerprint_mismatch").await?,
+                        Err(_) => break refuse(&mut peer, &call_id, "fingerprint_mismatch", false).await?,
                     };
                     peer.pc.set_remote_description(RTCSessionDescription::answer(a.sdp.clone())?).await?;
                     peer.remote_description_set().await?;
@@ -122,14 +125,14 @@ pub async fn run(
                             match CalleeConfirm::from_wire(&c.kem.tag).map_err(anyhow::Error::from)
                                 .and_then(|t| waiting.verify(&t).map_err(anyhow::Error::from)) {
                                 Ok(keys) => (keys, Role::Caller),
-                                Err(_) => break end(&mut peer, &call_id, "key_confirmation_failed").await?,
+                                Err(_) => break refuse(&mut peer, &call_id, "key_confirmation_failed", false).await?,
                             }
                         }
                         Handshake::Callee(Some(callee), ctx) => {
                             let checked = CallerConfirm::from_wire(c.kem.nonce.as_deref().unwrap_or_default(), &c.kem.tag)
                                 .and_then(|confirm| callee.confirm(&confirm, &ctx));
                             let Ok((keys, reply)) = checked else {
-                                break end(&mut peer, &call_id, "key_confirmation_failed").await?;
+                                break refuse(&mut peer, &call_id, "key_confirmation_failed", false).await?;
                             };
                             let conn = peer.conn().to_owned();
                             peer.client.confirm(&conn, &ConfirmRequest {
@@ -185,7 +188,7 @@ async fn answer(
                 | CryptoError::BadLength { .. }
                 | CryptoError::BadBase64(_),
             ) => {
-                decline(peer, &o.call_id, "bad_key").await?;
+                refuse(peer, &o.call_id, "bad_key", true).await?;
                 continue;
             }
             Err(e) => return Err(e.into()),
@@ -197,7 +200,7 @@ async fn answer(
         let sdp = peer.pc.create_answer(None).await?;
         peer.pc.set_local_description(sdp.clone()).await?;
         let Ok(ctx) = CallContext::from_sdp(&o.call_id, &o.from, me, &o.sdp, &sdp.sdp) else {
-            decline(peer, &o.call_id, "fingerprint_mismatch").await?;
+            refuse(peer, &o.call_id, "fingerprint_mismatch", true).await?;
             continue;
         };
         let conn = peer.conn().to_owned();
@@ -223,31 +226,23 @@ fn peer_of(side: &Side) -> &str {
     }
 }
 
-async fn decline(peer: &mut Peer, call_id: &str, reason: &str) -> anyhow::Result<()> {
+/// Declines a ringing call, or ends an answered one, with a reason.
+async fn refuse(
+    peer: &mut Peer,
+    call_id: &str,
+    reason: &str,
+    ringing: bool,
+) -> anyhow::Result<String> {
     let conn = peer.conn().to_owned();
-    peer.client
-        .decline(
-            &conn,
-            &CallIdReason {
-                call_id: call_id.into(),
-                reason: Some(reason.into()),
-            },
-        )
-        .await?;
-    Ok(())
-}
-
-async fn end(peer: &mut Peer, call_id: &str, reason: &str) -> anyhow::Result<String> {
-    let conn = peer.conn().to_owned();
-    peer.client
-        .end(
-            &conn,
-            &CallIdReason {
-                call_id: call_id.into(),
-                reason: Some(reason.into()),
-            },
-        )
-        .await?;
+    let body = CallIdReason {
+        call_id: call_id.into(),
+        reason: Some(reason.into()),
+    };
+    if ringing {
+        peer.client.decline(&conn, &body).await?;
+    } else {
+        peer.client.end(&conn, &body).await?;
+    }
     Ok(reason.to_owned())
 }
 

@@ -2,20 +2,11 @@
 // handshake's keys (docs/PROTOCOL.md §7), the data channel too; a receiver with a wrong
 // key plays silence and counts drops; a bad ML-KEM key is declined with `bad_key`; events
 // that beat the offer's response to the caller are kept until it arrives.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, signIn, startServer } from './harness.js';
+import { serverAndBrowser, signIn } from './harness.js';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = serverAndBrowser();
 
 const lastCall = 'const call = [...window.pqcall.calls.calls.values()].at(-1);';
 
@@ -41,8 +32,8 @@ async function connect(caller, callee, calleeName) {
 }
 
 test('audio and data are end-to-end encrypted both ways; a wrong key plays silence', async () => {
-  const alice = await signIn(browser, server.base, 'e2ee-alice');
-  const bob = await signIn(browser, server.base, 'e2ee-bob');
+  const alice = await signIn(env.browser, env.server.base, 'e2ee-alice');
+  const bob = await signIn(env.browser, env.server.base, 'e2ee-bob');
   await connect(alice, bob, 'e2ee-bob');
   for (const p of [alice, bob]) {
     assert.match(await p.textContent('[data-testid=e2ee]'), /end-to-end encrypted · post-quantum \(ML-KEM-768 \+ AES-256-GCM\)/);
@@ -104,8 +95,8 @@ test('audio and data are end-to-end encrypted both ways; a wrong key plays silen
 });
 
 test('a bad ML-KEM key: the callee declines with bad_key and both pages say so', async () => {
-  const alice = await signIn(browser, server.base, 'badkey-alice');
-  const bob = await signIn(browser, server.base, 'badkey-bob');
+  const alice = await signIn(env.browser, env.server.base, 'badkey-alice');
+  const bob = await signIn(env.browser, env.server.base, 'badkey-bob');
   // Alice's client sends an encapsulation key that fails FIPS 203's modulus check.
   await alice.evaluate(() => {
     const c = window.pqcall.client;
@@ -126,8 +117,8 @@ test('a bad ML-KEM key: the callee declines with bad_key and both pages say so',
 });
 
 test("the answer beats the offer's response to the caller: the call still connects", async () => {
-  const alice = await signIn(browser, server.base, 'race-alice');
-  const bob = await signIn(browser, server.base, 'race-bob');
+  const alice = await signIn(env.browser, env.server.base, 'race-alice');
+  const bob = await signIn(env.browser, env.server.base, 'race-bob');
   let release;
   const held = new Promise((r) => { release = r; });
   await alice.route('**/api/calls/offer', async (route) => {
@@ -154,8 +145,8 @@ test("the answer beats the offer's response to the caller: the call still connec
 });
 
 test('a browser without encoded transforms refuses calls, and says so', async () => {
-  const alice = await signIn(browser, server.base, 'noe2ee-alice');
-  const bob = await signIn(browser, server.base, 'noe2ee-bob');
+  const alice = await signIn(env.browser, env.server.base, 'noe2ee-alice');
+  const bob = await signIn(env.browser, env.server.base, 'noe2ee-bob');
   const strip = () => { delete window.RTCRtpScriptTransform; delete RTCRtpSender.prototype.createEncodedStreams; };
   // As the caller: an error on the page, and no offer leaves the browser.
   let offers = 0;
@@ -179,8 +170,8 @@ test('a browser without encoded transforms refuses calls, and says so', async ()
 });
 
 test("a callee tag that does not verify: the caller ends the call, both pages say why, no code", async () => {
-  const alice = await signIn(browser, server.base, 'tag-alice');
-  const bob = await signIn(browser, server.base, 'tag-bob');
+  const alice = await signIn(env.browser, env.server.base, 'tag-alice');
+  const bob = await signIn(env.browser, env.server.base, 'tag-bob');
   // Bob's client flips a bit of the tag it sends back (what a relay in the middle causes).
   await bob.evaluate(() => {
     const c = window.pqcall.client;
@@ -206,8 +197,8 @@ test("a callee tag that does not verify: the caller ends the call, both pages sa
 });
 
 test('fail closed: a side whose frames are not being encrypted ends the call with e2ee_failed', async () => {
-  const alice = await signIn(browser, server.base, 'closed-alice');
-  const bob = await signIn(browser, server.base, 'closed-bob');
+  const alice = await signIn(env.browser, env.server.base, 'closed-alice');
+  const bob = await signIn(env.browser, env.server.base, 'closed-bob');
   // Bob's worker never gets its keys (as when a transform is silently ignored): nothing he
   // captures is sent, so his sent count never grows.
   await bob.evaluate(async () => {

@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { dirname } from 'node:path';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -79,4 +80,21 @@ export async function startNativePeer(base, user, args) {
     report: next(/^report /).then((l) => JSON.parse(l.slice('report '.length))),
     stop: () => proc.kill('SIGTERM'),
   };
+}
+
+/**
+ * One server and one browser for a test file, started before its tests and stopped after:
+ * read `env.server` and `env.browser` inside the tests.
+ */
+export function serverAndBrowser(extra = []) {
+  const env = {};
+  before(async () => {
+    env.server = await startServer(extra);
+    env.browser = await launch();
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.server?.stop();
+  });
+  return env;
 }

@@ -1,20 +1,11 @@
 // Chromium <-> a native webrtc-rs client (examples/native_peer.rs), both directions, through
 // a real pqcall server: same safety code, and every audio frame and data-channel message is
 // SFrame-encrypted by one side and decrypts on the other (docs/PROTOCOL.md §7).
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, signIn, startNativePeer, startServer } from './harness.js';
+import { serverAndBrowser, signIn, startNativePeer } from './harness.js';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = serverAndBrowser();
 
 const lastCall = 'const call = [...window.pqcall.calls.calls.values()].at(-1);';
 const stats = (page) => page.evaluate(`(async () => { ${lastCall} await call._e2ee.refreshStats(); return { ...call.e2ee, played: call._e2ee.stats.played }; })()`);
@@ -47,8 +38,8 @@ async function exchange(page, native) {
 }
 
 test('Chromium calls a native client: encrypted audio and data both ways', async () => {
-  const native = await startNativePeer(server.base, 'native-bob', ['--answer']);
-  const alice = await signIn(browser, server.base, 'web-alice');
+  const native = await startNativePeer(env.server.base, 'native-bob', ['--answer']);
+  const alice = await signIn(env.browser, env.server.base, 'web-alice');
   await alice.fill('#callee', 'native-bob');
   await alice.click('[data-testid=call]');
   await exchange(alice, native);
@@ -56,8 +47,8 @@ test('Chromium calls a native client: encrypted audio and data both ways', async
 });
 
 test('a native client calls Chromium: encrypted audio and data both ways', async () => {
-  const bob = await signIn(browser, server.base, 'web-bob');
-  const native = await startNativePeer(server.base, 'native-alice', ['--call', 'web-bob']);
+  const bob = await signIn(env.browser, env.server.base, 'web-bob');
+  const native = await startNativePeer(env.server.base, 'native-alice', ['--call', 'web-bob']);
   await bob.waitForSelector('[data-testid=incoming]:not([hidden])');
   await bob.click('[data-testid=accept]');
   await exchange(bob, native);
