@@ -6,7 +6,8 @@
 //!
 //! - every line that starts with `a=fingerprint:` (session level and every media
 //!   section) is read; its value must be exactly two tokens separated by ASCII
-//!   whitespace (space, tab, form feed), a hash function name and a hex string;
+//!   whitespace (space, tab, form feed), a hash function name and a hex string, neither
+//!   containing `,` (the separator of the binding, which must stay unambiguous);
 //! - each is normalised, ASCII only: hash name lower-cased, hex upper-cased, one
 //!   space between (`"sha-256 AB:CD:..."`);
 //! - all lines with the same hash name must carry the same value, and there must be
@@ -39,6 +40,10 @@ impl Fingerprints {
             let (Some(hash), Some(hex), None) = (parts.next(), parts.next(), parts.next()) else {
                 return Err(Error::BadFingerprint("a fingerprint line is malformed"));
             };
+            // "," joins the bound values: inside one it would make the binding ambiguous.
+            if hash.contains(',') || hex.contains(',') {
+                return Err(Error::BadFingerprint("a fingerprint line is malformed"));
+            }
             let (hash, hex) = (hash.to_ascii_lowercase(), hex.to_ascii_uppercase());
             match found.iter().find(|(h, _)| *h == hash) {
                 Some((_, bound)) if *bound != hex => {

@@ -570,7 +570,7 @@ function parseFingerprints(sdp) {
     const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
     if (!line.startsWith(PREFIX)) continue;
     const parts = line.slice(PREFIX.length).split(SPACE).filter(Boolean);
-    if (parts.length !== 2) throw new HandshakeError("fingerprint_mismatch", "a fingerprint line is malformed");
+    if (parts.length !== 2 || parts.some((p) => p.includes(","))) throw new HandshakeError("fingerprint_mismatch", "a fingerprint line is malformed");
     const [hash, hex] = [lowerAscii(parts[0]), upperAscii(parts[1])];
     if (found.has(hash) && found.get(hash) !== hex) {
       throw new HandshakeError("fingerprint_mismatch", "two different fingerprints for one hash function");

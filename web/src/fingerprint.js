@@ -1,7 +1,7 @@
 // The DTLS fingerprint rule of docs/PROTOCOL.md §6, exactly as crypto/src/fingerprint.rs
 // applies it (the two are checked against one corpus, crypto/tests/vectors/fingerprint-v1.json):
 // every `a=fingerprint:` line is read; its value is two tokens split on ASCII space, tab,
-// form feed or CR; hash name lower-cased and hex upper-cased, ASCII only; all lines of one
+// form feed or CR, neither containing ","; hash name lower-cased and hex upper-cased, ASCII only; all lines of one
 // hash function must agree and at least one must exist, else the SDP is refused
 // (`fingerprint_mismatch`); the binding is every distinct value, sorted, joined with ",".
 
@@ -30,7 +30,8 @@ export function parseFingerprints(sdp) {
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (!line.startsWith(PREFIX)) continue;
     const parts = line.slice(PREFIX.length).split(SPACE).filter(Boolean);
-    if (parts.length !== 2) throw new HandshakeError('fingerprint_mismatch', 'a fingerprint line is malformed');
+    // "," joins the bound values: inside one it would make the binding ambiguous.
+    if (parts.length !== 2 || parts.some((p) => p.includes(','))) throw new HandshakeError('fingerprint_mismatch', 'a fingerprint line is malformed');
     const [hash, hex] = [lowerAscii(parts[0]), upperAscii(parts[1])];
     if (found.has(hash) && found.get(hash) !== hex) {
       throw new HandshakeError('fingerprint_mismatch', 'two different fingerprints for one hash function');
