@@ -58,7 +58,9 @@ impl Fingerprints {
         if found.is_empty() {
             return Err(Error::BadFingerprint("the SDP has no fingerprint"));
         }
-        found.sort_by(|a, b| format!("{} {}", a.0, a.1).cmp(&format!("{} {}", b.0, b.1)));
+        // Bytewise order of the bound items "hash HEX" (not of the pairs: a hash name may
+        // hold bytes below the space).
+        found.sort_by_cached_key(|(h, x)| format!("{h} {x}"));
         Ok(Self(found))
     }
 
@@ -75,11 +77,6 @@ impl Fingerprints {
         let hex = hex.join(":");
         let hash = hash.to_ascii_lowercase();
         self.0.iter().any(|(h, x)| *h == hash && *x == hex)
-    }
-
-    /// The `(hash name, HEX)` pairs, sorted.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(h, x)| (h.as_str(), x.as_str()))
     }
 }
 

@@ -1,22 +1,13 @@
 // End to end in real browsers: two users call each other through a real pqcall server
 // with the ML-KEM handshake, see the same safety code, hear each other; decline; chat;
 // a message sent while a stream is down arrives once; two tabs share one stream.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { launch, openStreams, signIn, startServer } from './harness.js';
+import { openStreams, serverAndBrowser, signIn, startServer } from './harness.js';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = serverAndBrowser();
 
 const bytesReceived = (page) => page.evaluate(async () => {
   const call = [...window.pqcall.calls.calls.values()].at(-1);
@@ -37,8 +28,8 @@ async function waitForGrowth(page) {
 }
 
 test('alice calls bob: connected, audio both ways, same code, hang up ends both', async () => {
-  const alice = await signIn(browser, server.base, 'alice');
-  const bob = await signIn(browser, server.base, 'bob');
+  const alice = await signIn(env.browser, env.server.base, 'alice');
+  const bob = await signIn(env.browser, env.server.base, 'bob');
   await alice.fill('#callee', 'bob');
   await alice.click('[data-testid=call]');
   await bob.waitForSelector('[data-testid=incoming]:not([hidden])');
@@ -66,8 +57,8 @@ test('alice calls bob: connected, audio both ways, same code, hang up ends both'
 });
 
 test('bob declines: alice sees the call declined', async () => {
-  const alice = await signIn(browser, server.base, 'alice2');
-  const bob = await signIn(browser, server.base, 'bob2');
+  const alice = await signIn(env.browser, env.server.base, 'alice2');
+  const bob = await signIn(env.browser, env.server.base, 'bob2');
   await alice.fill('#callee', 'bob2');
   await alice.click('[data-testid=call]');
   await bob.waitForSelector('[data-testid=incoming]:not([hidden])');
@@ -78,8 +69,8 @@ test('bob declines: alice sees the call declined', async () => {
 });
 
 test('chat: a message arrives; one sent while the receiver is offline arrives once after', async () => {
-  const alice = await signIn(browser, server.base, 'carol');
-  const bob = await signIn(browser, server.base, 'dave');
+  const alice = await signIn(env.browser, env.server.base, 'carol');
+  const bob = await signIn(env.browser, env.server.base, 'dave');
   await alice.fill('#members', 'dave');
   await alice.fill('#title', 'plans');
   await alice.click('[data-testid=create]');
@@ -109,14 +100,13 @@ test('chat: a message arrives; one sent while the receiver is offline arrives on
 test('two tabs of one user share one stream', async () => {
   // A server of its own, so no stream of another test is still being torn down.
   const own = await startServer();
-  const server = own;
-  const ctx = await browser.newContext();
-  const tab1 = await signIn(browser, server.base, 'erin', ctx);
-  const tab2 = await signIn(browser, server.base, 'erin', ctx);
-  assert.equal(await openStreams(server.base), 1, 'one stream for both tabs');
+  const ctx = await env.browser.newContext();
+  const tab1 = await signIn(env.browser, own.base, 'erin', ctx);
+  const tab2 = await signIn(env.browser, own.base, 'erin', ctx);
+  assert.equal(await openStreams(own.base), 1, 'one stream for both tabs');
   const roles = [await tab1.textContent('#d-role'), await tab2.textContent('#d-role')].sort();
   assert.deepEqual(roles, ['follower', 'leader']);
-  const frank = await signIn(browser, server.base, 'frank');
+  const frank = await signIn(env.browser, own.base, 'frank');
   await frank.fill('#members', 'erin');
   await frank.click('[data-testid=create]');
   await frank.fill('[data-testid=text]', 'to both tabs');

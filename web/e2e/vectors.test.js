@@ -1,25 +1,16 @@
 // The WebCrypto ML-KEM path in Chromium reproduces the handshake vectors: the key from
 // each seed, the shared secret from each ciphertext, and the whole key schedule.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { launch, startServer } from './harness.js';
+import { serverAndBrowser } from './harness.js';
 
 const doc = JSON.parse(readFileSync(new URL('../../crypto/tests/vectors/handshake-v1.json', import.meta.url)));
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = serverAndBrowser();
 
 test('Chromium WebCrypto ML-KEM-768 reproduces every vector', async () => {
-  const page = await browser.newPage();
-  await page.goto(server.base);
+  const page = await env.browser.newPage();
+  await page.goto(env.server.base);
   const results = await page.evaluate(async (cases) => {
     const { handshake } = await import('/dist/pqcall.js');
     const { webCryptoKem, transcriptHash, keySchedule } = handshake;

@@ -120,12 +120,15 @@ export class Receiver {
 
   _drop(why) { this.dropped++; this.reasons[why]++; return null; }
 
+  /** Accepted already, or older than the window. */
+  _replayed(ctr) { return this.seen.has(ctr) || ctr + this.window <= this.highest; }
+
   /** @param {Uint8Array} frame non-empty */
   async open(frame) {
     const h = decodeHeader(frame);
     if (!h || frame.length < h.length + 16) return this._drop('malformed');
     if (h.kid !== this.k.kid) return this._drop('wrong_kid');
-    if (this.seen.has(h.ctr) || h.ctr + this.window <= this.highest) return this._drop('replayed');
+    if (this._replayed(h.ctr)) return this._drop('replayed');
     let plain;
     try {
       plain = new Uint8Array(await crypto.subtle.decrypt(
@@ -136,7 +139,7 @@ export class Receiver {
       return this._drop('authentication');
     }
     // Two decryptions of one counter may overlap; the second one to finish loses.
-    if (this.seen.has(h.ctr) || h.ctr + this.window <= this.highest) return this._drop('replayed');
+    if (this._replayed(h.ctr)) return this._drop('replayed');
     this.seen.add(h.ctr);
     if (h.ctr > this.highest) {
       this.highest = h.ctr;
