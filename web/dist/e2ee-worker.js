@@ -61,6 +61,7 @@ async function deriveKid(base, kid) {
   const salt = new Uint8Array(await crypto.subtle.deriveBits(hkdf(label("salt", kid)), base, 96));
   return { kid: BigInt(kid), key, salt };
 }
+var importBaseKey = (bytes) => crypto.subtle.importKey("raw", bytes, "HKDF", false, ["deriveKey", "deriveBits"]);
 function nonce(salt, ctr) {
   const n = new Uint8Array(12);
   new DataView(n.buffer).setBigUint64(4, BigInt(ctr));
@@ -139,8 +140,11 @@ var Receiver = class {
 // src/e2ee-worker.js
 var sender = null;
 var receiver = null;
+var held = false;
 var stats = { sent: 0, received: 0, dropped: 0, early: 0, arrived: 0, played: 0, encryptMs: 0, decryptMs: 0, reasons: {} };
 var announced = false;
+var sealing = false;
+var mark = (step) => self.postMessage({ type: "mark", step, at: performance.timeOrigin + performance.now() });
 function report() {
   if (receiver) {
     stats.received = receiver.received;
@@ -152,7 +156,7 @@ function report() {
 }
 async function encrypt(frame, controller) {
   if (frame.data.byteLength === 0) return controller.enqueue(frame);
-  if (!sender) {
+  if (!sender || held) {
     stats.early++;
     return void 0;
   }
@@ -160,6 +164,10 @@ async function encrypt(frame, controller) {
   frame.data = (await sender.seal(new Uint8Array(frame.data))).buffer;
   stats.encryptMs += performance.now() - t;
   controller.enqueue(frame);
+  if (!sealing) {
+    sealing = true;
+    mark("sealing");
+  }
   return void 0;
 }
 async function decrypt(frame, controller) {
@@ -178,6 +186,7 @@ async function decrypt(frame, controller) {
   stats.played++;
   if (!announced) {
     announced = true;
+    mark("decrypting");
     report();
     self.postMessage({ type: "decrypting" });
   }
@@ -193,28 +202,45 @@ self.onrtctransform = (event) => {
   const t = event.transformer;
   attach(t.options.side, t.readable, t.writable);
 };
-self.onmessage = async ({ data }) => {
+var handled = Promise.resolve();
+self.onmessage = ({ data }) => {
+  handled = handled.then(() => handle(data));
+};
+async function handle(data) {
   switch (data.type) {
     // createEncodedStreams(): the streams are transferred here.
     case "streams":
       attach(data.side, data.readable, data.writable);
       break;
-    // The keys of §7 as non-extractable HKDF CryptoKeys, once the peer's tag verified.
+    // The base keys of §7 once the peer's tag verified: bytes (imported as non-extractable
+    // HKDF keys, then wiped) or CryptoKeys.
     case "keys": {
-      const [tx, rx] = await Promise.all([deriveKid(data.send, data.sendKid), deriveKid(data.recv, data.recvKid)]);
+      const base = async (k) => {
+        if (!(k instanceof Uint8Array)) return k;
+        const key = await importBaseKey(k);
+        k.fill(0);
+        return key;
+      };
+      const [send, recv] = await Promise.all([base(data.send), base(data.recv)]);
+      const [tx, rx] = await Promise.all([deriveKid(send, data.sendKid), deriveKid(recv, data.recvKid)]);
       const [prevSender, prevReceiver] = [sender, receiver];
       sender = new Sender(tx);
       if (prevSender && prevSender.k.kid === sender.k.kid) sender.next = prevSender.next;
       receiver = new Receiver(rx);
       if (prevReceiver) Object.assign(receiver, { received: prevReceiver.received, dropped: prevReceiver.dropped, reasons: prevReceiver.reasons });
       announced = false;
+      held = !!data.hold;
+      mark("keys");
       self.postMessage({ type: "keyed" });
       break;
     }
+    case "send":
+      held = false;
+      break;
     case "stats":
       report();
       break;
     default:
   }
-};
+}
 setInterval(report, 500);

@@ -473,7 +473,11 @@ var CallE2ee = class extends EventTarget {
         this.dispatchEvent(new Event("stats"));
       }
       if (data.type === "attached") this.attached[data.side]++;
-      if (data.type === "decrypting") this._set("encrypted");
+      if (data.type === "mark") this.dispatchEvent(new CustomEvent("mark", { detail: data }));
+      if (data.type === "decrypting") {
+        this._decrypting = true;
+        if (this.state === "keyed") this._set("encrypted");
+      }
     };
     this.data = null;
   }
@@ -508,27 +512,42 @@ var CallE2ee = class extends EventTarget {
     }
   }
   /**
-   * Installs this side's keys once the peer's tag verified: media in the worker, data here.
+   * Installs this side's keys: media in the worker, data here. Sending starts at once, or
+   * with `hold`, only at `release()`: §7 lets a side send only once it verified the peer's
+   * tag, but the caller may receive as soon as it has the keys, one round trip earlier.
    * @param {'caller'|'callee'} role @param {{mediaCaller: Uint8Array, mediaCallee: Uint8Array}} keys
+   * @param {{hold?: boolean}} [opts]
    */
-  async setKeys(role, keys) {
+  async setKeys(role, keys, { hold = false } = {}) {
+    this.held = hold;
     const [mine, theirs] = role === "caller" ? [keys.mediaCaller, keys.mediaCallee] : [keys.mediaCallee, keys.mediaCaller];
+    const caller = role === "caller";
+    this.worker.postMessage({ type: "keys", hold, send: mine, recv: theirs, sendKid: caller ? KID.callerMedia : KID.calleeMedia, recvKid: caller ? KID.calleeMedia : KID.callerMedia });
     const [send, recv] = await Promise.all([importBaseKey(mine), importBaseKey(theirs)]);
     mine.fill(0);
     theirs.fill(0);
     this.keys = { send, recv };
-    const caller = role === "caller";
-    this.worker.postMessage({ type: "keys", send, recv, sendKid: caller ? KID.callerMedia : KID.calleeMedia, recvKid: caller ? KID.calleeMedia : KID.callerMedia });
     const [dtx, drx] = await Promise.all([
       deriveKid(send, caller ? KID.callerData : KID.calleeData),
       deriveKid(recv, caller ? KID.calleeData : KID.callerData)
     ]);
     this.data = { sender: new Sender(dtx), receiver: new Receiver(drx) };
-    this._set("keyed");
+    if (!hold) this._ready();
   }
-  /** Seals a data-channel message (string or bytes); null before the keys exist. */
+  // Both tags verified and this side's keys in: 'encrypted' if the peer's frames already
+  // decrypt (the caller can decrypt before it may send), else 'keyed' until they do.
+  _ready() {
+    this._set(this._decrypting ? "encrypted" : "keyed");
+  }
+  /** Starts sending with the keys installed with `hold` (the peer's tag verified). */
+  release() {
+    this.held = false;
+    this.worker.postMessage({ type: "send" });
+    this._ready();
+  }
+  /** Seals a data-channel message (string or bytes); null before this side may send. */
   async sealData(message) {
-    return this.data ? this.data.sender.seal(encodeData(message)) : null;
+    return this.data && !this.held ? this.data.sender.seal(encodeData(message)) : null;
   }
   /** Opens a data-channel message; null when it is dropped (counted). */
   async openData(bytes) {
@@ -1911,6 +1930,11 @@ var Call = class extends EventTarget {
     this.startedAt = null;
     this.connectedAt = null;
     this.decryptingAt = null;
+    this.timeline = {};
+  }
+  _mark(step, at = performance.timeOrigin + performance.now()) {
+    this.timeline[step] ??= at;
+    return at;
   }
   _set(state, reason) {
     if (this.state === state || FINAL.includes(this.state)) return;
@@ -1972,6 +1996,7 @@ var Call = class extends EventTarget {
       throw e;
     }
     this._e2ee = e2ee;
+    e2ee.addEventListener("mark", (e) => this._mark(e.detail.step, e.detail.at));
     e2ee.addEventListener("state", () => {
       if (e2ee.state === "encrypted") this.decryptingAt = performance.timeOrigin + performance.now();
       this.dispatchEvent(new CustomEvent("e2ee", { detail: this.e2ee }));
@@ -2001,7 +2026,7 @@ var Call = class extends EventTarget {
     pc.onconnectionstatechange = () => {
       this.mgr.dispatchEvent(new CustomEvent("pcstate", { detail: { call: this, state: pc.connectionState } }));
       if (pc.connectionState === "connected") {
-        this.connectedAt = performance.timeOrigin + performance.now();
+        this.connectedAt = this._mark("connected");
         this._verifyDtls();
         this._armE2eeCheck();
       }
@@ -2092,9 +2117,15 @@ var Call = class extends EventTarget {
     try {
       parseFingerprints(this.offerSdp);
       const t = performance.now();
-      ({ callee, answer } = await calleeAnswer(this.offerKem));
-      this.handshakeMs += performance.now() - t;
-      pc = await this._makePc();
+      const answering = calleeAnswer(this.offerKem).then((r) => {
+        this.handshakeMs += performance.now() - t;
+        return r;
+      });
+      const [hs, made] = await Promise.allSettled([answering, this._makePc()]);
+      if (hs.status === "rejected") throw hs.reason;
+      if (made.status === "rejected") throw made.reason;
+      ({ callee, answer } = hs.value);
+      pc = made.value;
     } catch (e) {
       const reason = e?.code === "invalid_key" || e?.code === "bad_encoding" || e?.code === "bad_suite" ? "bad_key" : e?.code ?? "failed";
       await this._fail(reason);
@@ -2105,6 +2136,7 @@ var Call = class extends EventTarget {
     await pc.setLocalDescription(await pc.createAnswer());
     this.answerSdp = pc.localDescription.sdp;
     this._hs = callee;
+    this._mark("answer_sent");
     await this.mgr.client.answer(this.id, this.answerSdp, answer);
     if (this.state === "ringing") this._set("connecting");
     await this._addRemoteIce(this._pendingRemoteIce.splice(0));
@@ -2137,6 +2169,7 @@ var Call = class extends EventTarget {
     switch (name) {
       case "call.answer": {
         if (this.state !== "ringing") return;
+        this._mark("answer");
         this.answerSdp = d.sdp;
         let ctx;
         try {
@@ -2145,21 +2178,35 @@ var Call = class extends EventTarget {
           await this._fail("fingerprint_mismatch");
           return;
         }
-        await this.pc.setRemoteDescription({ type: "answer", sdp: d.sdp });
-        this._set("connecting");
-        await this._addRemoteIce(this._pendingRemoteIce.splice(0));
         const t = performance.now();
-        let finished;
+        let broken = null;
+        const confirming = callerFinish(this._hs, d.kem, ctx).then(async (finished) => {
+          this.handshakeMs += performance.now() - t;
+          this._hs = finished.waiting;
+          this._mark("confirm_sent");
+          const sent = this.mgr.client.confirm(this.id, finished.confirm);
+          const { mediaCaller, mediaCallee } = finished.waiting.keys;
+          this._keying = this._e2ee.setKeys(this.role, { mediaCaller, mediaCallee }, { hold: true });
+          await sent;
+        }, (e) => {
+          broken = e;
+        });
+        confirming.catch(() => {
+        });
         try {
-          finished = await callerFinish(this._hs, d.kem, ctx);
+          await this.pc.setRemoteDescription({ type: "answer", sdp: d.sdp });
         } catch (e) {
-          this.mgr._warn("handshake", e);
-          await this._fail("key_confirmation_failed");
+          this.mgr._warn("answer", e);
+          await this._fail("failed");
           return;
         }
-        this.handshakeMs += performance.now() - t;
-        this._hs = finished.waiting;
-        await this.mgr.client.confirm(this.id, finished.confirm);
+        this._set("connecting");
+        await this._addRemoteIce(this._pendingRemoteIce.splice(0));
+        await confirming;
+        if (broken) {
+          this.mgr._warn("handshake", broken);
+          await this._fail("key_confirmation_failed");
+        }
         break;
       }
       case "call.confirm": {
@@ -2169,12 +2216,15 @@ var Call = class extends EventTarget {
             const t = performance.now();
             const { keys, reply } = calleeConfirm(this._hs, d.kem, this._ctx());
             this.handshakeMs += performance.now() - t;
-            await this.mgr.client.confirm(this.id, reply);
+            this._mark("peer_confirm");
+            const replied = this.mgr.client.confirm(this.id, reply);
             this._done(keys);
+            await replied;
           } else {
             const t = performance.now();
             const keys = callerVerify(this._hs, d.kem);
             this.handshakeMs += performance.now() - t;
+            this._mark("peer_confirm");
             this._done(keys);
           }
         } catch (e) {
@@ -2204,7 +2254,12 @@ var Call = class extends EventTarget {
   async _done(keys) {
     this._pendingCode = keys.code;
     this._set("active");
-    await this._e2ee.setKeys(this.role, { mediaCaller: keys.mediaCaller, mediaCallee: keys.mediaCallee });
+    if (this._keying) {
+      await this._keying;
+      this._e2ee.release();
+    } else {
+      await this._e2ee.setKeys(this.role, { mediaCaller: keys.mediaCaller, mediaCallee: keys.mediaCallee });
+    }
     this._keysIn = true;
     this._armE2eeCheck();
     this._showCode();
@@ -2253,19 +2308,25 @@ var CallManager = class extends EventTarget {
    */
   async call(to) {
     const call = new Call(this, null, to, "caller");
-    call.startedAt = performance.timeOrigin + performance.now();
+    call.startedAt = call._mark("offer");
+    const t = performance.now();
+    const starting = callerStart().then((r) => {
+      call.handshakeMs += performance.now() - t;
+      return r;
+    });
+    starting.catch(() => {
+    });
     try {
       const pc = await call._makePc();
       await pc.setLocalDescription(await pc.createOffer());
       call.offerSdp = pc.localDescription.sdp;
       parseFingerprints(call.offerSdp);
-      const t = performance.now();
-      const { caller, offer } = await callerStart();
-      call.handshakeMs += performance.now() - t;
+      const { caller, offer } = await starting;
       call._hs = caller;
       const res = await this.client.offer(to, call.offerSdp, offer);
       call.id = res.call_id;
       call.devices = res.devices;
+      call._mark("offer_sent");
     } catch (e) {
       call._teardown();
       throw e;
@@ -2298,6 +2359,7 @@ var CallManager = class extends EventTarget {
       call2.offerSdp = d.sdp;
       call2.offerKem = d.kem;
       call2.expiresAt = d.expires_at;
+      call2._mark("incoming");
       this.calls.set(d.call_id, call2);
       this.dispatchEvent(new CustomEvent("incoming", { detail: call2 }));
       return;

@@ -12,9 +12,11 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 
 const serverBin = () => process.env.PQCALL_BIN ?? `${root}target/debug/pqcall`;
 
+/** A dev server on a free port; `extra` flags may name another `--web-dir`. */
 export async function startServer(extra = []) {
   const bin = serverBin();
-  const proc = spawn(bin, ['serve', '--dev', '--bind', '127.0.0.1:0', '--database', ':memory:', '--web-dir', `${root}web`, ...extra], {
+  const web = extra.includes('--web-dir') ? [] : ['--web-dir', `${root}web`];
+  const proc = spawn(bin, ['serve', '--dev', '--bind', '127.0.0.1:0', '--database', ':memory:', ...web, ...extra], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, PQCALL_LOG: process.env.PQCALL_LOG ?? 'warn' },
   });
@@ -24,13 +26,16 @@ export async function startServer(extra = []) {
   return { base, proc, stop: async () => { proc.kill('SIGTERM'); await once(proc, 'exit'); } };
 }
 
+/** Debian's Chromium, headless, fake microphone; `CHROMIUM_ARGS` adds flags (e.g. for profiling). */
 export async function launch() {
+  const extra = (process.env.CHROMIUM_ARGS ?? '').split(' ').filter(Boolean);
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
       '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required',
+      ...extra,
     ],
   });
 }

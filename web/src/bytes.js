@@ -1,4 +1,4 @@
-// Byte helpers: standard padded base64 (PROTOCOL.md §4), hex, UTF-8, constant-time compare.
+// Byte helpers: standard padded base64 (docs/PROTOCOL.md §4), hex, UTF-8, constant-time compare.
 
 const te = new TextEncoder();
 

@@ -53,6 +53,17 @@ export class Call extends EventTarget {
     this.startedAt = null;
     this.connectedAt = null;
     this.decryptingAt = null;
+    /**
+     * Diagnostics: when each step of the setup happened on this side, in the same clock
+     * (`offer`, `offer_sent`, `incoming`, `answer_sent`, `answer`, `confirm_sent`,
+     * `peer_confirm`, `keys`, `connected`, `sealing`, `decrypting`; see BENCHMARKS.md).
+     */
+    this.timeline = {};
+  }
+
+  _mark(step, at = performance.timeOrigin + performance.now()) {
+    this.timeline[step] ??= at;
+    return at;
   }
 
   _set(state, reason) {
@@ -117,6 +128,7 @@ export class Call extends EventTarget {
       throw e;
     }
     this._e2ee = e2ee;
+    e2ee.addEventListener('mark', (e) => this._mark(e.detail.step, e.detail.at));
     e2ee.addEventListener('state', () => {
       if (e2ee.state === 'encrypted') this.decryptingAt = performance.timeOrigin + performance.now();
       this.dispatchEvent(new CustomEvent('e2ee', { detail: this.e2ee }));
@@ -148,7 +160,7 @@ export class Call extends EventTarget {
     pc.onconnectionstatechange = () => {
       this.mgr.dispatchEvent(new CustomEvent('pcstate', { detail: { call: this, state: pc.connectionState } }));
       if (pc.connectionState === 'connected') {
-        this.connectedAt = performance.timeOrigin + performance.now();
+        this.connectedAt = this._mark('connected');
         this._verifyDtls();
         this._armE2eeCheck();
       }
@@ -237,10 +249,15 @@ export class Call extends EventTarget {
     let pc;
     try {
       parseFingerprints(this.offerSdp);
+      // The encapsulation and the microphone at once; both settle before any failure is
+      // handled, so a refused key still releases the microphone.
       const t = performance.now();
-      ({ callee, answer } = await calleeAnswer(this.offerKem));
-      this.handshakeMs += performance.now() - t;
-      pc = await this._makePc();
+      const answering = calleeAnswer(this.offerKem).then((r) => { this.handshakeMs += performance.now() - t; return r; });
+      const [hs, made] = await Promise.allSettled([answering, this._makePc()]);
+      if (hs.status === 'rejected') throw hs.reason;
+      if (made.status === 'rejected') throw made.reason;
+      ({ callee, answer } = hs.value);
+      pc = made.value;
     } catch (e) {
       const reason = e?.code === 'invalid_key' || e?.code === 'bad_encoding' || e?.code === 'bad_suite' ? 'bad_key' : e?.code ?? 'failed';
       await this._fail(reason);
@@ -251,6 +268,7 @@ export class Call extends EventTarget {
     await pc.setLocalDescription(await pc.createAnswer());
     this.answerSdp = pc.localDescription.sdp;
     this._hs = callee;
+    this._mark('answer_sent');
     await this.mgr.client.answer(this.id, this.answerSdp, answer);
     // The caller's confirm may already have made the call active.
     if (this.state === 'ringing') this._set('connecting');
@@ -285,6 +303,7 @@ export class Call extends EventTarget {
     switch (name) {
       case 'call.answer': {
         if (this.state !== 'ringing') return;
+        this._mark('answer');
         this.answerSdp = d.sdp;
         let ctx;
         try {
@@ -293,21 +312,35 @@ export class Call extends EventTarget {
           await this._fail('fingerprint_mismatch');
           return;
         }
-        await this.pc.setRemoteDescription({ type: 'answer', sdp: d.sdp });
-        this._set('connecting');
-        await this._addRemoteIce(this._pendingRemoteIce.splice(0));
+        // The confirm goes out while the answer is applied, not after: both sides then
+        // have their keys by the time media connects.
         const t = performance.now();
-        let finished;
+        let broken = null;
+        const confirming = callerFinish(this._hs, d.kem, ctx).then(async (finished) => {
+          this.handshakeMs += performance.now() - t;
+          this._hs = finished.waiting;
+          this._mark('confirm_sent');
+          const sent = this.mgr.client.confirm(this.id, finished.confirm);
+          // Receiving may start now; sending waits for the callee's tag (§7).
+          const { mediaCaller, mediaCallee } = finished.waiting.keys;
+          this._keying = this._e2ee.setKeys(this.role, { mediaCaller, mediaCallee }, { hold: true });
+          await sent;
+        }, (e) => { broken = e; });
+        confirming.catch(() => {}); // a failed request is reported below, once awaited
         try {
-          finished = await callerFinish(this._hs, d.kem, ctx);
+          await this.pc.setRemoteDescription({ type: 'answer', sdp: d.sdp });
         } catch (e) {
-          this.mgr._warn('handshake', e);
-          await this._fail('key_confirmation_failed');
+          this.mgr._warn('answer', e);
+          await this._fail('failed');
           return;
         }
-        this.handshakeMs += performance.now() - t;
-        this._hs = finished.waiting;
-        await this.mgr.client.confirm(this.id, finished.confirm);
+        this._set('connecting');
+        await this._addRemoteIce(this._pendingRemoteIce.splice(0));
+        await confirming;
+        if (broken) {
+          this.mgr._warn('handshake', broken);
+          await this._fail('key_confirmation_failed');
+        }
         break;
       }
       case 'call.confirm': {
@@ -319,12 +352,17 @@ export class Call extends EventTarget {
             const t = performance.now();
             const { keys, reply } = calleeConfirm(this._hs, d.kem, this._ctx());
             this.handshakeMs += performance.now() - t;
-            await this.mgr.client.confirm(this.id, reply);
+            this._mark('peer_confirm');
+            // The caller's tag verified: this side's media may start (§7) while the reply
+            // is on its way, which takes a request's round trip off the setup.
+            const replied = this.mgr.client.confirm(this.id, reply);
             this._done(keys);
+            await replied;
           } else {
             const t = performance.now();
             const keys = callerVerify(this._hs, d.kem);
             this.handshakeMs += performance.now() - t;
+            this._mark('peer_confirm');
             this._done(keys);
           }
         } catch (e) {
@@ -345,8 +383,13 @@ export class Call extends EventTarget {
   async _done(keys) {
     this._pendingCode = keys.code;
     this._set('active');
-    // Media and data only now, after the peer's tag verified (§7).
-    await this._e2ee.setKeys(this.role, { mediaCaller: keys.mediaCaller, mediaCallee: keys.mediaCallee });
+    // Sending media and data only now, after the peer's tag verified (§7).
+    if (this._keying) {
+      await this._keying;
+      this._e2ee.release();
+    } else {
+      await this._e2ee.setKeys(this.role, { mediaCaller: keys.mediaCaller, mediaCallee: keys.mediaCallee });
+    }
     this._keysIn = true;
     this._armE2eeCheck();
     this._showCode();
@@ -405,19 +448,22 @@ export class CallManager extends EventTarget {
    */
   async call(to) {
     const call = new Call(this, null, to, 'caller');
-    call.startedAt = performance.timeOrigin + performance.now();
+    call.startedAt = call._mark('offer');
+    // The ML-KEM key pair is made while the microphone and the peer connection start.
+    const t = performance.now();
+    const starting = callerStart().then((r) => { call.handshakeMs += performance.now() - t; return r; });
+    starting.catch(() => {}); // awaited below, unless the peer connection failed first
     try {
       const pc = await call._makePc();
       await pc.setLocalDescription(await pc.createOffer());
       call.offerSdp = pc.localDescription.sdp;
       parseFingerprints(call.offerSdp);
-      const t = performance.now();
-      const { caller, offer } = await callerStart();
-      call.handshakeMs += performance.now() - t;
+      const { caller, offer } = await starting;
       call._hs = caller;
       const res = await this.client.offer(to, call.offerSdp, offer);
       call.id = res.call_id;
       call.devices = res.devices;
+      call._mark('offer_sent');
     } catch (e) {
       call._teardown();
       throw e;
@@ -454,6 +500,7 @@ export class CallManager extends EventTarget {
       call.offerSdp = d.sdp;
       call.offerKem = d.kem;
       call.expiresAt = d.expires_at;
+      call._mark('incoming');
       this.calls.set(d.call_id, call);
       this.dispatchEvent(new CustomEvent('incoming', { detail: call }));
       return;

@@ -12,7 +12,7 @@ export class PqcallError extends Error {
   }
 }
 
-/** The events of PROTOCOL.md §3-4 (app events are added with `listen`). */
+/** The events of docs/PROTOCOL.md §3-4 (app events are added with `listen`). */
 export const EVENTS = [
   'hello', 'reset',
   'call.offer', 'call.answer', 'call.answered_elsewhere', 'call.confirm', 'call.ice',

@@ -25,7 +25,8 @@ const AUDIO_LEVEL = 'urn:ietf:params:rtp-hdrext:ssrc-audio-level';
 
 /**
  * `state`: 'waiting' (no keys yet) → 'keyed' → 'encrypted' (frames from the peer decrypt),
- * or 'failed'. Events: 'state', 'stats'.
+ * or 'failed'. Events: 'state', 'stats', 'mark' (`{step, at}`: when the worker got its keys,
+ * sealed its first frame, decrypted the peer's first frame).
  */
 export class CallE2ee extends EventTarget {
   /** @param {Worker} [worker] a fresh worker from `spareWorker()`, not used by any other call */
@@ -40,7 +41,11 @@ export class CallE2ee extends EventTarget {
     this.worker.onmessage = ({ data }) => {
       if (data.type === 'stats') { this.stats = data.stats; this.dispatchEvent(new Event('stats')); }
       if (data.type === 'attached') this.attached[data.side]++;
-      if (data.type === 'decrypting') this._set('encrypted');
+      if (data.type === 'mark') this.dispatchEvent(new CustomEvent('mark', { detail: data }));
+      if (data.type === 'decrypting') {
+        this._decrypting = true;
+        if (this.state === 'keyed') this._set('encrypted');
+      }
     };
     this.data = null;
   }
@@ -79,28 +84,45 @@ export class CallE2ee extends EventTarget {
   }
 
   /**
-   * Installs this side's keys once the peer's tag verified: media in the worker, data here.
+   * Installs this side's keys: media in the worker, data here. Sending starts at once, or
+   * with `hold`, only at `release()`: §7 lets a side send only once it verified the peer's
+   * tag, but the caller may receive as soon as it has the keys, one round trip earlier.
    * @param {'caller'|'callee'} role @param {{mediaCaller: Uint8Array, mediaCallee: Uint8Array}} keys
+   * @param {{hold?: boolean}} [opts]
    */
-  async setKeys(role, keys) {
+  async setKeys(role, keys, { hold = false } = {}) {
+    this.held = hold;
     const [mine, theirs] = role === 'caller' ? [keys.mediaCaller, keys.mediaCallee] : [keys.mediaCallee, keys.mediaCaller];
+    const caller = role === 'caller';
+    // The worker imports its own copy of the bytes (and wipes it) at once, so media does
+    // not wait for this thread, which is busy with the peer connection at this moment.
+    this.worker.postMessage({ type: 'keys', hold, send: mine, recv: theirs, sendKid: caller ? KID.callerMedia : KID.calleeMedia, recvKid: caller ? KID.calleeMedia : KID.callerMedia });
     const [send, recv] = await Promise.all([importBaseKey(mine), importBaseKey(theirs)]);
     mine.fill(0);
     theirs.fill(0);
     this.keys = { send, recv };
-    const caller = role === 'caller';
-    this.worker.postMessage({ type: 'keys', send, recv, sendKid: caller ? KID.callerMedia : KID.calleeMedia, recvKid: caller ? KID.calleeMedia : KID.callerMedia });
     const [dtx, drx] = await Promise.all([
       deriveKid(send, caller ? KID.callerData : KID.calleeData),
       deriveKid(recv, caller ? KID.calleeData : KID.callerData),
     ]);
     this.data = { sender: new Sender(dtx), receiver: new Receiver(drx) };
-    this._set('keyed');
+    if (!hold) this._ready();
   }
 
-  /** Seals a data-channel message (string or bytes); null before the keys exist. */
+  // Both tags verified and this side's keys in: 'encrypted' if the peer's frames already
+  // decrypt (the caller can decrypt before it may send), else 'keyed' until they do.
+  _ready() { this._set(this._decrypting ? 'encrypted' : 'keyed'); }
+
+  /** Starts sending with the keys installed with `hold` (the peer's tag verified). */
+  release() {
+    this.held = false;
+    this.worker.postMessage({ type: 'send' });
+    this._ready();
+  }
+
+  /** Seals a data-channel message (string or bytes); null before this side may send. */
   async sealData(message) {
-    return this.data ? this.data.sender.seal(encodeData(message)) : null;
+    return this.data && !this.held ? this.data.sender.seal(encodeData(message)) : null;
   }
 
   /** Opens a data-channel message; null when it is dropped (counted). */

@@ -1,4 +1,4 @@
-// The pqcall call handshake of PROTOCOL.md §6, in the browser and in Node.
+// The pqcall call handshake of docs/PROTOCOL.md §6, in the browser and in Node.
 //
 // ML-KEM-768 comes from WebCrypto where `crypto.subtle` supports it (Chromium does) and
 // from @noble/post-quantum otherwise; SHA3-256 always from @noble/hashes (WebCrypto has
