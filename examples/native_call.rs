@@ -1,7 +1,7 @@
 //! Two native WebRTC peers (webrtc-rs 0.21), alice and bob, make a whole call through a
 //! pqcall server: offer with the ML-KEM-768 handshake, answer, confirm both ways, trickle
 //! ICE, peer connection connected, Opus audio and a data channel message each way, both
-//! end-to-end encrypted with SFrame under the handshake's keys (PROTOCOL.md §7), the same
+//! end-to-end encrypted with SFrame under the handshake's keys (docs/PROTOCOL.md §7), the same
 //! safety code on both sides ("e2ee: on" and the frame counts are printed), hang up.
 //!
 //! ```sh

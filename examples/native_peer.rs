@@ -1,6 +1,6 @@
 //! A native webrtc-rs client for one call with anyone (a browser, say) through a pqcall
 //! server: the ML-KEM-768 handshake, then Opus audio and the data channel end-to-end
-//! encrypted with SFrame under its keys (PROTOCOL.md §7). It answers the next call, or calls
+//! encrypted with SFrame under its keys (docs/PROTOCOL.md §7). It answers the next call, or calls
 //! a user; replies to each data message with `echo: <text>`; prints the safety code with
 //! `e2ee: on`, and when the call ends a `report {...}` line with the frame counts.
 //!

@@ -1,4 +1,4 @@
-//! Authentication (PROTOCOL.md §2): JWTs from the embedding application, single-use
+//! Authentication (docs/PROTOCOL.md §2): JWTs from the embedding application, single-use
 //! SSE tickets, and development-mode tokens.
 
 use std::collections::HashMap;
@@ -111,7 +111,7 @@ impl Auth {
         Ok((token, exp))
     }
 
-    /// Tickets live `ms` instead of [`TICKET_TTL_MS`]; never longer (PROTOCOL.md §2: a
+    /// Tickets live `ms` instead of [`TICKET_TTL_MS`]; never longer (docs/PROTOCOL.md §2: a
     /// ticket lives at most 60 s).
     pub fn with_ticket_ttl(mut self, ms: u64) -> Self {
         self.ticket_ttl_ms = ms.clamp(1, TICKET_TTL_MS);

@@ -96,7 +96,7 @@ pub struct Config {
     /// Token bucket size per user (burst).
     #[arg(long, env = "PQCALL_RATE_BURST", default_value_t = 100)]
     pub rate_burst: u32,
-    /// How long a single-use SSE ticket lives, in ms (at most 60000, PROTOCOL.md §2).
+    /// How long a single-use SSE ticket lives, in ms (at most 60000, docs/PROTOCOL.md §2).
     #[arg(long, env = "PQCALL_TICKET_TTL_MS", default_value_t = 60_000)]
     pub ticket_ttl_ms: u64,
     /// Cluster mode: how long a node's claim on one of its open streams lives without

@@ -1,4 +1,4 @@
-//! The one place where errors become HTTP responses (PROTOCOL.md §1).
+//! The one place where errors become HTTP responses (docs/PROTOCOL.md §1).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

@@ -1,4 +1,4 @@
-//! `GET /api/events`: the Server-Sent Events stream (PROTOCOL.md §3).
+//! `GET /api/events`: the Server-Sent Events stream (docs/PROTOCOL.md §3).
 //!
 //! Setup runs under the core lock, so nothing is appended between the replay and the
 //! moment the stream's live queue exists: no gap, and (ids are compared) no duplicate.
@@ -84,7 +84,7 @@ impl Drop for Guard {
 }
 
 /// `GET /api/events`
-#[utoipa::path(get, path = "/api/events", tag = "events", params(EventsQuery, ("Last-Event-ID" = Option<String>, Header, description = "resume after this id")), security(("bearer" = []), ()), responses((status = 200, content_type = "text/event-stream", description = "hello, then every event of the user; see PROTOCOL.md §3"), (status = "4XX", body = pqcall_signaling::api::ErrorBody)))]
+#[utoipa::path(get, path = "/api/events", tag = "events", params(EventsQuery, ("Last-Event-ID" = Option<String>, Header, description = "resume after this id")), security(("bearer" = []), ()), responses((status = 200, content_type = "text/event-stream", description = "hello, then every event of the user; see docs/PROTOCOL.md §3"), (status = "4XX", body = pqcall_signaling::api::ErrorBody)))]
 pub async fn events(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -199,7 +199,7 @@ pub async fn events(
         .event("hello")
         .data(serde_json::to_string(&hello).unwrap_or_default());
     // A stream with no position yet gets the log's newest id on `hello`, so that its
-    // first reconnect resumes from here and misses nothing (PROTOCOL.md is silent on
+    // first reconnect resumes from here and misses nothing (docs/PROTOCOL.md is silent on
     // this; see README). Resumed and reset streams get their position from the
     // replayed events or the `reset` event.
     if last_id.is_none() {

@@ -1,5 +1,5 @@
 //! pqcall: WebRTC call signaling over HTTP POST and Server-Sent Events, with an
-//! ML-KEM-768 call handshake between the browsers (PROTOCOL.md).
+//! ML-KEM-768 call handshake between the browsers (docs/PROTOCOL.md).
 //!
 //! The service is a thin shell around [`pqcall_signaling::Core`]: handlers parse and
 //! authenticate, the core decides, and [`AppState`] performs the outputs (append to

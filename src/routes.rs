@@ -1,4 +1,4 @@
-//! The POST endpoints (PROTOCOL.md §4). Each checks, in order: auth (401), size (413),
+//! The POST endpoints (docs/PROTOCOL.md §4). Each checks, in order: auth (401), size (413),
 //! shape (400/422), then hands the request to the core or the chat rules.
 
 use axum::Json;
@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use crate::error::ApiError;
 use crate::state::{AppState, now_ms};
 
-/// PROTOCOL.md §1: the body limit.
+/// docs/PROTOCOL.md §1: the body limit.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -38,7 +38,7 @@ async fn body_bytes(body: Body) -> Result<Bytes, Error> {
         .map_err(|_| Error::PayloadTooLarge { limit: BODY_LIMIT })
 }
 
-/// PROTOCOL.md §1 steps 1-4: auth, size, shape, rate.
+/// docs/PROTOCOL.md §1 steps 1-4: auth, size, shape, rate.
 async fn read<T: DeserializeOwned + Validate>(
     state: &AppState,
     headers: &HeaderMap,
@@ -61,7 +61,7 @@ fn conn_header(headers: &HeaderMap) -> Result<String, Error> {
 }
 
 /// `POST /api/auth/authenticate`
-#[utoipa::path(post, path = "/api/auth/authenticate", tag = "auth", security(("bearer" = [])), responses((status = 200, body = AuthenticateResponse), (status = "4XX", body = ErrorBody, description = "PROTOCOL.md §1 error codes")))]
+#[utoipa::path(post, path = "/api/auth/authenticate", tag = "auth", security(("bearer" = [])), responses((status = 200, body = AuthenticateResponse), (status = "4XX", body = ErrorBody, description = "docs/PROTOCOL.md §1 error codes")))]
 pub async fn authenticate(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -77,7 +77,7 @@ pub async fn authenticate(
 }
 
 /// `POST /api/dev/token` (development mode only).
-#[utoipa::path(post, path = "/api/dev/token", tag = "dev", request_body = DevTokenRequest, responses((status = 200, body = DevTokenResponse), (status = "4XX", body = ErrorBody, description = "PROTOCOL.md §1 error codes")))]
+#[utoipa::path(post, path = "/api/dev/token", tag = "dev", request_body = DevTokenRequest, responses((status = 200, body = DevTokenResponse), (status = "4XX", body = ErrorBody, description = "docs/PROTOCOL.md §1 error codes")))]
 pub async fn dev_token(
     State(state): State<AppState>,
     body: Body,
@@ -120,7 +120,7 @@ call_endpoint!(decline, "/api/calls/decline", CallIdReason, decline);
 call_endpoint!(end, "/api/calls/end", CallIdReason, end);
 
 /// `POST /api/calls/offer`
-#[utoipa::path(post, path = "/api/calls/offer", tag = "calls", request_body = OfferRequest, security(("bearer" = [])), responses((status = 200, body = OfferResponse), (status = "4XX", body = ErrorBody, description = "PROTOCOL.md §1 error codes")))]
+#[utoipa::path(post, path = "/api/calls/offer", tag = "calls", request_body = OfferRequest, security(("bearer" = [])), responses((status = 200, body = OfferResponse), (status = "4XX", body = ErrorBody, description = "docs/PROTOCOL.md §1 error codes")))]
 pub async fn offer(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -149,7 +149,7 @@ async fn conversation(state: &AppState, id: &str) -> Result<chat::Conversation, 
 }
 
 /// `POST /api/conversations/create`
-#[utoipa::path(post, path = "/api/conversations/create", tag = "chat", request_body = CreateConversationRequest, security(("bearer" = [])), responses((status = 200, body = CreateConversationResponse), (status = "4XX", body = ErrorBody, description = "PROTOCOL.md §1 error codes")))]
+#[utoipa::path(post, path = "/api/conversations/create", tag = "chat", request_body = CreateConversationRequest, security(("bearer" = [])), responses((status = 200, body = CreateConversationResponse), (status = "4XX", body = ErrorBody, description = "docs/PROTOCOL.md §1 error codes")))]
 pub async fn create_conversation(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -168,7 +168,7 @@ pub async fn create_conversation(
 }
 
 /// `POST /api/conversations/join`
-#[utoipa::path(post, path = "/api/conversations/join", tag = "chat", request_body = ConversationIdBody, security(("bearer" = [])), responses((status = 200, body = JoinResponse), (status = "4XX", body = ErrorBody, description = "PROTOCOL.md §1 error codes")))]
+#[utoipa::path(post, path = "/api/conversations/join", tag = "chat", request_body = ConversationIdBody, security(("bearer" = [])), responses((status = 200, body = JoinResponse), (status = "4XX", body = ErrorBody, description = "docs/PROTOCOL.md §1 error codes")))]
 pub async fn join_conversation(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -191,7 +191,7 @@ pub async fn join_conversation(
 }
 
 /// `POST /api/messages/send`
-#[utoipa::path(post, path = "/api/messages/send", tag = "chat", request_body = SendRequest, security(("bearer" = [])), responses((status = 200, body = SendResponse), (status = "4XX", body = ErrorBody, description = "PROTOCOL.md §1 error codes")))]
+#[utoipa::path(post, path = "/api/messages/send", tag = "chat", request_body = SendRequest, security(("bearer" = [])), responses((status = 200, body = SendResponse), (status = "4XX", body = ErrorBody, description = "docs/PROTOCOL.md §1 error codes")))]
 pub async fn send_message(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -202,7 +202,7 @@ pub async fn send_message(
     let conv = conversation(&state, &req.conversation_id).await?;
     let draft = chat::send(now_ms(), &conv, &user, &req)?;
     let (message, inserted) = state.0.store.insert_message(&draft).await?;
-    // PROTOCOL.md §4: a retry (same client_msg_id) returns the first result and fans
+    // docs/PROTOCOL.md §4: a retry (same client_msg_id) returns the first result and fans
     // out nothing new. On a shared log an error (503) can cut the first fan-out short
     // after the message was stored, so there a retry runs it again, once per member:
     // members who got the event get nothing new, members left out get it now. The
@@ -219,7 +219,7 @@ pub async fn send_message(
 }
 
 /// `POST /api/messages/load`
-#[utoipa::path(post, path = "/api/messages/load", tag = "chat", request_body = LoadRequest, security(("bearer" = [])), responses((status = 200, body = LoadResponse), (status = "4XX", body = ErrorBody, description = "PROTOCOL.md §1 error codes")))]
+#[utoipa::path(post, path = "/api/messages/load", tag = "chat", request_body = LoadRequest, security(("bearer" = [])), responses((status = 200, body = LoadResponse), (status = "4XX", body = ErrorBody, description = "docs/PROTOCOL.md §1 error codes")))]
 pub async fn load_messages(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -272,7 +272,7 @@ pub async fn typing_stop(
 }
 
 /// `POST /api/server/publish` (the embedding application's backend, with the server key).
-#[utoipa::path(post, path = "/api/server/publish", tag = "server", request_body = PublishRequest, security(("server_key" = [])), responses((status = 200, body = PublishResponse), (status = "4XX", body = ErrorBody, description = "PROTOCOL.md §1 error codes")))]
+#[utoipa::path(post, path = "/api/server/publish", tag = "server", request_body = PublishRequest, security(("server_key" = [])), responses((status = 200, body = PublishResponse), (status = "4XX", body = ErrorBody, description = "docs/PROTOCOL.md §1 error codes")))]
 pub async fn server_publish(
     State(state): State<AppState>,
     headers: HeaderMap,

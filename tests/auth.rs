@@ -1,4 +1,4 @@
-//! The auth matrix (PROTOCOL.md §2) over every endpoint, on a real socket.
+//! The auth matrix (docs/PROTOCOL.md §2) over every endpoint, on a real socket.
 
 mod common;
 
@@ -371,7 +371,7 @@ fn a_configured_ticket_lifetime_is_honoured_up_to_60_seconds() {
         short.redeem_ticket(&t, t0 + 1_001).unwrap_err().code(),
         "unauthorized"
     );
-    // PROTOCOL.md §2: never longer than 60 s, whatever the configuration says.
+    // docs/PROTOCOL.md §2: never longer than 60 s, whatever the configuration says.
     let long = Auth::hs256(SECRET).with_ticket_ttl(600_000);
     let (t, expires) = long.issue_ticket("alice", t0);
     assert_eq!(expires, (t0 + 60_000) / 1000);

@@ -717,7 +717,7 @@ async fn open_conversations_can_be_joined_and_cancel_reaches_every_device() {
     }
 }
 
-/// PROTOCOL.md §5: a call answered but never confirmed ends with `handshake_timeout` on
+/// docs/PROTOCOL.md §5: a call answered but never confirmed ends with `handshake_timeout` on
 /// both bound connections, and is then final (409 on a late confirm).
 #[tokio::test]
 async fn an_answered_call_never_confirmed_times_out_on_both_sides() {

@@ -1,4 +1,4 @@
-//! Criterion benches of SFrame media encryption (PROTOCOL.md §7): one 20 ms Opus frame
+//! Criterion benches of SFrame media encryption (docs/PROTOCOL.md §7): one 20 ms Opus frame
 //! (60 bytes) encrypted and decrypted, a 1 KB data message, and a receiver's setup.
 //!
 //! ```sh

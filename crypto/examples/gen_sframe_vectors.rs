@@ -5,7 +5,7 @@
 //! ```
 //!
 //! Each entry encrypts one frame with a media key of `handshake-v1.json` under one KID of
-//! PROTOCOL.md §7, calling the `sframe` crate directly (not pqcall-crypto's `media`
+//! docs/PROTOCOL.md §7, calling the `sframe` crate directly (not pqcall-crypto's `media`
 //! module), so the test that replays the file checks the library's KID and counter
 //! handling against a second reading of the spec.
 
@@ -76,7 +76,7 @@ fn main() -> anyhow::Result<()> {
     let doc = json!({
         "version": 1,
         "cipher_suite": 5,
-        "description": "pqcall SFrame vectors (PROTOCOL.md §7): AES_256_GCM_SHA512_128, KID 0/1 caller media/data, 2/3 callee media/data, base key the handshake's media key of the sender. Data-channel plaintexts start with their type byte (0x01 text, 0x02 binary). ciphertext is the whole SFrame: header, ciphertext, tag. See README.md beside this file.",
+        "description": "pqcall SFrame vectors (docs/PROTOCOL.md §7): AES_256_GCM_SHA512_128, KID 0/1 caller media/data, 2/3 callee media/data, base key the handshake's media key of the sender. Data-channel plaintexts start with their type byte (0x01 text, 0x02 binary). ciphertext is the whole SFrame: header, ciphertext, tag. See README.md beside this file.",
         "entries": out,
     });
     println!("{}", serde_json::to_string_pretty(&doc)?);

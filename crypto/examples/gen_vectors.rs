@@ -5,7 +5,7 @@
 //! ```
 //!
 //! It computes every value with `ml-kem` and `sha3` directly, written out from
-//! PROTOCOL.md §6 and not through pqcall-crypto's key schedule, so the test that
+//! docs/PROTOCOL.md §6 and not through pqcall-crypto's key schedule, so the test that
 //! replays the file checks the library against a second reading of the spec.
 
 use ml_kem::kem::Decapsulate;
@@ -162,7 +162,7 @@ fn main() {
             fp_b: FP1,
         },
         // An SDP listing sha-256, sha-384 and sha-512 of one certificate binds all three,
-        // sorted and joined with "," (PROTOCOL.md §6).
+        // sorted and joined with "," (docs/PROTOCOL.md §6).
         Inputs {
             name: "several-fingerprints",
             call_id: "9c0d7e1f2a3b4c5d6e7f8091a2b3c4d5",
@@ -175,7 +175,7 @@ fn main() {
     let doc = json!({
         "version": 1,
         "suite": "ML-KEM-768",
-        "description": "pqcall handshake test vectors (PROTOCOL.md §6). Bytes are lower-case hex; strings are UTF-8. See README.md beside this file.",
+        "description": "pqcall handshake test vectors (docs/PROTOCOL.md §6). Bytes are lower-case hex; strings are UTF-8. See README.md beside this file.",
         "cases": cases.iter().enumerate().map(|(i, c)| case(i, c)).collect::<Vec<_>>(),
     });
     println!(

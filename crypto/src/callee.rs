@@ -1,4 +1,4 @@
-//! The callee's side of the handshake (PROTOCOL.md §6 steps 2 and 4).
+//! The callee's side of the handshake (docs/PROTOCOL.md §6 steps 2 and 4).
 //!
 //! [`Callee::answer`] with the offer → send the answer → [`Callee::confirm`] with the
 //! caller's confirm → send the callee's confirm.

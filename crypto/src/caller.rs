@@ -1,4 +1,4 @@
-//! The caller's side of the handshake (PROTOCOL.md §6 steps 1, 3 and the final check).
+//! The caller's side of the handshake (docs/PROTOCOL.md §6 steps 1, 3 and the final check).
 //!
 //! [`Caller::start`] → send the offer → [`Caller::finish`] with the answer → send the
 //! confirm → [`CallerAwaitingTag::verify`] with the callee's confirm. Each step consumes

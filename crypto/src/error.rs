@@ -1,6 +1,6 @@
 //! The one error type of this crate.
 
-/// Which `kem` field of the wire protocol a value belongs to (PROTOCOL.md §4).
+/// Which `kem` field of the wire protocol a value belongs to (docs/PROTOCOL.md §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Field {
     /// The caller's ML-KEM-768 encapsulation key (offer).
@@ -74,7 +74,7 @@ pub enum Error {
     BadLength {
         /// The field.
         field: Field,
-        /// The length PROTOCOL.md §4 requires.
+        /// The length docs/PROTOCOL.md §4 requires.
         expected: usize,
         /// The length received.
         actual: usize,
@@ -95,7 +95,7 @@ pub enum Error {
     /// function): the call ends with reason `fingerprint_mismatch`.
     #[error("fingerprint_mismatch: {0}")]
     BadFingerprint(&'static str),
-    /// An SFrame was dropped by its receiver (PROTOCOL.md §7); counted, never played.
+    /// An SFrame was dropped by its receiver (docs/PROTOCOL.md §7); counted, never played.
     #[error("SFrame dropped: {0}")]
     FrameDropped(DropReason),
     /// A sender used every counter of its key (2^64 frames), or a frame is over

@@ -4,7 +4,7 @@ use crate::secret::Secret32;
 
 /// The keys of one call, equal on both sides after a successful handshake.
 ///
-/// The SFrame senders and receivers of PROTOCOL.md §7 come from here
+/// The SFrame senders and receivers of docs/PROTOCOL.md §7 come from here
 /// ([`CallKeys::media_sender`] and its siblings, in [`crate::media`]); clones share the
 /// SFrame counters, so no two frames of a call ever share a (KID, counter).
 #[derive(Debug, Clone)]
@@ -49,7 +49,7 @@ impl std::fmt::Display for SafetyCode {
     }
 }
 
-/// The public facts of one call that the transcript binds (PROTOCOL.md §6).
+/// The public facts of one call that the transcript binds (docs/PROTOCOL.md §6).
 ///
 /// The caller learns `call_id` from the offer's response and the answer's fingerprint
 /// from the answer, so both sides build this only when they need it.

@@ -81,7 +81,7 @@ enum Path {
     Data,
 }
 
-/// The KID of PROTOCOL.md §7's table.
+/// The KID of docs/PROTOCOL.md §7's table.
 const fn kid(sender: Role, path: Path) -> u64 {
     match (sender, path) {
         (Role::Caller, Path::Media) => 0,
@@ -275,7 +275,7 @@ impl FrameReceiver {
     }
 }
 
-/// One data-channel message, after the type byte of PROTOCOL.md §7.
+/// One data-channel message, after the type byte of docs/PROTOCOL.md §7.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DataMessage {
     /// Type `0x01`: UTF-8 text.

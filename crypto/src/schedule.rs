@@ -1,4 +1,4 @@
-//! The key schedule of PROTOCOL.md §6: length-prefixed SHA3-256 (FIPS 202) hashing,
+//! The key schedule of docs/PROTOCOL.md §6: length-prefixed SHA3-256 (FIPS 202) hashing,
 //! the commitment, the transcript hash `TH`, `PRK`, the labelled keys and the safety code.
 
 use sha3::{Digest, Sha3_256};
@@ -28,7 +28,7 @@ pub(crate) fn commitment(n_a: &[u8; 32]) -> [u8; 32] {
     hash(&[b"pqcall/v1/commit", n_a])
 }
 
-/// Everything the transcript hash binds, in PROTOCOL.md §6 order.
+/// Everything the transcript hash binds, in docs/PROTOCOL.md §6 order.
 pub(crate) struct Transcript<'a> {
     pub call_id: &'a str,
     pub caller_id: &'a str,

@@ -1,4 +1,4 @@
-//! The `kem` fields of PROTOCOL.md §4 on the wire: standard padded base64 with exact
+//! The `kem` fields of docs/PROTOCOL.md §4 on the wire: standard padded base64 with exact
 //! lengths. The server validates offers with [`check`] without doing any cryptography.
 
 use base64::Engine as _;

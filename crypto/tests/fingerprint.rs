@@ -1,4 +1,4 @@
-//! The fingerprint rule of PROTOCOL.md §6 on real SDP, on the shared corpus that the
+//! The fingerprint rule of docs/PROTOCOL.md §6 on real SDP, on the shared corpus that the
 //! JavaScript client must agree with, and on generated input.
 
 use pqcall_crypto::Error;

@@ -1,4 +1,4 @@
-//! SFrame media and data-channel encryption (PROTOCOL.md §7): the crate against RFC 9605's
+//! SFrame media and data-channel encryption (docs/PROTOCOL.md §7): the crate against RFC 9605's
 //! own vectors, the library against `vectors/sframe-v1.json`, tampering, replay, KIDs,
 //! and properties over any frame.
 

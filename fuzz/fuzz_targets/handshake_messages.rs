@@ -1,4 +1,4 @@
-//! The handshake's wire messages (PROTOCOL.md §6): any `kem` field strings decode or
+//! The handshake's wire messages (docs/PROTOCOL.md §6): any `kem` field strings decode or
 //! fail with an error, and a decoded offer that reaches the callee is answered or
 //! refused (the FIPS 203 encapsulation key check), never a panic.
 #![no_main]

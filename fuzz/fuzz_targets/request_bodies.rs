@@ -1,4 +1,4 @@
-//! Every endpoint's body decoding and checks (PROTOCOL.md §1 steps 3 and 7), then the
+//! Every endpoint's body decoding and checks (docs/PROTOCOL.md §1 steps 3 and 7), then the
 //! call bodies through a live core: any bytes give `Ok` or an error with a 4xx code,
 //! never a panic. The first byte picks the endpoint.
 #![no_main]

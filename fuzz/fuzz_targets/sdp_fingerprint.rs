@@ -1,4 +1,4 @@
-//! The fingerprint rule on any SDP (PROTOCOL.md §6): never panics; an accepted SDP binds a
+//! The fingerprint rule on any SDP (docs/PROTOCOL.md §6): never panics; an accepted SDP binds a
 //! normalized value (no line breaks, no leading or trailing space in any item, sorted items);
 //! the answer is a function of the text.
 #![no_main]

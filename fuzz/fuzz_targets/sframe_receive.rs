@@ -1,4 +1,4 @@
-//! SFrame receivers (PROTOCOL.md §7) on any bytes from the network: never panic; anything
+//! SFrame receivers (docs/PROTOCOL.md §7) on any bytes from the network: never panic; anything
 //! that is not an authentic frame of the peer is dropped and counted, never returned.
 #![no_main]
 

@@ -1,4 +1,4 @@
-//! Request and response bodies of every endpoint (PROTOCOL.md §4), and their validation.
+//! Request and response bodies of every endpoint (docs/PROTOCOL.md §4), and their validation.
 //!
 //! [`parse_body`] turns bytes into a request, classifying failures as `invalid_json`,
 //! `missing_field` or `invalid_field`; each request's `validate` then checks limits,
@@ -559,7 +559,7 @@ impl From<&Error> for ErrorBody {
     }
 }
 
-/// Shape checks of a request body (PROTOCOL.md §1 step 3), so a shell can run them
+/// Shape checks of a request body (docs/PROTOCOL.md §1 step 3), so a shell can run them
 /// before its rate limit (step 4).
 pub trait Validate {
     /// 400 / 422 when the body's fields are unacceptable.

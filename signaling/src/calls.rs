@@ -1,4 +1,4 @@
-//! A call and its states (PROTOCOL.md §5).
+//! A call and its states (docs/PROTOCOL.md §5).
 //!
 //! ```text
 //! ringing --answer (callee)--> connecting --confirm x2--> active --end--> ended

@@ -1,4 +1,4 @@
-//! Chat rules (PROTOCOL.md §4): conversations, membership, open vs invite-only joins,
+//! Chat rules (docs/PROTOCOL.md §4): conversations, membership, open vs invite-only joins,
 //! who may read and write, idempotent sends. Pure functions over a [`Conversation`]
 //! the shell loaded from its store; the shell stores what they describe.
 

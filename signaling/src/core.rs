@@ -20,7 +20,7 @@ use crate::output::{Output, Timer, deliver};
 /// Limits and timeouts of the core.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CoreConfig {
-    /// Ring timeout (PROTOCOL.md §5 default 45 s).
+    /// Ring timeout (docs/PROTOCOL.md §5 default 45 s).
     pub ring_timeout_ms: u64,
     /// How long an answered call may take to become `active` (§5, default 30 s).
     pub handshake_timeout_ms: u64,

@@ -1,4 +1,4 @@
-//! The one error type of the core. Each variant is one error code of PROTOCOL.md §1;
+//! The one error type of the core. Each variant is one error code of docs/PROTOCOL.md §1;
 //! the service maps them to HTTP statuses in one place.
 
 /// A refused request, or a failure of a log or store behind the core.
@@ -72,7 +72,7 @@ pub enum Error {
 }
 
 impl Error {
-    /// The snake_case code of PROTOCOL.md §1.
+    /// The snake_case code of docs/PROTOCOL.md §1.
     pub fn code(&self) -> &'static str {
         match self {
             Error::Unauthorized(_) => "unauthorized",

@@ -1,4 +1,4 @@
-//! Every event of the stream (PROTOCOL.md §3–§4), typed, with its wire name.
+//! Every event of the stream (docs/PROTOCOL.md §3–§4), typed, with its wire name.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

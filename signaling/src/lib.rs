@@ -1,4 +1,4 @@
-//! The pqcall signaling core: every rule of the protocol (PROTOCOL.md §3–§5) in one
+//! The pqcall signaling core: every rule of the protocol (docs/PROTOCOL.md §3–§5) in one
 //! deterministic crate with no I/O and no clock. The HTTP service and the native client
 //! are thin shells: they pass requests and the time in, and perform the [`Output`]s that
 //! come back (deliver an event, schedule a timer).

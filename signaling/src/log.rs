@@ -1,4 +1,4 @@
-//! The per-user event log (PROTOCOL.md §3): ids `<epoch>-<seq>`, a replay window bounded
+//! The per-user event log (docs/PROTOCOL.md §3): ids `<epoch>-<seq>`, a replay window bounded
 //! by count and age, and "everything after id X" or `reset`.
 //!
 //! [`EventLog`] is the interface the service uses; [`MemoryLog`] is the embedded one.
@@ -125,7 +125,7 @@ pub struct LogConfig {
 }
 
 impl Default for LogConfig {
-    /// PROTOCOL.md §3: 1000 events, 10 minutes.
+    /// docs/PROTOCOL.md §3: 1000 events, 10 minutes.
     fn default() -> Self {
         LogConfig {
             max_events: 1000,

@@ -1,4 +1,4 @@
-//! Server-Sent Events framing (PROTOCOL.md §3; WHATWG HTML §9.2).
+//! Server-Sent Events framing (docs/PROTOCOL.md §3; WHATWG HTML §9.2).
 
 /// Frames one event: `id:` (when logged), `event:`, one `data:` line, blank line.
 ///
