@@ -139,3 +139,17 @@ impl Default for Config {
         }
     }
 }
+
+impl Config {
+    /// The core's limits and timeouts from this configuration.
+    pub fn core_config(&self) -> pqcall_signaling::CoreConfig {
+        pqcall_signaling::CoreConfig {
+            ring_timeout_ms: self.ring_timeout_ms,
+            handshake_timeout_ms: self.handshake_timeout_ms,
+            conn_grace_ms: self.conn_grace_ms,
+            offers_per_minute: self.offers_per_minute,
+            max_ringing_per_caller: self.max_ringing,
+            ..pqcall_signaling::CoreConfig::default()
+        }
+    }
+}

@@ -23,27 +23,17 @@ pub struct Frame {
     pub data: String,
 }
 
-struct Sub {
-    id: u64,
-    conn: String,
-    tx: mpsc::Sender<Arc<Frame>>,
-}
-
-/// One open stream: its user, its connection id and its number on this node.
-#[cfg(feature = "cluster")]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OpenStream {
-    /// The user.
-    pub user: String,
-    /// The connection id the stream serves.
-    pub conn: String,
+pub(crate) struct Sub {
     /// The stream's number on this node.
-    pub sub: u64,
+    pub(crate) id: u64,
+    /// The connection id it serves.
+    pub(crate) conn: String,
+    tx: mpsc::Sender<Arc<Frame>>,
 }
 
 /// Open streams by user.
 pub struct Hub {
-    subs: Mutex<HashMap<String, Vec<Sub>>>,
+    pub(crate) subs: Mutex<HashMap<String, Vec<Sub>>>,
     next: AtomicU64,
     slow_ends: Counter<u64, AtomicU64>,
     delivered: Counter<u64, AtomicU64>,
@@ -138,21 +128,6 @@ impl Hub {
     pub fn open_streams(&self) -> usize {
         let subs = self.subs.lock().unwrap_or_else(|p| p.into_inner());
         subs.values().map(Vec::len).sum()
-    }
-
-    /// Every open stream.
-    #[cfg(feature = "cluster")]
-    pub fn all_streams(&self) -> Vec<OpenStream> {
-        let subs = self.subs.lock().unwrap_or_else(|p| p.into_inner());
-        subs.iter()
-            .flat_map(|(u, v)| {
-                v.iter().map(move |s| OpenStream {
-                    user: u.clone(),
-                    conn: s.conn.clone(),
-                    sub: s.id,
-                })
-            })
-            .collect()
     }
 
     /// Ends every stream (shutdown).

@@ -2,8 +2,9 @@
 //! ML-KEM-768 call handshake between the browsers (docs/PROTOCOL.md).
 //!
 //! The service is a thin shell around [`pqcall_signaling::Core`]: handlers parse and
-//! authenticate, the core decides, and [`AppState`] performs the outputs (append to
-//! the per-user log, push to open streams, schedule timers).
+//! authenticate, the core decides, and the engine behind [`AppState`] performs the
+//! outputs (append to the per-user log, push to open streams, schedule timers) on one
+//! node, or in a cluster through Redis. `docs/ARCHITECTURE.md` draws the layers.
 //!
 //! Embed the router in another axum application:
 //!
@@ -18,24 +19,33 @@
 //! axum::serve(listener, app).await?;
 //! # Ok(()) }
 //! ```
+//!
+//! [`run`] starts the engine's background tasks; an application that serves a state made
+//! by [`AppState::from_config`] itself calls [`AppState::start`] once (cluster mode needs
+//! it; one node has none).
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod auth;
 #[cfg(feature = "client")]
 pub mod client;
-#[cfg(feature = "cluster")]
-pub mod cluster;
+mod clock;
 mod config;
+mod engine;
 mod error;
 mod events;
 mod hub;
 mod metrics;
 pub mod openapi;
-#[cfg(feature = "cluster")]
-pub mod redis_log;
+mod ops;
 mod routes;
+mod sse;
 mod state;
 pub mod store;
+
+/// Cluster mode's engine parts, for tests and tools: the records transaction and the
+/// Redis event log.
+#[cfg(feature = "cluster")]
+pub use engine::cluster;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -129,7 +139,7 @@ fn table() -> Vec<(RouteInfo, axum::routing::MethodRouter<AppState>)> {
             post(routes::server_publish),
         ),
         (r("GET", "/healthz", Public), get(routes::healthz)),
-        (r("GET", "/metrics", Public), get(metrics::render)),
+        (r("GET", "/metrics", Public), get(ops::render)),
         (
             r("GET", "/api/openapi.json", Public),
             get(openapi::document),
@@ -157,7 +167,7 @@ pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.0.config.cors_origins);
     let request_id = axum::http::HeaderName::from_static("x-request-id");
     api.fallback_service(ServeDir::new(web_dir))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ops::track))
         .layer(cors)
         // Every response names its request (given by a proxy, or a new UUID).
         .layer(tower_http::request_id::PropagateRequestIdLayer::new(request_id.clone()))
@@ -199,6 +209,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let token = state.shutdown_token();
+    state.start();
     let app = router(state.clone());
     axum::serve(
         listener,

@@ -1,11 +1,7 @@
 //! Prometheus metrics (`GET /metrics`), with the `prometheus-client` crate.
 
 use std::sync::atomic::AtomicU64;
-use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -13,9 +9,10 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use pqcall_signaling::CallState;
+use pqcall_signaling::Replay;
+use pqcall_signaling::stream::Position;
 
-use crate::state::AppState;
+use crate::engine::Counts;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabel {
@@ -106,69 +103,54 @@ impl Default for Metrics {
     }
 }
 
-/// Records each request's latency under its route pattern (never the raw URI).
-pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("other", |p| p.as_str())
-        .to_owned();
-    let start = Instant::now();
-    let res = next.run(req).await;
-    state
-        .0
-        .metrics
-        .latency
-        .get_or_create(&RouteLabel { route })
-        .observe(start.elapsed().as_secs_f64());
-    res
-}
-
-/// Connections (open or in their grace period) and calls by state: this process's, or
-/// in cluster mode the whole cluster's (a node's own core holds none between requests).
-/// `None` when Redis does not answer; the gauges then keep their last values.
-async fn counts(state: &AppState) -> Option<(u64, Vec<(CallState, u64)>)> {
-    #[cfg(feature = "cluster")]
-    if let Some(shared) = state.shared() {
-        return shared
-            .gauges()
-            .await
-            .inspect_err(|e| tracing::warn!(error = %e, "reading the cluster's gauges"))
-            .ok();
+impl Metrics {
+    /// Records one request's latency under its route pattern (never the raw URI).
+    pub fn observe(&self, route: String, seconds: f64) {
+        self.latency
+            .get_or_create(&RouteLabel { route })
+            .observe(seconds);
     }
-    let core = state.0.core.lock().await;
-    let calls = core.calls_by_state().into_iter();
-    let calls = calls.map(|(s, n)| (s, n as u64)).collect();
-    Some((core.connection_count() as u64, calls))
-}
 
-/// `GET /metrics`
-pub async fn render(State(state): State<AppState>) -> Response {
-    let m = &state.0.metrics;
-    m.open_streams.set(state.0.hub.open_streams() as i64);
-    if let Ok(rt) = tokio::runtime::Handle::try_current() {
-        m.tasks.set(rt.metrics().num_alive_tasks() as i64);
-    }
-    if let Some((connections, calls)) = counts(&state).await {
-        m.connections.set(connections as i64);
-        for (s, n) in calls {
-            m.calls
-                .get_or_create(&StateLabel {
-                    state: s.as_str().to_owned(),
-                })
-                .set(n as i64);
+    /// Sets the gauges read at scrape time: open streams, tasks, connections and calls.
+    pub fn set_gauges(&self, open_streams: usize, tasks: Option<usize>, counts: Option<Counts>) {
+        self.open_streams.set(open_streams as i64);
+        if let Some(tasks) = tasks {
+            self.tasks.set(tasks as i64);
+        }
+        if let Some((connections, calls)) = counts {
+            self.connections.set(connections as i64);
+            for (s, n) in calls {
+                let state = s.as_str().to_owned();
+                self.calls
+                    .get_or_create(&StateLabel { state })
+                    .set(n as i64);
+            }
         }
     }
-    let mut body = String::new();
-    if prometheus_client::encoding::text::encode(&mut body, &m.registry).is_err() {
-        return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
+
+    /// Counts a stream that resumed with a replay, or got a reset.
+    pub fn count_start(&self, start: &Position) {
+        match start {
+            Position::Resumed {
+                replay: Replay::Events(_),
+                ..
+            } => {
+                self.replays.inc();
+            }
+            Position::Resumed {
+                replay: Replay::Reset { .. },
+                ..
+            } => {
+                self.resets.inc();
+            }
+            _ => {}
+        }
     }
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        body,
-    )
-        .into_response()
+
+    /// The OpenMetrics text of every metric.
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut body = String::new();
+        prometheus_client::encoding::text::encode(&mut body, &self.registry)?;
+        Ok(body)
+    }
 }

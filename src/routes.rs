@@ -11,8 +11,9 @@ use pqcall_signaling::chat::{self, Join};
 use pqcall_signaling::{Error, Scope, publish};
 use serde::de::DeserializeOwned;
 
+use crate::clock::now_ms;
 use crate::error::ApiError;
-use crate::state::{AppState, now_ms};
+use crate::state::AppState;
 
 /// docs/PROTOCOL.md §1: the body limit.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -156,12 +157,14 @@ pub async fn create_conversation(
     body: Body,
 ) -> ApiResult<Json<CreateConversationResponse>> {
     let (user, req): (String, CreateConversationRequest) = read(&state, &headers, body).await?;
-    let mut core = state.0.core.lock().await;
-    let id = core.new_id();
+    let id = state
+        .decide_here(|core| Ok((core.new_id(), Vec::new())))
+        .await?;
     let (conv, out) = chat::create(now_ms(), &user, id, &req)?;
+    let order = state.0.chat.lock().await;
     state.0.store.create_conversation(&conv).await?;
     state.perform(out).await?;
-    drop(core);
+    drop(order);
     Ok(Json(CreateConversationResponse {
         conversation_id: conv.id,
     }))
@@ -175,7 +178,7 @@ pub async fn join_conversation(
     body: Body,
 ) -> ApiResult<Json<JoinResponse>> {
     let (user, req): (String, ConversationIdBody) = read(&state, &headers, body).await?;
-    let core = state.0.core.lock().await;
+    let order = state.0.chat.lock().await;
     let conv = conversation(&state, &req.conversation_id).await?;
     let mut members = conv.members.clone();
     if let Join::Add(out) = chat::join(&conv, &user)? {
@@ -183,7 +186,7 @@ pub async fn join_conversation(
         members.push(user);
         state.perform(out).await?;
     }
-    drop(core);
+    drop(order);
     Ok(Json(JoinResponse {
         conversation_id: conv.id,
         members,
@@ -198,23 +201,17 @@ pub async fn send_message(
     body: Body,
 ) -> ApiResult<Json<SendResponse>> {
     let (user, req): (String, SendRequest) = read(&state, &headers, body).await?;
-    let core = state.0.core.lock().await;
+    let order = state.0.chat.lock().await;
     let conv = conversation(&state, &req.conversation_id).await?;
     let draft = chat::send(now_ms(), &conv, &user, &req)?;
     let (message, inserted) = state.0.store.insert_message(&draft).await?;
-    // docs/PROTOCOL.md §4: a retry (same client_msg_id) returns the first result and fans
-    // out nothing new. On a shared log an error (503) can cut the first fan-out short
-    // after the message was stored, so there a retry runs it again, once per member:
-    // members who got the event get nothing new, members left out get it now. The
-    // embedded log never fails halfway.
+    // docs/PROTOCOL.md §4: a retry (same client_msg_id) returns the first result; the
+    // engine decides what a retry fans out (see `Engine::fan_out_message`).
     let outputs = chat::message_stored(&conv, &message);
-    if state.is_cluster() {
-        let key = format!("message:{}", message.id);
-        state.perform_once(outputs, &key).await?;
-    } else if inserted {
-        state.perform(outputs).await?;
-    }
-    drop(core);
+    state
+        .fan_out_message(outputs, &message.id, inserted)
+        .await?;
+    drop(order);
     Ok(Json(SendResponse { message }))
 }
 
@@ -244,10 +241,11 @@ async fn typing(
     active: bool,
 ) -> ApiResult<Response> {
     let (user, req): (String, ConversationIdBody) = read(&state, &headers, body).await?;
-    let mut core = state.0.core.lock().await;
     let conv = conversation(&state, &req.conversation_id).await?;
-    let out = core.typing(now_ms(), &user, &conv, active)?;
-    state.perform(out).await?;
+    let now = now_ms();
+    state
+        .decide_here(|core| Ok(((), core.typing(now, &user, &conv, active)?)))
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -300,9 +298,7 @@ pub async fn server_publish(
     req.check()?;
     let out = publish(&req)?;
     let n = out.len();
-    let core = state.0.core.lock().await;
     state.perform(out).await?;
-    drop(core);
     Ok(Json(PublishResponse { delivered_to: n }))
 }
 
@@ -320,9 +316,7 @@ pub async fn publish_app_event(
         data,
     })?;
     let n = out.len();
-    let core = state.0.core.lock().await;
     state.perform(out).await?;
-    drop(core);
     Ok(n)
 }
 

@@ -1,42 +1,19 @@
-//! Shared state, and the shell that performs the core's outputs.
+//! Shared state: configuration, token keys, the chat store, this node's open streams and
+//! the [`Engine`] that decides and delivers (one node, or a cluster).
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use pqcall_signaling::{
-    Core, CoreConfig, Error, EventLog, LogConfig, MemoryLog, Millis, Output, Scope,
-};
-use tokio::sync::Mutex;
+use pqcall_signaling::{Core, Error, LogConfig, Output, Scope};
 use tokio_util::sync::CancellationToken;
 
-use std::num::NonZeroU32;
-
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-
 use crate::auth::Auth;
+use crate::clock::now_ms;
 use crate::config::Config;
-use crate::hub::{Frame, Hub};
+use crate::engine::local::Local;
+use crate::engine::{Counts, Engine, Opened, StreamLimits, StreamOpen};
+use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::store::{ChatStore, MemoryStore, SqliteStore};
-
-/// The core's limits and timeouts from the configuration.
-fn core_config(config: &Config) -> CoreConfig {
-    CoreConfig {
-        ring_timeout_ms: config.ring_timeout_ms,
-        handshake_timeout_ms: config.handshake_timeout_ms,
-        conn_grace_ms: config.conn_grace_ms,
-        offers_per_minute: config.offers_per_minute,
-        max_ringing_per_caller: config.max_ringing,
-        ..CoreConfig::default()
-    }
-}
-
-/// Unix milliseconds now.
-pub fn now_ms() -> Millis {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
 
 /// What every handler shares. Cheap to clone.
 #[derive(Clone)]
@@ -44,29 +21,21 @@ pub struct AppState(pub(crate) Arc<Inner>);
 
 pub(crate) struct Inner {
     pub config: Config,
-    /// The core. An async mutex: the outputs of one request are appended and fanned
-    /// out before the next request runs, so per-user order is the order of decisions.
-    pub core: Mutex<Core>,
-    pub log: Arc<dyn EventLog>,
-    pub hub: Hub,
+    pub engine: Box<dyn Engine>,
+    pub hub: Arc<Hub>,
     pub store: Arc<dyn ChatStore>,
-    pub auth: Auth,
+    pub auth: Arc<Auth>,
     pub shutdown: CancellationToken,
     pub metrics: Metrics,
-    pub limiter: DefaultKeyedRateLimiter<String>,
-    /// Cluster mode: calls, connections, timers, tickets and limits in Redis; live
-    /// events travel through its pub/sub to every node.
-    #[cfg(feature = "cluster")]
-    pub shared: Option<Arc<crate::cluster::Shared>>,
-    /// Cluster mode: false while the live-event subscription is down; streams are
-    /// refused meanwhile (they would miss what is published until it is back).
-    pub live_ready: std::sync::atomic::AtomicBool,
+    /// Keeps this node's chat writes and their fan-outs in one order.
+    pub chat: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
             .field("hub", &self.0.hub)
+            .field("engine", &self.0.engine)
             .finish_non_exhaustive()
     }
 }
@@ -101,209 +70,176 @@ impl AppState {
             }
             (alg, None, _) => return Err(format!("--jwt-alg {alg} needs --jwt-public-key")),
         };
-        let store: Arc<dyn ChatStore> = match &config.database_url {
+        let auth = Arc::new(auth.with_ticket_ttl(config.ticket_ttl_ms));
+        let metrics = Metrics::default();
+        let hub = Arc::new(Self::hub(&metrics));
+        let shutdown = CancellationToken::new();
+        let store: Arc<dyn ChatStore> = match crate::engine::shared_store(&config).await? {
+            Some(store) => store,
             None => Arc::new(
                 SqliteStore::open(&config.database)
                     .await
                     .map_err(|e| format!("open {}: {e}", config.database.display()))?,
             ),
-            #[cfg(feature = "cluster")]
-            Some(url) => Arc::new(
-                crate::store::PostgresStore::open(url)
-                    .await
-                    .map_err(|e| format!("PostgreSQL: {e}"))?,
-            ),
-            #[cfg(not(feature = "cluster"))]
-            Some(_) => {
-                return Err("--database-url needs pqcall built with the `cluster` feature".into());
-            }
         };
-        #[cfg_attr(not(feature = "cluster"), allow(unused_mut))]
-        let mut state = Self::build(config, auth, store);
-        if let Some(url) = state.0.config.redis_url.clone() {
-            #[cfg(feature = "cluster")]
-            {
-                let cfg = LogConfig {
-                    max_events: state.0.config.replay_events,
-                    max_age_ms: state.0.config.replay_secs * 1000,
-                };
-                let log = Arc::new(
-                    crate::redis_log::RedisLog::connect(&url, &state.0.config.redis_prefix, cfg)
-                        .await
-                        .map_err(|e| format!("Redis: {e}"))?,
-                );
-                let shared = Arc::new(crate::cluster::Shared::new(
-                    log.clone(),
-                    core_config(&state.0.config),
-                    state.0.config.stream_lease_ms.max(1_000),
-                ));
-                let inner = Arc::get_mut(&mut state.0).ok_or("state already shared")?;
-                inner.log = log.clone();
-                inner.shared = Some(shared.clone());
-                tokio::spawn(crate::cluster::run_timers(state.clone(), shared));
-                // Subscribe before serving, so no live event is missed.
-                let live = crate::redis_log::RedisLog::live(&url, &log.channel())
-                    .await
-                    .map_err(|e| format!("Redis: {e}"))?;
-                tokio::spawn(relay_live(
-                    state.clone(),
-                    url,
-                    log.channel(),
-                    Box::pin(live),
-                ));
-            }
-            #[cfg(not(feature = "cluster"))]
-            {
-                let _ = url;
-                return Err("--redis-url needs pqcall built with the `cluster` feature".into());
-            }
-        }
-        Ok(state)
+        let ttl = auth.ticket_ttl_ms();
+        let engine = match crate::engine::cluster_engine(&config, &hub, ttl).await? {
+            Some(engine) => engine,
+            None => Box::new(Self::local(&config, &hub, &auth, &shutdown)),
+        };
+        Ok(Self::assemble(
+            config, engine, hub, store, auth, shutdown, metrics,
+        ))
     }
 
-    /// Any combination of configuration, token keys and chat store.
+    /// Any combination of configuration, token keys and chat store, on one node.
     pub fn build(config: Config, auth: Auth, store: Arc<dyn ChatStore>) -> Self {
-        let auth = auth.with_ticket_ttl(config.ticket_ttl_ms);
-        let core = Core::new(core_config(&config));
-        let log = MemoryLog::new(
-            LogConfig {
-                max_events: config.replay_events,
-                max_age_ms: config.replay_secs * 1000,
-            },
-            now_ms(),
-        );
+        let auth = Arc::new(auth.with_ticket_ttl(config.ticket_ttl_ms));
         let metrics = Metrics::default();
-        let hub = Hub::new(
+        let hub = Arc::new(Self::hub(&metrics));
+        let shutdown = CancellationToken::new();
+        let engine = Box::new(Self::local(&config, &hub, &auth, &shutdown));
+        Self::assemble(config, engine, hub, store, auth, shutdown, metrics)
+    }
+
+    fn hub(metrics: &Metrics) -> Hub {
+        Hub::new(
             metrics.events_delivered.clone(),
             metrics.slow_consumer_ends.clone(),
-        );
-        let nz = |n: u32| NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
-        let quota = Quota::per_second(nz(config.rate_per_sec)).allow_burst(nz(config.rate_burst));
+        )
+    }
+
+    pub(crate) fn local(
+        config: &Config,
+        hub: &Arc<Hub>,
+        auth: &Arc<Auth>,
+        shutdown: &CancellationToken,
+    ) -> Local {
+        let log = LogConfig {
+            max_events: config.replay_events,
+            max_age_ms: config.replay_secs * 1000,
+        };
+        let rate = (config.rate_per_sec, config.rate_burst);
+        let streams = StreamLimits::of(config);
+        Local::new(
+            config.core_config(),
+            log,
+            rate,
+            streams,
+            hub.clone(),
+            auth.clone(),
+            shutdown.clone(),
+        )
+    }
+
+    fn assemble(
+        config: Config,
+        engine: Box<dyn Engine>,
+        hub: Arc<Hub>,
+        store: Arc<dyn ChatStore>,
+        auth: Arc<Auth>,
+        shutdown: CancellationToken,
+        metrics: Metrics,
+    ) -> Self {
         AppState(Arc::new(Inner {
             config,
-            core: Mutex::new(core),
-            log: Arc::new(log),
+            engine,
             hub,
             store,
             auth,
-            shutdown: CancellationToken::new(),
+            shutdown,
             metrics,
-            limiter: RateLimiter::keyed(quota),
-            #[cfg(feature = "cluster")]
-            shared: None,
-            live_ready: std::sync::atomic::AtomicBool::new(true),
+            chat: tokio::sync::Mutex::new(()),
         }))
     }
 
-    /// Runs one decision of the core and performs its outputs: on this process's core
-    /// under its lock, or, in cluster mode, as a transaction on the records in Redis
-    /// (`scope` names what the request is about; see `pqcall_signaling::records`).
+    /// Starts the engine's background tasks (cluster mode: timers, stream leases, live
+    /// events); [`run`](crate::run) calls it.
+    pub fn start(&self) {
+        self.0.engine.spawn_tasks(self.0.shutdown.clone());
+    }
+
+    /// Runs one decision of the core on the records `scope` names (see
+    /// `pqcall_signaling::records`) and carries out its outputs.
     pub(crate) async fn decide<R, F>(&self, scope: Scope, op: F) -> Result<R, Error>
     where
-        F: Fn(&mut Core) -> Result<(R, Vec<Output>), Error>,
+        R: Send,
+        F: Fn(&mut Core) -> Result<(R, Vec<Output>), Error> + Send + Sync,
     {
-        #[cfg(feature = "cluster")]
-        if let Some(shared) = &self.0.shared {
-            return shared.transact(scope, None, op).await;
-        }
-        let _ = scope;
-        let mut core = self.0.core.lock().await;
-        let (result, out) = op(&mut core)?;
-        self.perform(out).await?;
-        Ok(result)
+        // The engine may run `op` more than once (a cluster retries on conflict): the
+        // result of the run that committed is the last one kept.
+        let result = std::sync::Mutex::new(None);
+        let keep = |core: &mut Core| {
+            let (r, out) = op(core)?;
+            *result.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+            Ok(out)
+        };
+        self.0.engine.decide(scope, &keep).await?;
+        let result = result.into_inner().unwrap_or_else(|p| p.into_inner());
+        result.ok_or_else(|| Error::Unavailable("a decision left no result".into()))
     }
 
-    /// Counts a new stream of `user` open in the core (reusing the connection `want`
-    /// if it is still known) and returns its connection id; in cluster mode together
-    /// with the stream's lease, in one commit.
-    pub(crate) async fn open_stream(
+    /// Runs a decision on state that is this node's own (new ids, the typing throttle).
+    pub(crate) async fn decide_here<R, F>(&self, op: F) -> Result<R, Error>
+    where
+        R: Send,
+        F: Fn(&mut Core) -> Result<(R, Vec<Output>), Error> + Send + Sync,
+    {
+        let result = std::sync::Mutex::new(None);
+        let keep = |core: &mut Core| {
+            let (r, out) = op(core)?;
+            *result.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+            Ok(out)
+        };
+        self.0.engine.decide_here(&keep).await?;
+        let result = result.into_inner().unwrap_or_else(|p| p.into_inner());
+        result.ok_or_else(|| Error::Unavailable("a decision left no result".into()))
+    }
+
+    /// Carries out outputs decided outside the core.
+    pub(crate) async fn perform(&self, outputs: Vec<Output>) -> Result<(), Error> {
+        self.0.engine.perform(outputs).await
+    }
+
+    /// The fan-out of a stored chat message (`inserted`: false for a retry).
+    pub(crate) async fn fan_out_message(
         &self,
-        now: u64,
-        user: &str,
-        want: Option<&str>,
-        sub: u64,
-    ) -> Result<String, Error> {
-        #[cfg(feature = "cluster")]
-        if let Some(shared) = &self.0.shared {
-            return shared.open_stream(now, user, want, sub).await;
-        }
-        let _ = sub;
-        let mut core = self.0.core.lock().await;
-        Ok(core.connect(now, user, want, false).0.conn_id)
+        outputs: Vec<Output>,
+        message_id: &str,
+        inserted: bool,
+    ) -> Result<(), Error> {
+        let engine = &self.0.engine;
+        engine.fan_out_message(outputs, message_id, inserted).await
     }
 
-    /// Cluster mode's shared state, if this node runs in a cluster.
-    #[cfg(feature = "cluster")]
-    pub(crate) fn shared(&self) -> Option<&Arc<crate::cluster::Shared>> {
-        self.0.shared.as_ref()
+    /// Opens a stream (see [`Engine::open_stream`]).
+    pub(crate) async fn open_stream(&self, open: StreamOpen<'_>) -> Result<Opened, Error> {
+        self.0.engine.open_stream(open).await
     }
 
-    /// A single-use SSE ticket for `user` (kept in Redis in cluster mode, so any node
-    /// redeems it).
+    /// A single-use SSE ticket for `user`, and when it expires (Unix seconds).
     pub(crate) async fn issue_ticket(&self, user: &str) -> Result<(String, u64), Error> {
-        #[cfg(feature = "cluster")]
-        if let Some(shared) = &self.0.shared {
-            let ticket = crate::auth::random_hex32();
-            let ttl = self.0.auth.ticket_ttl_ms();
-            shared.put_ticket(&ticket, user, ttl).await?;
-            return Ok((ticket, (now_ms() + ttl) / 1000));
-        }
-        Ok(self.0.auth.issue_ticket(user, now_ms()))
+        self.0.engine.issue_ticket(user).await
     }
 
     /// Redeems a ticket once.
     pub(crate) async fn redeem_ticket(&self, ticket: &str) -> Result<String, Error> {
-        #[cfg(feature = "cluster")]
-        if let Some(shared) = &self.0.shared {
-            return shared.take_ticket(ticket).await?.ok_or_else(|| {
-                Error::Unauthorized("unknown, expired or already used ticket".into())
-            });
-        }
-        self.0.auth.redeem_ticket(ticket, now_ms())
+        self.0.engine.redeem_ticket(ticket).await
     }
 
     /// Whether every engine this node needs answers (for `/healthz`).
     pub(crate) async fn ready(&self) -> bool {
-        #[cfg(feature = "cluster")]
-        if let Some(shared) = &self.0.shared {
-            return self.live_ready() && shared.ready().await;
-        }
-        true
+        self.0.engine.ready().await
     }
 
-    /// Whether live events reach this node (always, outside cluster mode).
-    pub(crate) fn live_ready(&self) -> bool {
-        self.0.live_ready.load(std::sync::atomic::Ordering::SeqCst)
+    /// 429 `rate_limited` when `user` has used up its requests.
+    pub(crate) async fn check_rate(&self, user: &str) -> Result<(), Error> {
+        self.0.engine.check_rate(user).await
     }
 
-    /// 429 `rate_limited` when `user` has used up its token bucket (shared by every
-    /// node in cluster mode).
-    pub(crate) async fn check_rate(&self, user: &str) -> Result<(), pqcall_signaling::Error> {
-        use governor::clock::{Clock, DefaultClock};
-        #[cfg(feature = "cluster")]
-        if let Some(shared) = &self.0.shared {
-            let c = &self.0.config;
-            return shared.check_rate(user, c.rate_per_sec, c.rate_burst).await;
-        }
-        match self.0.limiter.check_key(&user.to_owned()) {
-            Ok(()) => Ok(()),
-            Err(not_until) => Err(pqcall_signaling::Error::RateLimited {
-                what: "requests per second",
-                retry_after_secs: not_until
-                    .wait_time_from(DefaultClock::default().now())
-                    .as_secs_f64()
-                    .ceil()
-                    .max(1.0) as u64,
-            }),
-        }
-    }
-
-    /// Whether this node runs in a cluster (state in Redis).
-    pub(crate) fn is_cluster(&self) -> bool {
-        #[cfg(feature = "cluster")]
-        return self.0.shared.is_some();
-        #[cfg(not(feature = "cluster"))]
-        false
+    /// Connections and calls by state.
+    pub(crate) async fn counts(&self) -> Option<Counts> {
+        self.0.engine.counts().await
     }
 
     /// The token that ends every stream when cancelled.
@@ -312,7 +248,7 @@ impl AppState {
     }
 
     /// Mints a token (for the `token` command and tests).
-    pub fn mint_token(&self, user: &str, ttl_secs: u64) -> Result<String, pqcall_signaling::Error> {
+    pub fn mint_token(&self, user: &str, ttl_secs: u64) -> Result<String, Error> {
         self.0
             .auth
             .mint(user, now_ms() / 1000, ttl_secs)
@@ -320,156 +256,7 @@ impl AppState {
     }
 
     /// The user of a valid token (for an embedding app's own routes).
-    pub fn verify_token(&self, token: &str) -> Result<String, pqcall_signaling::Error> {
+    pub fn verify_token(&self, token: &str) -> Result<String, Error> {
         self.0.auth.verify(token)
-    }
-
-    /// Sends a logged event to this node's open streams of `user`. In cluster mode the
-    /// log's pub/sub carries it to every node, this one too.
-    fn push_live(&self, user: &str, logged: pqcall_signaling::LoggedEvent) {
-        if !self.is_cluster() {
-            let frame = Arc::new(Frame {
-                id: Some(logged.id),
-                name: logged.name,
-                data: logged.data,
-            });
-            self.0.hub.send(user, Some(&logged.audience), frame);
-        }
-    }
-
-    /// Like [`perform`](Self::perform), but each delivery at most once per user under
-    /// `key` (within the log's window): a retried request runs it again to finish a
-    /// fan-out that an error cut short, and users who already got the event get
-    /// nothing new.
-    pub(crate) async fn perform_once(
-        &self,
-        outputs: Vec<Output>,
-        key: &str,
-    ) -> Result<(), pqcall_signaling::Error> {
-        self.perform_with(outputs, Some(key)).await
-    }
-
-    /// Performs outputs in order: log and fan out deliveries, schedule timers.
-    /// Call it while holding the core lock, so outputs of different requests never
-    /// interleave.
-    pub(crate) fn perform(
-        &self,
-        outputs: Vec<Output>,
-    ) -> futures_util::future::BoxFuture<'_, Result<(), pqcall_signaling::Error>> {
-        self.perform_with(outputs, None)
-    }
-
-    fn perform_with<'a>(
-        &'a self,
-        outputs: Vec<Output>,
-        once: Option<&'a str>,
-    ) -> futures_util::future::BoxFuture<'a, Result<(), pqcall_signaling::Error>> {
-        // Boxed: a timer's task performs outputs too, so the future type is recursive.
-        Box::pin(async move {
-            for o in outputs {
-                match o {
-                    Output::Deliver {
-                        user,
-                        audience,
-                        event,
-                    } => {
-                        let (log, data, now) = (&self.0.log, event.data_json(), now_ms());
-                        let logged = match once {
-                            None => Some(
-                                log.append(&user, audience, event.name(), &data, now)
-                                    .await?,
-                            ),
-                            Some(key) => {
-                                log.append_once(&user, key, audience, event.name(), &data, now)
-                                    .await?
-                            }
-                        };
-                        if let Some(logged) = logged {
-                            self.push_live(&user, logged);
-                        }
-                    }
-                    Output::Ephemeral { user, event } => {
-                        #[cfg(feature = "cluster")]
-                        if let Some(shared) = &self.0.shared {
-                            shared.publish_ephemeral(&user, &event).await?;
-                            continue;
-                        }
-                        let frame = Arc::new(Frame {
-                            id: None,
-                            name: event.name().to_owned(),
-                            data: event.data_json(),
-                        });
-                        self.0.hub.send(&user, None, frame);
-                    }
-                    Output::Timer { at, timer } => {
-                        let state = self.clone();
-                        tokio::spawn(async move {
-                            let wait = Duration::from_millis(at.saturating_sub(now_ms()));
-                            tokio::select! {
-                                _ = tokio::time::sleep(wait) => {}
-                                _ = state.0.shutdown.cancelled() => return,
-                            }
-                            let mut core = state.0.core.lock().await;
-                            let out = core.on_timer(now_ms(), &timer);
-                            if let Err(e) = state.perform(out).await {
-                                tracing::warn!(error = %e, "timer output failed");
-                            }
-                        });
-                    }
-                }
-            }
-            Ok(())
-        })
-    }
-}
-
-/// Cluster mode: pushes live events from Redis pub/sub into this node's streams. When
-/// the subscription breaks, every local stream is ended so that its client resumes from
-/// its last id (the log has everything published meanwhile), then it subscribes again.
-#[cfg(feature = "cluster")]
-async fn relay_live(
-    state: AppState,
-    url: String,
-    channel: String,
-    mut live: std::pin::Pin<
-        Box<dyn futures_util::Stream<Item = crate::redis_log::LiveFrame> + Send>,
-    >,
-) {
-    use futures_util::StreamExt;
-    loop {
-        tokio::select! {
-            _ = state.0.shutdown.cancelled() => return,
-            item = live.next() => match item {
-                Some(f) => {
-                    let frame = Arc::new(Frame { id: f.id, name: f.name, data: f.data });
-                    state.0.hub.send(&f.user, Some(&f.audience), frame);
-                }
-                None => {
-                    tracing::warn!("live event subscription lost: ending local streams so clients resume");
-                    state.0.live_ready.store(false, std::sync::atomic::Ordering::SeqCst);
-                    state.0.hub.close_all();
-                    loop {
-                        match crate::redis_log::RedisLog::live(&url, &channel).await {
-                            Ok(s) => {
-                                live = Box::pin(s);
-                                // A stream that opened while the loss went unnoticed may
-                                // have missed a live event: end it too, so it resumes.
-                                state.0.hub.close_all();
-                                state.0.live_ready.store(true, std::sync::atomic::Ordering::SeqCst);
-                                tracing::info!("live event subscription back");
-                                break;
-                            }
-                            Err(e) => {
-                                tracing::warn!(error = %e, "resubscribing");
-                                tokio::select! {
-                                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                                    _ = state.0.shutdown.cancelled() => return,
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
     }
 }

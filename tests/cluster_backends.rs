@@ -6,7 +6,7 @@
 mod common;
 
 use common::{Events, next, open, post};
-use pqcall::redis_log::RedisLog;
+use pqcall::cluster::RedisLog;
 use pqcall::store::{PostgresStore, conformance as store_conformance};
 use pqcall_signaling::log::conformance;
 use serde_json::{Value, json};

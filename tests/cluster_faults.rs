@@ -9,8 +9,8 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use pqcall::cluster::Shared;
-use pqcall::redis_log::RedisLog;
+use pqcall::cluster::Cluster;
+use pqcall::cluster::RedisLog;
 use pqcall_signaling::{CoreConfig, LogConfig, Scope};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -166,19 +166,19 @@ fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
-async fn shared(url: &str, prefix: &str) -> (Arc<RedisLog>, Shared) {
+async fn shared(url: &str, prefix: &str) -> (Arc<RedisLog>, Cluster) {
     let cfg = LogConfig {
         max_events: 100,
         max_age_ms: 60_000,
     };
     let log = Arc::new(RedisLog::connect(url, prefix, cfg).await.unwrap());
-    let shared = Shared::new(log.clone(), CoreConfig::default(), 60_000);
+    let shared = Cluster::new(log.clone(), CoreConfig::default(), 60_000);
     (log, shared)
 }
 
 /// `user`'s stream leases and the connections the core counts open for `user`.
 async fn observe(
-    direct: &Shared,
+    direct: &Cluster,
     redis: &mut redis::aio::MultiplexedConnection,
     prefix: &str,
     user: &str,

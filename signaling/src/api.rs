@@ -9,25 +9,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use pqcall_crypto::Field;
-use pqcall_crypto::wire;
 
 use crate::error::Error;
 use crate::ids::check_user_id;
-
-/// Largest message `body`, in bytes.
-pub const MAX_MESSAGE_BODY: usize = 16 * 1024;
-/// Largest SDP, in bytes.
-pub const MAX_SDP: usize = 48 * 1024;
-/// Most candidates in one `ice` request.
-pub const MAX_CANDIDATES: usize = 64;
-/// Largest candidate string, in bytes.
-pub const MAX_CANDIDATE: usize = 1024;
-/// Most members named when creating a conversation.
-pub const MAX_MEMBERS: usize = 256;
-/// Largest `client_msg_id`, title or reason, in bytes.
-pub const MAX_SHORT_TEXT: usize = 256;
-/// Most recipients of one publish.
-pub const MAX_PUBLISH_USERS: usize = 1000;
+pub use crate::wire::{
+    AnswerKemBody, CallState, ConfirmKemBody, IceCandidate, MAX_CANDIDATE, MAX_CANDIDATES,
+    MAX_MEMBERS, MAX_MESSAGE_BODY, MAX_PUBLISH_USERS, MAX_SDP, MAX_SHORT_TEXT, Message,
+    OfferKemBody,
+};
+use crate::wire::{check_kem, check_text};
 
 /// Parses a JSON body into `T`, naming the failing field.
 pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
@@ -56,107 +46,6 @@ pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
             }
         }
     })
-}
-
-fn check_text(field: &str, s: &str, max: usize, allow_empty: bool) -> Result<(), Error> {
-    if !allow_empty && s.is_empty() {
-        return Err(Error::invalid(field, "must not be empty"));
-    }
-    if s.len() > max {
-        return Err(Error::invalid(field, format!("at most {max} bytes")));
-    }
-    Ok(())
-}
-
-fn check_kem(field: Field, s: &str) -> Result<(), Error> {
-    wire::check(field, s).map_err(Error::from)
-}
-
-/// `kem` of an offer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct OfferKemBody {
-    /// Must be `"ML-KEM-768"`.
-    pub suite: String,
-    /// Base64 encapsulation key, 1184 bytes.
-    pub ek: String,
-    /// Base64 commitment, 32 bytes.
-    pub commit: String,
-}
-
-/// `kem` of an answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct AnswerKemBody {
-    /// Base64 ciphertext, 1088 bytes.
-    pub ct: String,
-}
-
-/// `kem` of a confirm: the caller sends `nonce` and `tag`, the callee only `tag`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct ConfirmKemBody {
-    /// Base64 caller nonce, 32 bytes (caller only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nonce: Option<String>,
-    /// Base64 tag, 32 bytes.
-    pub tag: String,
-}
-
-/// An `RTCIceCandidateInit`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct IceCandidate {
-    /// The `candidate:` attribute, or `""` for end-of-candidates.
-    pub candidate: String,
-    /// The media stream id.
-    #[serde(rename = "sdpMid", default, skip_serializing_if = "Option::is_none")]
-    pub sdp_mid: Option<String>,
-    /// The m-line index.
-    #[serde(
-        rename = "sdpMLineIndex",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub sdp_m_line_index: Option<u16>,
-    /// The ICE ufrag.
-    #[serde(
-        rename = "usernameFragment",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub username_fragment: Option<String>,
-}
-
-impl IceCandidate {
-    fn validate(&self, i: usize) -> Result<(), Error> {
-        let field = format!("candidates[{i}]");
-        if self.candidate.len() > MAX_CANDIDATE {
-            return Err(Error::invalid(&field, "candidate too long"));
-        }
-        if !self.candidate.is_empty() && !self.candidate.starts_with("candidate:") {
-            return Err(Error::invalid(
-                &field,
-                "a candidate starts with `candidate:`",
-            ));
-        }
-        if self.candidate.contains(['\r', '\n']) {
-            return Err(Error::invalid(&field, "a candidate is one line"));
-        }
-        if self.sdp_mid.is_none() && self.sdp_m_line_index.is_none() {
-            return Err(Error::invalid(
-                &field,
-                "sdpMid or sdpMLineIndex is required",
-            ));
-        }
-        for s in [&self.sdp_mid, &self.username_fragment]
-            .into_iter()
-            .flatten()
-        {
-            check_text(&field, s, MAX_SHORT_TEXT, true)?;
-        }
-        Ok(())
-    }
 }
 
 /// `POST /api/calls/offer`
@@ -298,25 +187,7 @@ pub struct CallStateResponse {
     /// The call.
     pub call_id: String,
     /// Its state after the request.
-    pub state: crate::calls::CallState,
-}
-
-/// A stored chat message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Message {
-    /// Server-assigned, increasing within a conversation.
-    pub id: String,
-    /// The conversation.
-    pub conversation_id: String,
-    /// The sender.
-    pub from: String,
-    /// Opaque text (may be ciphertext).
-    pub body: String,
-    /// The sender's idempotency key.
-    pub client_msg_id: String,
-    /// Unix seconds.
-    pub created_at: u64,
+    pub state: CallState,
 }
 
 /// `POST /api/conversations/create`

@@ -11,61 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::{CallIce, CallOffer};
 use crate::ids::Millis;
-
-/// Where a call stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum CallState {
-    /// Offered; the callee's devices ring.
-    Ringing,
-    /// Answered; the handshake's confirms are under way.
-    Connecting,
-    /// Both confirms relayed.
-    Active,
-    /// Hung up after it was answered.
-    Ended,
-    /// The callee declined.
-    Declined,
-    /// The caller hung up while it rang.
-    Canceled,
-    /// Nobody answered before the ring timeout.
-    Missed,
-}
-
-impl CallState {
-    /// No event follows a final state.
-    pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            CallState::Ended | CallState::Declined | CallState::Canceled | CallState::Missed
-        )
-    }
-
-    /// The snake_case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CallState::Ringing => "ringing",
-            CallState::Connecting => "connecting",
-            CallState::Active => "active",
-            CallState::Ended => "ended",
-            CallState::Declined => "declined",
-            CallState::Canceled => "canceled",
-            CallState::Missed => "missed",
-        }
-    }
-
-    /// Every state, for metrics.
-    pub const ALL: [CallState; 7] = [
-        CallState::Ringing,
-        CallState::Connecting,
-        CallState::Active,
-        CallState::Ended,
-        CallState::Declined,
-        CallState::Canceled,
-        CallState::Missed,
-    ];
-}
+pub use crate::wire::CallState;
 
 /// Which side of a call a request comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

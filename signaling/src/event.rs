@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::api::{IceCandidate, Message, OfferKemBody};
+use crate::wire::{AnswerKemBody, ConfirmKemBody, IceCandidate, Message, OfferKemBody};
 
 /// `call.offer`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,7 +30,7 @@ pub struct CallAnswer {
     /// The answer SDP.
     pub sdp: String,
     /// `{ct}`.
-    pub kem: crate::api::AnswerKemBody,
+    pub kem: AnswerKemBody,
 }
 
 /// `call.confirm`
@@ -40,7 +40,7 @@ pub struct CallConfirm {
     /// The call.
     pub call_id: String,
     /// `{nonce, tag}` from the caller, `{tag}` from the callee.
-    pub kem: crate::api::ConfirmKemBody,
+    pub kem: ConfirmKemBody,
 }
 
 /// `call.ice`

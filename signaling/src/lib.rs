@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `api.rs` | request and response bodies, validation, error codes |
 //! | `event.rs` | every stream event, typed |
-//! | `sse.rs` | SSE framing |
+//! | `stream.rs` | the start of an event stream: hello, replay or reset, the live filter |
 //! | `calls.rs` | a call and its states |
 //! | `core.rs` | connections, the call state machine, typing, publish |
 //! | `chat.rs` | conversations, membership, sends |
@@ -50,7 +50,8 @@ mod ids;
 pub mod log;
 mod output;
 pub mod records;
-pub mod sse;
+pub mod stream;
+pub mod wire;
 
 pub use crate::core::{Connected, Core, CoreConfig, check_subject, publish, typing_to_others};
 pub use calls::{Call, CallState, Role};

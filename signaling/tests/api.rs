@@ -69,9 +69,73 @@ fn publish_names_must_be_app_events() {
 }
 
 #[test]
-fn sse_frames_are_one_event_each() {
-    let f = pqcall_signaling::sse::frame(Some("5-3"), "call.ice", r#"{"a":1}"#);
-    assert_eq!(f, "id: 5-3\nevent: call.ice\ndata: {\"a\":1}\n\n");
-    let f = pqcall_signaling::sse::frame(None, "typing", "{}");
-    assert_eq!(f, "event: typing\ndata: {}\n\n");
+fn a_stream_opens_with_hello_then_replay_or_reset_and_skips_what_it_sent() {
+    use pqcall_signaling::EventId;
+    use pqcall_signaling::log::{Audience, LoggedEvent, Replay, ResetReason};
+    use pqcall_signaling::stream::{Opening, Position};
+    let id = |seq| EventId { epoch: 7, seq };
+    let now = 1_700_000_000_123;
+
+    // Fresh: hello carries the log's newest id; live events after it are new.
+    let o = Opening::new("alice", "c1", Position::Fresh(id(4)), now);
+    assert_eq!(
+        (o.hello.resumed, o.hello_id, o.after),
+        (false, Some(id(4)), Some(id(4)))
+    );
+    assert!((1000..3000).contains(&o.retry_ms));
+    assert!(o.reset.is_none() && o.replay.is_empty());
+    assert!(Position::Fresh(id(4)).resends_offers());
+    assert!(!Opening::is_new(o.after, Some(id(4))));
+    assert!(Opening::is_new(o.after, Some(id(5))));
+    assert!(Opening::is_new(o.after, Some(EventId { epoch: 8, seq: 1 })));
+    assert!(
+        Opening::is_new(o.after, None),
+        "ephemeral events always pass"
+    );
+
+    // Resumed with events: they follow hello, and live copies of them are skipped.
+    let ev = |seq| LoggedEvent {
+        id: id(seq),
+        audience: Audience::All,
+        name: "x".into(),
+        data: "{}".into(),
+        at: now,
+    };
+    let pos = || Position::Resumed {
+        last: Some(id(2)),
+        replay: Replay::Events(vec![ev(3), ev(4)]),
+    };
+    assert!(!pos().resends_offers());
+    let o = Opening::new("alice", "c1", pos(), now);
+    assert!(o.hello.resumed && o.hello_id.is_none() && o.reset.is_none());
+    assert_eq!((o.replay.len(), o.after), (2, Some(id(4))));
+    assert!(!Opening::is_new(o.after, Some(id(3))));
+
+    // Resumed with nothing new: live events after the given id.
+    let o = Opening::new(
+        "alice",
+        "c1",
+        Position::Resumed {
+            last: Some(id(4)),
+            replay: Replay::Events(vec![]),
+        },
+        now,
+    );
+    assert_eq!((o.hello.resumed, o.after), (true, Some(id(4))));
+
+    // Reset: `reset` with the newest id; offers are sent again.
+    let pos = || Position::Resumed {
+        last: None,
+        replay: Replay::Reset {
+            reason: ResetReason::OutOfWindow,
+            newest: id(9),
+        },
+    };
+    assert!(pos().resends_offers());
+    let o = Opening::new("alice", "c1", pos(), now);
+    let (reset_id, reset) = o.reset.unwrap();
+    assert_eq!(
+        (reset_id, reset.reason.as_str(), o.after, o.hello.resumed),
+        (id(9), "out_of_window", Some(id(9)), false)
+    );
 }

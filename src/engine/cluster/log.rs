@@ -16,69 +16,15 @@ use redis::{Script, Value};
 
 /// Lua functions every script of this module starts with (also the cluster's commit
 /// script, which appends several events in one atomic step).
-pub(crate) const PROLOGUE: &str = r#"
-local function ensure(meta)
-  if redis.call('EXISTS', meta) == 0 then
-    local t = redis.call('TIME')
-    local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-    redis.call('HSET', meta, 'epoch', ms, 'seq', 0, 'evicted', 0)
-  end
-end
-local function evict(meta, log, now, max, age)
-  while true do
-    local len = redis.call('XLEN', log)
-    if len == 0 then return end
-    local first = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)[1]
-    local at = 0
-    for i = 1, #first[2], 2 do
-      if first[2][i] == 'at' then at = tonumber(first[2][i + 1]) end
-    end
-    if len > max or at + age <= now then
-      redis.call('XDEL', log, first[1])
-      redis.call('HSET', meta, 'evicted', string.match(first[1], '%-(%d+)$'))
-    else
-      return
-    end
-  end
-end
--- Appends one event to a user's log and publishes it for live delivery (in log order).
-local function append(meta, log, now, max, age, ttl, aud, conn, name, data, chan, user)
-  ensure(meta)
-  evict(meta, log, now, max, age)
-  local seq = redis.call('HINCRBY', meta, 'seq', 1)
-  redis.call('XADD', log, '0-' .. seq, 'aud', aud, 'conn', conn, 'name', name, 'data', data, 'at', now)
-  evict(meta, log, now, max, age)
-  redis.call('EXPIRE', meta, ttl)
-  redis.call('EXPIRE', log, ttl)
-  local epoch = redis.call('HGET', meta, 'epoch')
-  redis.call('PUBLISH', chan, cjson.encode({u = user, e = epoch, s = seq, a = aud, c = conn, n = name, d = data}))
-  return {epoch, seq}
-end
-"#;
+pub(crate) const PROLOGUE: &str = include_str!("log_prologue.lua");
 
 // With a third key (`EventLog::append_once`), nothing is appended when that key is
 // taken; it is taken only after the append, so a failed append leaves it free.
-const APPEND: &str = r#"
-if KEYS[3] and redis.call('EXISTS', KEYS[3]) == 1 then return false end
-local r = append(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]),
-  ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10])
-if KEYS[3] then redis.call('SET', KEYS[3], '1', 'PX', ARGV[3]) end
-return r
-"#;
+const APPEND: &str = include_str!("log_append.lua");
 
-const REPLAY: &str = r#"
-local now, max, age = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-ensure(KEYS[1])
-evict(KEYS[1], KEYS[2], now, max, age)
-local m = redis.call('HMGET', KEYS[1], 'epoch', 'seq', 'evicted')
-return {m[1], m[2], m[3], redis.call('XRANGE', KEYS[2], '(0-' .. ARGV[4], '+')}
-"#;
+const REPLAY: &str = include_str!("log_replay.lua");
 
-const NEWEST: &str = r#"
-ensure(KEYS[1])
-local m = redis.call('HMGET', KEYS[1], 'epoch', 'seq')
-return {m[1], m[2]}
-"#;
+const NEWEST: &str = include_str!("log_newest.lua");
 
 /// The event logs of every user, in one Redis.
 #[derive(Clone)]

@@ -1,46 +1,19 @@
-//! Cluster mode (feature `cluster`): the core's state in Redis, shared by every node,
-//! so that any node may take any request.
-//!
-//! Each request runs as an optimistic transaction:
-//!
-//! 1. load the records of the request's closure (`pqcall_signaling::records`): one
-//!    hash per user and per call, `{prefix}:u:{user}` / `{prefix}:c:{call}` with a
-//!    version `v` and the JSON record `d`;
-//! 2. run the core's operation on a scratch core holding only those records;
-//! 3. commit with one Lua script that checks every loaded version, then writes the
-//!    changed records, appends the events to the users' logs (publishing them for live
-//!    delivery), schedules timers, all or nothing. A changed version means another
-//!    node got there first: load again and rerun.
-//!
-//! So the state machine applies each request exactly once, whichever node it reaches.
-//! Timers live in the sorted set `{prefix}:timers`; every node fires due ones through
-//! the same transaction, which also removes the timer, so a ring timeout takes effect
-//! once in the whole cluster. Tickets, the per-user request rate (GCRA) and the
-//! per-user stream cap are Redis keys too.
-//!
-//! Every open stream is also a lease in `{prefix}:streams`, which its node renews. The
-//! lease is written by the same commit that counts the stream open in the core
-//! (`Core::connect`), and removed by the one that counts it closed (`Core::disconnect`),
-//! which commits nothing if the lease is already gone: so a stream is closed exactly
-//! once, by its node when it ends, or, when its node dies or cannot reach Redis to close
-//! it, by whichever node claims the expired lease. The connections then enter their
-//! grace period and their calls end as they would on one node.
+//! The core's records in Redis and the optimistic transaction that changes them; the
+//! cluster-wide tickets, request rates and gauges.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use pqcall_signaling::{
-    Call, CallState, Core, CoreConfig, Error, Event, Output, Records, Scope, Timer, UserRecord,
+    Call, CallState, Core, CoreConfig, Error, Event, Output, Records, Scope, UserRecord,
 };
 use redis::aio::ConnectionManager;
 use redis::{Script, Value};
 use serde_json::json;
 use tokio::sync::Notify;
 
-use crate::hub::OpenStream;
-use crate::redis_log::{PROLOGUE, RedisLog, as_u64, audience_fields, unavailable};
-use crate::state::{AppState, now_ms};
+use super::log::{PROLOGUE, RedisLog, as_u64, audience_fields, unavailable};
+use crate::clock::now_ms;
 
 /// How long records live without a write (a safety net for records a dead node left).
 const RECORD_TTL_SECS: u64 = 7 * 24 * 3600;
@@ -48,79 +21,34 @@ const RECORD_TTL_SECS: u64 = 7 * 24 * 3600;
 /// Transactions give up after this many conflicts in a row (503 `unavailable`).
 const MAX_ATTEMPTS: usize = 64;
 
-const COMMIT: &str = r#"
-local a = cjson.decode(ARGV[1])
-for _, c in ipairs(a.check) do
-  local v = tonumber(redis.call('HGET', c[1], 'v') or '0')
-  if v ~= tonumber(c[2]) then return {0} end
-end
-if a.claim ~= cjson.null and redis.call('ZREM', a.skey, a.claim) == 0 then return {2} end
-if #a.put > 0 then
-  local ver = redis.call('INCR', a.vkey)
-  for _, p in ipairs(a.put) do
-    redis.call('HSET', p[1], 'v', ver, 'd', p[2])
-    redis.call('EXPIRE', p[1], a.rttl)
-  end
-end
-for _, k in ipairs(a.del) do redis.call('DEL', k) end
-if a.fired ~= nil and a.fired ~= cjson.null then redis.call('ZREM', a.tkey, a.fired) end
-for _, t in ipairs(a.tadd) do redis.call('ZADD', a.tkey, t[1], t[2]) end
-for _, g in ipairs(a.gauge) do redis.call('HINCRBY', a.gkey, g[1], g[2]) end
-if a.hold ~= cjson.null then redis.call('ZADD', a.skey, a.hold[1], a.hold[2]) end
-local out = {1}
-local now, max, age, ttl = tonumber(a.now), tonumber(a.max), tonumber(a.age), tonumber(a.ttl)
-for _, e in ipairs(a.ev) do
-  local r = append(e[1], e[2], now, max, age, ttl, e[3], e[4], e[5], e[6], a.chan, e[7])
-  table.insert(out, r[2])
-end
-return out
-"#;
+const COMMIT: &str = include_str!("commit.lua");
 
 /// GCRA: one request per `interval` ms, `burst` at once. Returns 0, or the ms to wait.
-const RATE: &str = r#"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local interval, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local new_tat = tat + interval
-local over = new_tat - now - interval * burst
-if over > 0 then return math.ceil(over) end
-redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now) + 1000)
-return 0
-"#;
+const RATE: &str = include_str!("rate.lua");
 
 /// A stream's slot in the per-user cap: 1 when taken, 0 when the cap is reached.
-const LEASE: &str = r#"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
-return 1
-"#;
+const LEASE: &str = include_str!("lease.lua");
 
 /// The core's state in Redis, and the cluster-wide tickets, rates and stream caps.
-pub struct Shared {
-    log: Arc<RedisLog>,
-    con: ConnectionManager,
-    prefix: String,
-    core: CoreConfig,
-    commit: Script,
-    rate: Script,
-    lease: Script,
+pub struct Cluster {
+    pub(super) log: Arc<RedisLog>,
+    pub(super) con: ConnectionManager,
+    pub(super) prefix: String,
+    pub(super) core: CoreConfig,
+    pub(super) commit: Script,
+    pub(super) rate: Script,
+    pub(super) lease: Script,
     /// Woken when this node schedules a timer, so the timer loop looks again.
-    timer_added: Notify,
+    pub(super) timer_added: Notify,
     /// This process, in stream lease names.
-    node: String,
+    pub(super) node: String,
     /// How long a stream's lease lives without renewal.
-    lease_ms: u64,
+    pub(super) lease_ms: u64,
 }
 
-impl std::fmt::Debug for Shared {
+impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared")
+        f.debug_struct("Cluster")
             .field("prefix", &self.prefix)
             .field("node", &self.node)
             .finish_non_exhaustive()
@@ -128,7 +56,7 @@ impl std::fmt::Debug for Shared {
 }
 
 /// What a transaction does to a stream's lease, in the same commit.
-enum LeaseChange {
+pub(super) enum LeaseChange {
     /// Nothing.
     Keep,
     /// Adds this lease (a stream opened).
@@ -140,7 +68,7 @@ enum LeaseChange {
 
 /// The result of a commit that claimed no lease, which always goes through when it
 /// returns (only a claim can find nothing to commit).
-fn committed<R>(done: Option<R>) -> Result<R, Error> {
+pub(super) fn committed<R>(done: Option<R>) -> Result<R, Error> {
     done.ok_or_else(|| Error::Unavailable("a commit lost a lease it did not claim".into()))
 }
 
@@ -190,11 +118,11 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
-impl Shared {
+impl Cluster {
     /// Shares `log`'s connection and key prefix; streams' leases last `lease_ms`.
     pub fn new(log: Arc<RedisLog>, core: CoreConfig, lease_ms: u64) -> Self {
         let with_prologue = Script::new(&format!("{PROLOGUE}\n{COMMIT}"));
-        Shared {
+        Cluster {
             con: log.connection(),
             prefix: log.prefix().to_owned(),
             log,
@@ -208,24 +136,24 @@ impl Shared {
         }
     }
 
-    fn user_key(&self, user: &str) -> String {
+    pub(super) fn user_key(&self, user: &str) -> String {
         format!("{}:u:{user}", self.prefix)
     }
 
-    fn call_key(&self, call: &str) -> String {
+    pub(super) fn call_key(&self, call: &str) -> String {
         format!("{}:c:{call}", self.prefix)
     }
 
-    fn streams_key(&self) -> String {
+    pub(super) fn streams_key(&self) -> String {
         format!("{}:streams", self.prefix)
     }
 
     /// A stream's member in `{prefix}:streams`: user, connection, node, stream number.
-    fn stream_member(&self, user: &str, conn: &str, sub: u64) -> String {
+    pub(super) fn stream_member(&self, user: &str, conn: &str, sub: u64) -> String {
         json!([user, conn, self.node, sub]).to_string()
     }
 
-    fn gauges_key(&self) -> String {
+    pub(super) fn gauges_key(&self) -> String {
         format!("{}:gauges", self.prefix)
     }
 
@@ -246,7 +174,7 @@ impl Shared {
         Ok((get(CONNECTIONS), calls))
     }
 
-    fn timers_key(&self) -> String {
+    pub(super) fn timers_key(&self) -> String {
         format!("{}:timers", self.prefix)
     }
 
@@ -311,7 +239,7 @@ impl Shared {
     /// [`transact`](Self::transact) that also changes a stream's lease (chosen from
     /// `op`'s result) in the same commit. `None` when it was to claim a lease that is
     /// gone: then nothing was committed.
-    async fn transact_with<R, F, L>(
+    pub(super) async fn transact_with<R, F, L>(
         &self,
         seeds: Scope,
         fired: Option<&str>,
@@ -449,130 +377,6 @@ impl Shared {
         Err(Error::Unavailable("too much contention; try again".into()))
     }
 
-    /// Takes one of the user's stream slots, or says the cap is reached.
-    pub async fn take_stream_slot(&self, user: &str, sub: u64, cap: usize) -> Result<bool, Error> {
-        let mut con = self.con.clone();
-        let r: i64 = self
-            .lease
-            .key(format!("{}:st:{user}", self.prefix))
-            .arg(cap)
-            .arg(format!("{}:{sub}", self.node))
-            .arg(self.lease_ms)
-            .invoke_async(&mut con)
-            .await
-            .map_err(unavailable)?;
-        Ok(r == 1)
-    }
-
-    /// Gives a stream's slot back.
-    pub async fn release_stream_slot(&self, user: &str, sub: u64) {
-        let mut con = self.con.clone();
-        let r = redis::cmd("ZREM")
-            .arg(format!("{}:st:{user}", self.prefix))
-            .arg(format!("{}:{sub}", self.node))
-            .query_async::<i64>(&mut con)
-            .await;
-        if let Err(e) = r {
-            tracing::warn!(error = %e, "releasing a stream slot (it expires by itself)");
-        }
-    }
-
-    /// Opens a stream of `user` in the core (`Core::connect`, reusing `want` if it is
-    /// still known) and, in the same commit, its lease, which this node renews.
-    /// Returns the stream's connection id.
-    pub async fn open_stream(
-        &self,
-        now: u64,
-        user: &str,
-        want: Option<&str>,
-        sub: u64,
-    ) -> Result<String, Error> {
-        let connect = |core: &mut Core| {
-            let conn = core.connect(now, user, want, false).0.conn_id;
-            Ok((conn, Vec::new()))
-        };
-        let hold = |conn: &String| LeaseChange::Hold(self.stream_member(user, conn, sub));
-        let done = self.transact_with(Scope::users([user]), None, connect, hold);
-        committed(done.await?)
-    }
-
-    /// Counts a stream of this node closed in the core, unless another node already
-    /// did (after its lease expired). On error the lease stays and expires, and then
-    /// some node closes the stream.
-    pub async fn close_stream(&self, user: &str, conn: &str, sub: u64) -> Result<bool, Error> {
-        self.close_leased(self.stream_member(user, conn, sub), user, conn)
-            .await
-    }
-
-    /// `Core::disconnect` of `conn`, committed only with the removal of its lease
-    /// `member`: true when this call removed it.
-    async fn close_leased(&self, member: String, user: &str, conn: &str) -> Result<bool, Error> {
-        let disconnect = |core: &mut Core| Ok(((), core.disconnect(now_ms(), conn)));
-        let claim = |_: &()| LeaseChange::Claim(member.clone());
-        let done = self
-            .transact_with(Scope::users([user]), None, disconnect, claim)
-            .await?;
-        Ok(done.is_some())
-    }
-
-    /// Renews the slots and leases of this node's open streams. A lease another node
-    /// already took over (this node was cut off too long) is not brought back.
-    async fn renew_streams(&self, streams: Vec<OpenStream>) -> Result<(), Error> {
-        if streams.is_empty() {
-            return Ok(());
-        }
-        let at = now_ms() + self.lease_ms;
-        let mut pipe = redis::pipe();
-        for s in streams {
-            let key = format!("{}:st:{}", self.prefix, s.user);
-            pipe.cmd("ZADD")
-                .arg(&key)
-                .arg(at)
-                .arg(format!("{}:{}", self.node, s.sub))
-                .ignore();
-            pipe.cmd("PEXPIRE").arg(&key).arg(self.lease_ms).ignore();
-            pipe.cmd("ZADD")
-                .arg(self.streams_key())
-                .arg("XX")
-                .arg(at)
-                .arg(self.stream_member(&s.user, &s.conn, s.sub))
-                .ignore();
-        }
-        let mut con = self.con.clone();
-        pipe.query_async::<()>(&mut con).await.map_err(unavailable)
-    }
-
-    /// Closes, in the core, streams whose lease expired (their node died, lost Redis,
-    /// or could not close them): each by a commit that also removes its lease, so one
-    /// node closes it, once. Returns how many it closed.
-    async fn reap_streams(&self, now: u64) -> Result<usize, Error> {
-        let mut con = self.con.clone();
-        let expired: Vec<String> = due_members(&self.streams_key(), now)
-            .query_async(&mut con)
-            .await
-            .map_err(unavailable)?;
-        let mut closed = 0;
-        for member in expired {
-            let Ok((user, conn, _, _)) =
-                serde_json::from_str::<(String, String, String, u64)>(&member)
-            else {
-                tracing::warn!("dropping an unreadable stream lease");
-                redis::cmd("ZREM")
-                    .arg(self.streams_key())
-                    .arg(&member)
-                    .query_async::<i64>(&mut con)
-                    .await
-                    .map_err(unavailable)?;
-                continue;
-            };
-            // On error the lease stays due, for the next round on any node.
-            if self.close_leased(member, &user, &conn).await? {
-                closed += 1;
-            }
-        }
-        Ok(closed)
-    }
-
     /// The cluster-wide request rate: `per_sec` requests a second, `burst` at once.
     pub async fn check_rate(&self, user: &str, per_sec: u32, burst: u32) -> Result<(), Error> {
         let mut con = self.con.clone();
@@ -628,44 +432,11 @@ impl Shared {
     pub async fn ready(&self) -> bool {
         self.log.ping().await
     }
-
-    /// Due timers, oldest first, and when the next one is due.
-    async fn due_timers(&self, now: u64) -> Result<(Vec<String>, Option<u64>), Error> {
-        let mut con = self.con.clone();
-        let (due, next): (Vec<String>, Vec<(String, f64)>) = redis::pipe()
-            .add_command(due_members(&self.timers_key(), now))
-            .cmd("ZRANGE")
-            .arg(self.timers_key())
-            .arg(0)
-            .arg(0)
-            .arg("WITHSCORES")
-            .query_async(&mut con)
-            .await
-            .map_err(unavailable)?;
-        Ok((due, next.first().map(|(_, at)| *at as u64)))
-    }
-
-    /// Fires one due timer (any node may; the commit makes it count once).
-    async fn fire(&self, member: &str) -> Result<(), Error> {
-        let Some((timer, seeds)) = serde_json::from_str::<Timer>(member)
-            .ok()
-            .and_then(|t| Scope::of_timer(&t).map(|s| (t, s)))
-        else {
-            tracing::warn!("dropping an unreadable timer");
-            return self
-                .transact(Scope::default(), Some(member), |_| Ok(((), Vec::new())))
-                .await;
-        };
-        self.transact(seeds, Some(member), |core| {
-            Ok(((), core.on_timer(now_ms(), &timer)))
-        })
-        .await
-    }
 }
 
 /// Up to 64 members of the sorted set `key` whose score (a time in ms) is `now` or
 /// earlier, oldest first.
-fn due_members(key: &str, now: u64) -> redis::Cmd {
+pub(super) fn due_members(key: &str, now: u64) -> redis::Cmd {
     let mut cmd = redis::cmd("ZRANGE");
     cmd.arg(key)
         .arg("-inf")
@@ -675,51 +446,4 @@ fn due_members(key: &str, now: u64) -> redis::Cmd {
         .arg(0)
         .arg(64);
     cmd
-}
-
-/// The timer and lease loop of one node: fires due timers from the shared set,
-/// renews this node's stream leases and closes streams whose lease expired, until
-/// shutdown.
-pub async fn run_timers(state: AppState, shared: Arc<Shared>) {
-    let shutdown = state.shutdown_token();
-    let mut renew_at = 0;
-    loop {
-        let now = now_ms();
-        if now >= renew_at {
-            renew_at = now + shared.lease_ms / 3;
-            if let Err(e) = shared.renew_streams(state.0.hub.all_streams()).await {
-                tracing::warn!(error = %e, "renewing stream leases");
-            }
-            match shared.reap_streams(now).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(streams = n, "closed streams of a node that went away"),
-                Err(e) => tracing::warn!(error = %e, "closing expired streams"),
-            }
-        }
-        let wait = match shared.due_timers(now).await {
-            Ok((due, next)) => {
-                let mut failed = false;
-                for member in &due {
-                    if let Err(e) = shared.fire(member).await {
-                        tracing::warn!(error = %e, "firing a timer");
-                        failed = true;
-                    }
-                }
-                match (due.is_empty(), failed) {
-                    (_, true) => 500,
-                    (false, false) => 0,
-                    (true, false) => next.map_or(500, |at| at.saturating_sub(now).min(500)),
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "reading timers");
-                500
-            }
-        };
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
-            _ = shared.timer_added.notified() => {}
-            _ = shutdown.cancelled() => return,
-        }
-    }
 }

@@ -1,0 +1,199 @@
+//! Values shared by request bodies and events (docs/PROTOCOL.md §4): limits, the
+//! handshake's `kem` bodies, ICE candidates, chat messages and call states. The bottom
+//! of the crate: it uses nothing of it but errors.
+
+use serde::{Deserialize, Serialize};
+
+use pqcall_crypto::Field;
+use pqcall_crypto::wire;
+
+use crate::error::Error;
+
+/// Largest message `body`, in bytes.
+pub const MAX_MESSAGE_BODY: usize = 16 * 1024;
+/// Largest SDP, in bytes.
+pub const MAX_SDP: usize = 48 * 1024;
+/// Most candidates in one `ice` request.
+pub const MAX_CANDIDATES: usize = 64;
+/// Largest candidate string, in bytes.
+pub const MAX_CANDIDATE: usize = 1024;
+/// Most members named when creating a conversation.
+pub const MAX_MEMBERS: usize = 256;
+/// Largest `client_msg_id`, title or reason, in bytes.
+pub const MAX_SHORT_TEXT: usize = 256;
+/// Most recipients of one publish.
+pub const MAX_PUBLISH_USERS: usize = 1000;
+
+pub(crate) fn check_text(field: &str, s: &str, max: usize, allow_empty: bool) -> Result<(), Error> {
+    if !allow_empty && s.is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    if s.len() > max {
+        return Err(Error::invalid(field, format!("at most {max} bytes")));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_kem(field: Field, s: &str) -> Result<(), Error> {
+    wire::check(field, s).map_err(Error::from)
+}
+
+/// `kem` of an offer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OfferKemBody {
+    /// Must be `"ML-KEM-768"`.
+    pub suite: String,
+    /// Base64 encapsulation key, 1184 bytes.
+    pub ek: String,
+    /// Base64 commitment, 32 bytes.
+    pub commit: String,
+}
+
+/// `kem` of an answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AnswerKemBody {
+    /// Base64 ciphertext, 1088 bytes.
+    pub ct: String,
+}
+
+/// `kem` of a confirm: the caller sends `nonce` and `tag`, the callee only `tag`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConfirmKemBody {
+    /// Base64 caller nonce, 32 bytes (caller only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// Base64 tag, 32 bytes.
+    pub tag: String,
+}
+
+/// An `RTCIceCandidateInit`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IceCandidate {
+    /// The `candidate:` attribute, or `""` for end-of-candidates.
+    pub candidate: String,
+    /// The media stream id.
+    #[serde(rename = "sdpMid", default, skip_serializing_if = "Option::is_none")]
+    pub sdp_mid: Option<String>,
+    /// The m-line index.
+    #[serde(
+        rename = "sdpMLineIndex",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sdp_m_line_index: Option<u16>,
+    /// The ICE ufrag.
+    #[serde(
+        rename = "usernameFragment",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub username_fragment: Option<String>,
+}
+
+impl IceCandidate {
+    pub(crate) fn validate(&self, i: usize) -> Result<(), Error> {
+        let field = format!("candidates[{i}]");
+        if self.candidate.len() > MAX_CANDIDATE {
+            return Err(Error::invalid(&field, "candidate too long"));
+        }
+        if !self.candidate.is_empty() && !self.candidate.starts_with("candidate:") {
+            return Err(Error::invalid(
+                &field,
+                "a candidate starts with `candidate:`",
+            ));
+        }
+        if self.candidate.contains(['\r', '\n']) {
+            return Err(Error::invalid(&field, "a candidate is one line"));
+        }
+        if self.sdp_mid.is_none() && self.sdp_m_line_index.is_none() {
+            return Err(Error::invalid(
+                &field,
+                "sdpMid or sdpMLineIndex is required",
+            ));
+        }
+        for s in [&self.sdp_mid, &self.username_fragment]
+            .into_iter()
+            .flatten()
+        {
+            check_text(&field, s, MAX_SHORT_TEXT, true)?;
+        }
+        Ok(())
+    }
+}
+
+/// A stored chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Message {
+    /// Server-assigned, increasing within a conversation.
+    pub id: String,
+    /// The conversation.
+    pub conversation_id: String,
+    /// The sender.
+    pub from: String,
+    /// Opaque text (may be ciphertext).
+    pub body: String,
+    /// The sender's idempotency key.
+    pub client_msg_id: String,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+/// Where a call stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum CallState {
+    /// Offered; the callee's devices ring.
+    Ringing,
+    /// Answered; the handshake's confirms are under way.
+    Connecting,
+    /// Both confirms relayed.
+    Active,
+    /// Hung up after it was answered.
+    Ended,
+    /// The callee declined.
+    Declined,
+    /// The caller hung up while it rang.
+    Canceled,
+    /// Nobody answered before the ring timeout.
+    Missed,
+}
+
+impl CallState {
+    /// No event follows a final state.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            CallState::Ended | CallState::Declined | CallState::Canceled | CallState::Missed
+        )
+    }
+
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallState::Ringing => "ringing",
+            CallState::Connecting => "connecting",
+            CallState::Active => "active",
+            CallState::Ended => "ended",
+            CallState::Declined => "declined",
+            CallState::Canceled => "canceled",
+            CallState::Missed => "missed",
+        }
+    }
+
+    /// Every state, for metrics.
+    pub const ALL: [CallState; 7] = [
+        CallState::Ringing,
+        CallState::Connecting,
+        CallState::Active,
+        CallState::Ended,
+        CallState::Declined,
+        CallState::Canceled,
+        CallState::Missed,
+    ];
+}

@@ -1,0 +1,295 @@
+//! Cluster mode (feature `cluster`): the core's state in Redis, shared by every node,
+//! so that any node may take any request.
+//!
+//! Each request runs as an optimistic transaction:
+//!
+//! 1. load the records of the request's closure (`pqcall_signaling::records`): one
+//!    hash per user and per call, `{prefix}:u:{user}` / `{prefix}:c:{call}` with a
+//!    version `v` and the JSON record `d`;
+//! 2. run the core's operation on a scratch core holding only those records;
+//! 3. commit with one Lua script that checks every loaded version, then writes the
+//!    changed records, appends the events to the users' logs (publishing them for live
+//!    delivery), schedules timers, all or nothing. A changed version means another
+//!    node got there first: load again and rerun.
+//!
+//! So the state machine applies each request exactly once, whichever node it reaches.
+//! Timers live in the sorted set `{prefix}:timers`; every node fires due ones through
+//! the same transaction, which also removes the timer, so a ring timeout takes effect
+//! once in the whole cluster. Tickets, the per-user request rate (GCRA) and the
+//! per-user stream cap are Redis keys too.
+//!
+//! Every open stream is also a lease in `{prefix}:streams`, which its node renews. The
+//! lease is written by the same commit that counts the stream open in the core
+//! (`Core::connect`), and removed by the one that counts it closed (`Core::disconnect`),
+//! which commits nothing if the lease is already gone: so a stream is closed exactly
+//! once, by its node when it ends, or, when its node dies or cannot reach Redis to close
+//! it, by whichever node claims the expired lease. The connections then enter their
+//! grace period and their calls end as they would on one node.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures_util::future::BoxFuture;
+use pqcall_signaling::{Core, CoreConfig, Error, EventLog, LogConfig, Output, Scope};
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use super::{Counts, Engine, Op, Opened, StreamLimits, StreamOpen, read_start, streams_full};
+use crate::clock::now_ms;
+use crate::config::Config;
+use crate::hub::Hub;
+
+mod log;
+mod records;
+mod streams;
+mod tasks;
+
+pub use log::{LiveFrame, RedisLog};
+pub use records::Cluster;
+
+/// Live events from Redis pub/sub.
+pub(crate) type LiveStream = Pin<Box<dyn futures_util::Stream<Item = LiveFrame> + Send>>;
+
+/// The cluster engine of one node.
+pub(crate) struct ClusterEngine {
+    cluster: Arc<Cluster>,
+    log: Arc<RedisLog>,
+    hub: Arc<Hub>,
+    /// State that stays this node's own (new ids, the typing throttle); its lock also
+    /// keeps this node's fan-outs in order.
+    here: Mutex<Core>,
+    rate: (u32, u32),
+    streams: StreamLimits,
+    ticket_ttl_ms: u64,
+    url: String,
+    /// The subscription made before serving, until `spawn_tasks` relays it.
+    live: std::sync::Mutex<Option<LiveStream>>,
+    /// False while the live subscription is down.
+    live_ready: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for ClusterEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterEngine")
+            .field("cluster", &self.cluster)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClusterEngine {
+    /// Connects to Redis at `url` and subscribes to live events (before serving, so none
+    /// is missed).
+    pub(crate) async fn connect(
+        url: &str,
+        config: &Config,
+        core: CoreConfig,
+        hub: Arc<Hub>,
+        ticket_ttl_ms: u64,
+    ) -> Result<Self, String> {
+        let cfg = LogConfig {
+            max_events: config.replay_events,
+            max_age_ms: config.replay_secs * 1000,
+        };
+        let log = RedisLog::connect(url, &config.redis_prefix, cfg)
+            .await
+            .map_err(|e| format!("Redis: {e}"))?;
+        let log = Arc::new(log);
+        let cluster = Cluster::new(log.clone(), core.clone(), config.stream_lease_ms.max(1_000));
+        let live = RedisLog::live(url, &log.channel())
+            .await
+            .map_err(|e| format!("Redis: {e}"))?;
+        Ok(ClusterEngine {
+            cluster: Arc::new(cluster),
+            log,
+            hub,
+            here: Mutex::new(Core::new(core)),
+            rate: (config.rate_per_sec, config.rate_burst),
+            streams: StreamLimits::of(config),
+            ticket_ttl_ms,
+            url: url.to_owned(),
+            live: std::sync::Mutex::new(Some(Box::pin(live))),
+            live_ready: Arc::new(AtomicBool::new(true)),
+        })
+    }
+
+    /// Appends deliveries to the shared log (which publishes them to every node, this
+    /// one too) and publishes ephemeral events; with `once`, each user gets a delivery
+    /// at most once under that key. Call it holding `here`.
+    async fn carry_out(&self, outputs: Vec<Output>, once: Option<&str>) -> Result<(), Error> {
+        for o in outputs {
+            match o {
+                Output::Deliver {
+                    user,
+                    audience,
+                    event,
+                } => {
+                    let (name, data, now) = (event.name(), event.data_json(), now_ms());
+                    match once {
+                        None => drop(self.log.append(&user, audience, name, &data, now).await?),
+                        Some(key) => {
+                            let log = &self.log;
+                            drop(
+                                log.append_once(&user, key, audience, name, &data, now)
+                                    .await?,
+                            );
+                        }
+                    }
+                }
+                Output::Ephemeral { user, event } => {
+                    self.cluster.publish_ephemeral(&user, &event).await?;
+                }
+                // Timers come only from decisions on shared records, which commit them.
+                Output::Timer { .. } => tracing::warn!("a timer outside a transaction"),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ClusterEngine {
+    /// Whether live events reach this node (streams are refused meanwhile).
+    fn live_ready(&self) -> bool {
+        self.live_ready.load(Ordering::SeqCst)
+    }
+}
+
+impl Engine for ClusterEngine {
+    fn decide<'a>(&'a self, scope: Scope, op: Op<'a>) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(
+            self.cluster
+                .transact(scope, None, |core| Ok(((), op(core)?))),
+        )
+    }
+
+    fn decide_here<'a>(&'a self, op: Op<'a>) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let mut here = self.here.lock().await;
+            let out = op(&mut here)?;
+            self.carry_out(out, None).await
+        })
+    }
+
+    fn perform(&self, outputs: Vec<Output>) -> BoxFuture<'_, Result<(), Error>> {
+        Box::pin(async move {
+            let _order = self.here.lock().await;
+            self.carry_out(outputs, None).await
+        })
+    }
+
+    fn fan_out_message<'a>(
+        &'a self,
+        outputs: Vec<Output>,
+        message_id: &'a str,
+        _inserted: bool,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        // docs/PROTOCOL.md §4: an error (503) can cut a fan-out short after the message
+        // was stored, so a retry runs it again, once per member.
+        Box::pin(async move {
+            let _order = self.here.lock().await;
+            let key = format!("message:{message_id}");
+            self.carry_out(outputs, Some(&key)).await
+        })
+    }
+
+    fn open_stream<'a>(&'a self, open: StreamOpen<'a>) -> BoxFuture<'a, Result<Opened, Error>> {
+        Box::pin(async move {
+            if !self.live_ready() {
+                let why = "live events are not reaching this node; try another";
+                return Err(Error::Unavailable(why.into()));
+            }
+            let c = &self.cluster;
+            // The cap counts the user's streams on every node (a slot not renewed, as
+            // when this request fails below, frees itself).
+            if !c
+                .take_stream_slot(open.user, open.sub, self.streams.cap)
+                .await?
+            {
+                return Err(streams_full());
+            }
+            // Counted open together with its lease (or not at all).
+            let conn = c
+                .open_stream(open.now, open.user, open.want, open.sub)
+                .await?;
+            let rx = self
+                .hub
+                .subscribe(open.sub, open.user, &conn, self.streams.queue);
+            let started = async {
+                let start = read_start(&*self.log, &open, &conn).await?;
+                // Two transactions here, not one: a fresh device may see an offer twice
+                // (clients ignore an offer whose call id they know).
+                if start.resends_offers() {
+                    let scope = Scope::users([open.user]);
+                    let offers = |core: &mut Core| Ok(core.pending_offers(open.user, &conn));
+                    self.decide(scope, &offers).await?;
+                }
+                Ok::<_, Error>(start)
+            };
+            match started.await {
+                Ok(start) => Ok(Opened { conn, rx, start }),
+                Err(e) => {
+                    self.hub.unsubscribe(open.user, open.sub);
+                    self.close_stream(open.user, &conn, open.sub).await;
+                    Err(e)
+                }
+            }
+        })
+    }
+
+    fn close_stream<'a>(&'a self, user: &'a str, conn: &'a str, sub: u64) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            self.cluster.release_stream_slot(user, sub).await;
+            // Closed with its lease in one commit; if another node already closed it,
+            // nothing happens, and on error the lease expires and some node closes it.
+            if let Err(e) = self.cluster.close_stream(user, conn, sub).await {
+                tracing::warn!(error = %e, "closing a stream (its lease will expire)");
+            }
+        })
+    }
+
+    fn issue_ticket<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<(String, u64), Error>> {
+        Box::pin(async move {
+            let ticket = crate::auth::random_hex32();
+            let ttl = self.ticket_ttl_ms;
+            self.cluster.put_ticket(&ticket, user, ttl).await?;
+            Ok((ticket, (now_ms() + ttl) / 1000))
+        })
+    }
+
+    fn redeem_ticket<'a>(&'a self, ticket: &'a str) -> BoxFuture<'a, Result<String, Error>> {
+        Box::pin(async move {
+            self.cluster.take_ticket(ticket).await?.ok_or_else(|| {
+                Error::Unauthorized("unknown, expired or already used ticket".into())
+            })
+        })
+    }
+
+    fn check_rate<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.cluster.check_rate(user, self.rate.0, self.rate.1))
+    }
+
+    fn ready(&self) -> BoxFuture<'_, bool> {
+        Box::pin(async move { self.live_ready() && self.cluster.ready().await })
+    }
+
+    fn counts(&self) -> BoxFuture<'_, Option<Counts>> {
+        Box::pin(async move {
+            self.cluster
+                .gauges()
+                .await
+                .inspect_err(|e| tracing::warn!(error = %e, "reading the cluster's gauges"))
+                .ok()
+        })
+    }
+
+    fn spawn_tasks(&self, shutdown: CancellationToken) {
+        let (hub, cluster) = (self.hub.clone(), self.cluster.clone());
+        tokio::spawn(tasks::run_timers(cluster, hub.clone(), shutdown.clone()));
+        let live = self.live.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(live) = live {
+            let (url, channel) = (self.url.clone(), self.log.channel());
+            let ready = self.live_ready.clone();
+            tokio::spawn(tasks::relay_live(url, channel, live, hub, ready, shutdown));
+        }
+    }
+}

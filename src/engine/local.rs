@@ -1,0 +1,247 @@
+//! One node: the core in this process under one lock, the event log in memory, timers
+//! as tasks, tickets and request rates in memory.
+//!
+//! Every decision runs under the core's lock together with its outputs (log append and
+//! live push), so the order of events per user is the order of decisions, and a
+//! stream's setup (connect, queue, replay) sees no event slip between its steps.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use pqcall_signaling::{Core, CoreConfig, Error, EventLog, LogConfig, MemoryLog, Output, Scope};
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use super::{Counts, Engine, Op, Opened, StreamLimits, StreamOpen, read_start, streams_full};
+use crate::auth::Auth;
+use crate::clock::now_ms;
+use crate::hub::{Frame, Hub};
+
+/// The one-node engine. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Local(Arc<Inner>);
+
+struct Inner {
+    /// An async mutex: a decision's outputs are carried out before the next decision.
+    core: Mutex<Core>,
+    log: MemoryLog,
+    hub: Arc<Hub>,
+    auth: Arc<Auth>,
+    limiter: DefaultKeyedRateLimiter<String>,
+    streams: StreamLimits,
+    shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for Local {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Local").finish_non_exhaustive()
+    }
+}
+
+impl Local {
+    /// A core with `core`'s limits, a memory log with `log`'s window, `rate_per_sec`
+    /// requests a second per user (`burst` at once).
+    pub(crate) fn new(
+        core: CoreConfig,
+        log: LogConfig,
+        (rate_per_sec, burst): (u32, u32),
+        streams: StreamLimits,
+        hub: Arc<Hub>,
+        auth: Arc<Auth>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let nz = |n: u32| NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::per_second(nz(rate_per_sec)).allow_burst(nz(burst));
+        Local(Arc::new(Inner {
+            core: Mutex::new(Core::new(core)),
+            log: MemoryLog::new(log, now_ms()),
+            hub,
+            auth,
+            limiter: RateLimiter::keyed(quota),
+            streams,
+            shutdown,
+        }))
+    }
+}
+
+impl Inner {
+    /// Logs and pushes deliveries, publishes ephemeral events, schedules timers. Call
+    /// it under the core's lock.
+    /// Boxed: a timer's outputs may schedule timers, so the future type is recursive.
+    fn carry_out(self: &Arc<Self>, outputs: Vec<Output>) -> BoxFuture<'_, Result<(), Error>> {
+        Box::pin(async move {
+            for o in outputs {
+                match o {
+                    Output::Deliver {
+                        user,
+                        audience,
+                        event,
+                    } => {
+                        let data = event.data_json();
+                        let logged = (self.log)
+                            .append(&user, audience, event.name(), &data, now_ms())
+                            .await?;
+                        let frame = Arc::new(Frame {
+                            id: Some(logged.id),
+                            name: logged.name,
+                            data: logged.data,
+                        });
+                        self.hub.send(&user, Some(&logged.audience), frame);
+                    }
+                    Output::Ephemeral { user, event } => {
+                        let frame = Arc::new(Frame {
+                            id: None,
+                            name: event.name().to_owned(),
+                            data: event.data_json(),
+                        });
+                        self.hub.send(&user, None, frame);
+                    }
+                    Output::Timer { at, timer } => {
+                        let inner = self.clone();
+                        tokio::spawn(async move {
+                            let wait = Duration::from_millis(at.saturating_sub(now_ms()));
+                            tokio::select! {
+                                _ = tokio::time::sleep(wait) => {}
+                                _ = inner.shutdown.cancelled() => return,
+                            }
+                            let mut core = inner.core.lock().await;
+                            let out = core.on_timer(now_ms(), &timer);
+                            if let Err(e) = inner.carry_out(out).await {
+                                tracing::warn!(error = %e, "timer output failed");
+                            }
+                        });
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    async fn decide(self: &Arc<Self>, op: Op<'_>) -> Result<(), Error> {
+        let mut core = self.core.lock().await;
+        let out = op(&mut core)?;
+        self.carry_out(out).await
+    }
+}
+
+impl Engine for Local {
+    fn decide<'a>(&'a self, _scope: Scope, op: Op<'a>) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.0.decide(op))
+    }
+
+    fn decide_here<'a>(&'a self, op: Op<'a>) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.0.decide(op))
+    }
+
+    fn perform(&self, outputs: Vec<Output>) -> BoxFuture<'_, Result<(), Error>> {
+        Box::pin(async move {
+            let _order = self.0.core.lock().await;
+            self.0.carry_out(outputs).await
+        })
+    }
+
+    fn fan_out_message<'a>(
+        &'a self,
+        outputs: Vec<Output>,
+        _message_id: &'a str,
+        inserted: bool,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        // The memory log never fails halfway: a retry has nothing left to deliver.
+        Box::pin(async move {
+            if inserted {
+                self.perform(outputs).await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn open_stream<'a>(&'a self, open: StreamOpen<'a>) -> BoxFuture<'a, Result<Opened, Error>> {
+        Box::pin(async move {
+            // Under the lock: the cap is checked and the stream counted in one step, and
+            // nothing is decided between connecting, the replay and the pending offers.
+            let mut core = self.0.core.lock().await;
+            if self.0.hub.streams_of(open.user) >= self.0.streams.cap {
+                return Err(streams_full());
+            }
+            let conn = core
+                .connect(open.now, open.user, open.want, false)
+                .0
+                .conn_id;
+            let rx = self
+                .0
+                .hub
+                .subscribe(open.sub, open.user, &conn, self.0.streams.queue);
+            let start = match read_start(&self.0.log, &open, &conn).await {
+                Ok(start) => start,
+                Err(e) => {
+                    self.0.hub.unsubscribe(open.user, open.sub);
+                    let out = core.disconnect(now_ms(), &conn);
+                    self.0.carry_out(out).await?;
+                    return Err(e);
+                }
+            };
+            if start.resends_offers() {
+                let out = core.pending_offers(open.user, &conn);
+                self.0.carry_out(out).await?;
+            }
+            Ok(Opened { conn, rx, start })
+        })
+    }
+
+    fn close_stream<'a>(&'a self, _user: &'a str, conn: &'a str, _sub: u64) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let done = self
+                .0
+                .decide(&|core| Ok(core.disconnect(now_ms(), conn)))
+                .await;
+            if let Err(e) = done {
+                tracing::warn!(error = %e, "disconnect failed");
+            }
+        })
+    }
+
+    fn issue_ticket<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<(String, u64), Error>> {
+        Box::pin(async move { Ok(self.0.auth.issue_ticket(user, now_ms())) })
+    }
+
+    fn redeem_ticket<'a>(&'a self, ticket: &'a str) -> BoxFuture<'a, Result<String, Error>> {
+        Box::pin(async move { self.0.auth.redeem_ticket(ticket, now_ms()) })
+    }
+
+    fn check_rate<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            match self.0.limiter.check_key(&user.to_owned()) {
+                Ok(()) => Ok(()),
+                Err(not_until) => Err(Error::RateLimited {
+                    what: "requests per second",
+                    retry_after_secs: not_until
+                        .wait_time_from(DefaultClock::default().now())
+                        .as_secs_f64()
+                        .ceil()
+                        .max(1.0) as u64,
+                }),
+            }
+        })
+    }
+
+    fn ready(&self) -> BoxFuture<'_, bool> {
+        Box::pin(async { true })
+    }
+
+    fn counts(&self) -> BoxFuture<'_, Option<Counts>> {
+        Box::pin(async move {
+            let core = self.0.core.lock().await;
+            let calls = core.calls_by_state().into_iter();
+            let calls = calls.map(|(s, n)| (s, n as u64)).collect();
+            Some((core.connection_count() as u64, calls))
+        })
+    }
+
+    fn spawn_tasks(&self, _shutdown: CancellationToken) {
+        // Timers are tasks of their own, spawned as the core sets them.
+    }
+}
