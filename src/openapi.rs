@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{events, routes};
+use crate::routes::{auth, calls, chat, events, ops, server};
 
 struct Security;
 
@@ -32,11 +32,11 @@ impl Modify for Security {
 #[openapi(
     info(title = "pqcall", description = "WebRTC call signaling over HTTP POST + Server-Sent Events, with an ML-KEM-768 call handshake."),
     paths(
-        routes::authenticate, routes::dev_token, events::events,
-        routes::create_conversation, routes::join_conversation, routes::send_message, routes::load_messages,
-        routes::typing_start, routes::typing_stop,
-        routes::offer, routes::answer, routes::confirm, routes::ice, routes::decline, routes::end,
-        routes::server_publish, routes::healthz,
+        auth::authenticate, auth::dev_token, events::events,
+        chat::create_conversation, chat::join_conversation, chat::send_message, chat::load_messages,
+        chat::typing_start, chat::typing_stop,
+        calls::offer, calls::answer, calls::confirm, calls::ice, calls::decline, calls::end,
+        server::server_publish, ops::healthz,
     ),
     modifiers(&Security)
 )]

@@ -292,6 +292,11 @@ impl LoadRequest {
             Some(_) => Err(Error::invalid("limit", "1 to 100")),
         }
     }
+
+    /// The effective limit of a validated request: `limit`, or 50.
+    pub fn limit(&self) -> usize {
+        self.limit.map_or(50, |l| l as usize)
+    }
 }
 
 /// `{messages, has_more}`

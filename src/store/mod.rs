@@ -1,6 +1,7 @@
 //! Chat storage behind a trait: SQLite by default (a file, or in memory), process
 //! memory for embedding and tests. PostgreSQL plugs in here for cluster mode.
 
+#[cfg(feature = "test-util")]
 pub mod conformance;
 mod memory;
 #[cfg(feature = "cluster")]

@@ -1,8 +1,10 @@
-//! Operational routes: request latency for `/metrics`, and `/metrics` itself.
+//! Operational routes: `/healthz`, `/metrics` and the request latency it reports.
 
 use std::time::Instant;
 
+use axum::Json;
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -33,5 +35,17 @@ pub async fn render(State(state): State<AppState>) -> Response {
             ([(axum::http::header::CONTENT_TYPE, kind)], body).into_response()
         }
         Err(_) => axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// `GET /healthz`: 200 when this node and the engines it needs (Redis in cluster
+/// mode) answer, 503 when one does not (a load balancer then sends traffic elsewhere).
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "alive and ready"), (status = 503, description = "an engine this node needs does not answer")))]
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    if state.ready().await {
+        Json(serde_json::json!({"status": "ok"})).into_response()
+    } else {
+        let body = Json(serde_json::json!({"status": "unavailable"}));
+        (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
     }
 }

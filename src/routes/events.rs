@@ -18,11 +18,11 @@ use pqcall_signaling::stream::Opening;
 use serde::Deserialize;
 use tokio_stream::wrappers::ReceiverStream;
 
+use super::extract::user_of;
 use crate::clock::now_ms;
 use crate::engine::{Opened, StreamOpen};
 use crate::error::ApiError;
 use crate::hub::Frame;
-use crate::routes::user_of;
 use crate::sse::{first_events, to_sse};
 use crate::state::AppState;
 

@@ -1,0 +1,36 @@
+//! Sign-in: a ticket for the event stream, and development-mode tokens
+//! (docs/PROTOCOL.md §2).
+
+use axum::Json;
+use axum::extract::State;
+use pqcall_signaling::api::{AuthenticateResponse, DevTokenRequest, DevTokenResponse, ErrorBody};
+
+use super::ApiResult;
+use super::extract::{AuthUser, Valid};
+use crate::clock::now_ms;
+use crate::state::AppState;
+
+/// `POST /api/auth/authenticate`
+#[utoipa::path(post, path = "/api/auth/authenticate", tag = "auth", security(("bearer" = [])), responses((status = 200, body = AuthenticateResponse), (status = "4XX", body = ErrorBody, description = "docs/PROTOCOL.md §1 error codes")))]
+pub async fn authenticate(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+) -> ApiResult<Json<AuthenticateResponse>> {
+    state.check_rate(&user).await?;
+    let (sse_ticket, expires_at) = state.issue_ticket(&user).await?;
+    Ok(Json(AuthenticateResponse {
+        user_id: user,
+        expires_at,
+        sse_ticket,
+    }))
+}
+
+/// `POST /api/dev/token` (development mode only).
+#[utoipa::path(post, path = "/api/dev/token", tag = "dev", request_body = DevTokenRequest, responses((status = 200, body = DevTokenResponse), (status = "4XX", body = ErrorBody, description = "docs/PROTOCOL.md §1 error codes")))]
+pub async fn dev_token(
+    State(state): State<AppState>,
+    Valid(req): Valid<DevTokenRequest>,
+) -> ApiResult<Json<DevTokenResponse>> {
+    let (token, expires_at) = state.0.auth.mint(&req.user, now_ms() / 1000, 3600)?;
+    Ok(Json(DevTokenResponse { token, expires_at }))
+}

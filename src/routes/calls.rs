@@ -1,0 +1,127 @@
+//! The call endpoints (docs/PROTOCOL.md §4-§5): each acts for one device of the user,
+//! named by `X-Pqcall-Conn`, on the records of the user and the call.
+
+use axum::Json;
+use axum::extract::State;
+use pqcall_signaling::api::{
+    AnswerRequest, CallIdReason, CallStateResponse, ConfirmRequest, ErrorBody, IceRequest,
+    OfferRequest, OfferResponse,
+};
+use pqcall_signaling::{Core, Error, Millis, Output, Scope};
+
+use super::ApiResult;
+use super::extract::{AuthUser, ConnId, Valid};
+use crate::clock::now_ms;
+use crate::state::AppState;
+
+/// `POST /api/calls/offer`
+#[utoipa::path(post, path = "/api/calls/offer", tag = "calls", request_body = OfferRequest, security(("bearer" = [])), params(("X-Pqcall-Conn" = String, Header, description = "the acting device's conn_id")), responses((status = 200, body = OfferResponse), (status = "4XX", body = ErrorBody, description = "docs/PROTOCOL.md §1 error codes")))]
+pub async fn offer(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    conn: ConnId,
+    Valid(req): Valid<OfferRequest>,
+) -> ApiResult<Json<OfferResponse>> {
+    let conn = conn.required()?;
+    state.check_rate(&user).await?;
+    let now = now_ms();
+    let scope = Scope::users([user.as_str(), req.to.as_str()]);
+    let res = state
+        .decide(scope, |core| core.offer(now, &user, &conn, &req))
+        .await?;
+    Ok(Json(res))
+}
+
+/// A step of an existing call by one device of `user`: the rate, then the core's
+/// decision on the records of the user and the call.
+async fn step<F>(
+    state: &AppState,
+    user: &str,
+    conn: ConnId,
+    call_id: &str,
+    op: F,
+) -> ApiResult<Json<CallStateResponse>>
+where
+    F: Fn(&mut Core, Millis, &str, &str) -> Result<(CallStateResponse, Vec<Output>), Error>
+        + Send
+        + Sync,
+{
+    let conn = conn.required()?;
+    state.check_rate(user).await?;
+    let now = now_ms();
+    let scope = Scope::users([user]).with_call(call_id);
+    let res = state
+        .decide(scope, |core| op(core, now, user, &conn))
+        .await?;
+    Ok(Json(res))
+}
+
+/// `POST /api/calls/answer`
+#[utoipa::path(post, path = "/api/calls/answer", tag = "calls", request_body = AnswerRequest, security(("bearer" = [])), params(("X-Pqcall-Conn" = String, Header, description = "the acting device's conn_id")), responses((status = 200, body = CallStateResponse), (status = "4XX", body = ErrorBody)))]
+pub async fn answer(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    conn: ConnId,
+    Valid(req): Valid<AnswerRequest>,
+) -> ApiResult<Json<CallStateResponse>> {
+    step(&state, &user, conn, &req.call_id, |core, now, u, c| {
+        core.answer(now, u, c, &req)
+    })
+    .await
+}
+
+/// `POST /api/calls/confirm`
+#[utoipa::path(post, path = "/api/calls/confirm", tag = "calls", request_body = ConfirmRequest, security(("bearer" = [])), params(("X-Pqcall-Conn" = String, Header, description = "the acting device's conn_id")), responses((status = 200, body = CallStateResponse), (status = "4XX", body = ErrorBody)))]
+pub async fn confirm(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    conn: ConnId,
+    Valid(req): Valid<ConfirmRequest>,
+) -> ApiResult<Json<CallStateResponse>> {
+    step(&state, &user, conn, &req.call_id, |core, now, u, c| {
+        core.confirm(now, u, c, &req)
+    })
+    .await
+}
+
+/// `POST /api/calls/ice`
+#[utoipa::path(post, path = "/api/calls/ice", tag = "calls", request_body = IceRequest, security(("bearer" = [])), params(("X-Pqcall-Conn" = String, Header, description = "the acting device's conn_id")), responses((status = 200, body = CallStateResponse), (status = "4XX", body = ErrorBody)))]
+pub async fn ice(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    conn: ConnId,
+    Valid(req): Valid<IceRequest>,
+) -> ApiResult<Json<CallStateResponse>> {
+    step(&state, &user, conn, &req.call_id, |core, now, u, c| {
+        core.ice(now, u, c, &req)
+    })
+    .await
+}
+
+/// `POST /api/calls/decline`
+#[utoipa::path(post, path = "/api/calls/decline", tag = "calls", request_body = CallIdReason, security(("bearer" = [])), params(("X-Pqcall-Conn" = String, Header, description = "the acting device's conn_id")), responses((status = 200, body = CallStateResponse), (status = "4XX", body = ErrorBody)))]
+pub async fn decline(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    conn: ConnId,
+    Valid(req): Valid<CallIdReason>,
+) -> ApiResult<Json<CallStateResponse>> {
+    step(&state, &user, conn, &req.call_id, |core, now, u, c| {
+        core.decline(now, u, c, &req)
+    })
+    .await
+}
+
+/// `POST /api/calls/end`
+#[utoipa::path(post, path = "/api/calls/end", tag = "calls", request_body = CallIdReason, security(("bearer" = [])), params(("X-Pqcall-Conn" = String, Header, description = "the acting device's conn_id")), responses((status = 200, body = CallStateResponse), (status = "4XX", body = ErrorBody)))]
+pub async fn end(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    conn: ConnId,
+    Valid(req): Valid<CallIdReason>,
+) -> ApiResult<Json<CallStateResponse>> {
+    step(&state, &user, conn, &req.call_id, |core, now, u, c| {
+        core.end(now, u, c, &req)
+    })
+    .await
+}
