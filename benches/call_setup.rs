@@ -23,8 +23,6 @@ fn setup(c: &mut Criterion) {
         .build()
         .unwrap();
     let (base, state) = rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
         let config = Config {
             offers_per_minute: 1_000_000,
             rate_per_sec: 1_000_000,
@@ -32,7 +30,9 @@ fn setup(c: &mut Criterion) {
             ..Config::default()
         };
         let state = AppState::new(config, b"call-setup-bench-secret-0123456789ab");
-        tokio::spawn(pqcall::run(listener, state.clone(), std::future::pending()));
+        let (base, _server) = pqcall::serve_loopback(state.clone(), std::future::pending())
+            .await
+            .unwrap();
         (base, state)
     });
     let mut g = c.benchmark_group("call_setup");

@@ -26,8 +26,6 @@ fn fanout(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(6));
     for n in [10usize, 100, 1000] {
         let (state, seen, done, target) = rt.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let base = format!("http://{}", listener.local_addr().unwrap());
             let config = Config {
                 max_streams_per_user: n + 1,
                 rate_per_sec: 1_000_000,
@@ -35,7 +33,9 @@ fn fanout(c: &mut Criterion) {
                 ..Config::default()
             };
             let state = AppState::new(config, b"fanout-bench-secret-0123456789abcdef");
-            tokio::spawn(pqcall::run(listener, state.clone(), std::future::pending()));
+            let (base, _server) = pqcall::serve_loopback(state.clone(), std::future::pending())
+                .await
+                .unwrap();
             let token = state.mint_token("fan", 3600).unwrap();
             let seen = Arc::new(AtomicUsize::new(0));
             let done = Arc::new(Notify::new());

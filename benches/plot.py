@@ -1,7 +1,7 @@
 """Plots relay latency CDFs from the load tool's CSV files into docs/relay-latency.png.
 
-    target/release/examples/load relay --count 5000 --csv /tmp/sse.csv
-    target/release/examples/load ws-relay --count 5000 --csv /tmp/ws.csv
+    target/release/load relay --count 5000 --csv /tmp/sse.csv
+    target/release/load ws-relay --count 5000 --csv /tmp/ws.csv
     pip install matplotlib && python3 benches/plot.py /tmp/sse.csv /tmp/ws.csv
 """
 import csv

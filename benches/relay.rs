@@ -4,7 +4,7 @@
 //! ```sh
 //! cargo bench --bench relay
 //! ```
-//! Percentiles and server CPU per message come from `examples/load.rs`.
+//! Percentiles and server CPU per message come from `tools/src/bin/load.rs`.
 
 use std::time::{Duration, Instant};
 
@@ -21,8 +21,6 @@ fn relay(c: &mut Criterion) {
         .build()
         .unwrap();
     let (base, alice, alice_conn, mut bob_events, offer) = rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
         let config = Config {
             offers_per_minute: usize::MAX,
             max_ringing: usize::MAX,
@@ -31,7 +29,9 @@ fn relay(c: &mut Criterion) {
             ..Config::default()
         };
         let state = AppState::new(config, b"relay-bench-secret-0123456789abcdef");
-        tokio::spawn(pqcall::run(listener, state.clone(), std::future::pending()));
+        let (base, _server) = pqcall::serve_loopback(state.clone(), std::future::pending())
+            .await
+            .unwrap();
         let http = reqwest::Client::new();
         let open = async |user: &str| {
             let t = state.mint_token(user, 3600).unwrap();

@@ -78,7 +78,7 @@ async fn main() -> anyhow::Result<()> {
         .with_state(App {
             pqcall: pqcall.clone(),
         })
-        .merge(pqcall::router(pqcall.clone()));
+        .merge(pqcall::api_router(pqcall.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
     println!("listening on http://{}", listener.local_addr()?);
     axum::serve(listener, app)

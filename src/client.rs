@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 
 /// Everything that can go wrong on the client side.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClientError {
     /// The HTTP request failed (connection, timeout, body).
     #[error("http: {0}")]

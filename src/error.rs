@@ -15,21 +15,28 @@ impl From<Error> for ApiError {
     }
 }
 
-/// The status of each error code.
+/// The status of each error code ([`Error::http_status`]).
 pub fn status(e: &Error) -> StatusCode {
-    match e {
-        Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-        Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        Error::InvalidJson(_) | Error::MissingField(_) | Error::InvalidField { .. } => {
-            StatusCode::BAD_REQUEST
-        }
-        Error::BadLength { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-        Error::UnknownCall | Error::UnknownConversation => StatusCode::NOT_FOUND,
-        Error::Forbidden(_) | Error::NotAParticipant => StatusCode::FORBIDDEN,
-        Error::InvalidState(_) | Error::Glare { .. } => StatusCode::CONFLICT,
-        Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-    }
+    StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// Why the service cannot start: a configuration it refuses, a key it cannot read, or a
+/// backend it cannot reach. The message names the flag or the backend.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The flags or environment ask for something incomplete or impossible.
+    #[error("{0}")]
+    Config(String),
+    /// A token key cannot be read or parsed.
+    #[error("{0}")]
+    Key(String),
+    /// The chat store (an SQLite file or PostgreSQL) cannot be opened.
+    #[error("{0}")]
+    Store(String),
+    /// Redis cannot be reached (cluster mode).
+    #[error("Redis: {0}")]
+    Redis(String),
 }
 
 impl IntoResponse for ApiError {

@@ -14,7 +14,7 @@
 //! let state = pqcall::AppState::new(config, b"a secret shared with your identity provider");
 //! let app = axum::Router::new()
 //!     .route("/", axum::routing::get(|| async { "my app" }))
-//!     .merge(pqcall::router(state));
+//!     .merge(pqcall::api_router(state));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! axum::serve(listener, app).await?;
 //! # Ok(()) }
@@ -52,7 +52,7 @@ use tokio::net::TcpListener;
 
 pub use auth::Auth;
 pub use config::Config;
-pub use error::{ApiError, status};
+pub use error::{ApiError, StartError, status};
 pub use routes::extract::{AuthUser, BODY_LIMIT};
 pub use routes::server::publish_app_event;
 pub use routes::{Access, RouteInfo, api_router, router, routes};
@@ -80,4 +80,15 @@ pub async fn run(
         state.0.hub.close_all();
     })
     .await
+}
+
+/// Serves `state` on a free port of 127.0.0.1 in a task until `shutdown` completes: the
+/// base URL (`http://127.0.0.1:<port>`) and the task. For tests, benchmarks and tools.
+pub async fn serve_loopback(
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<(String, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    Ok((base, tokio::spawn(run(listener, state, shutdown))))
 }

@@ -79,9 +79,7 @@ async fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("bind {}", config.bind))?;
             let addr = listener.local_addr()?;
             println!("pqcall listening on http://{addr}");
-            let state = AppState::from_config(config)
-                .await
-                .map_err(|e| anyhow::anyhow!(e))?;
+            let state = AppState::from_config(config).await?;
             pqcall::run(listener, state, shutdown_signal()).await?;
             Ok(())
         }

@@ -11,6 +11,7 @@ use crate::clock::now_ms;
 use crate::config::Config;
 use crate::engine::local::Local;
 use crate::engine::{Counts, Engine, Opened, StreamLimits, StreamOpen};
+use crate::error::StartError;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::store::{ChatStore, MemoryStore, SqliteStore};
@@ -52,7 +53,7 @@ impl AppState {
 
     /// What `pqcall serve` runs: the configured token keys and the SQLite store.
     /// In development mode without a secret, a random one is used.
-    pub async fn from_config(config: Config) -> Result<Self, String> {
+    pub async fn from_config(config: Config) -> Result<Self, StartError> {
         let auth = match (
             config.jwt_alg.as_str(),
             &config.jwt_public_key,
@@ -61,14 +62,19 @@ impl AppState {
             ("HS256", _, Some(s)) if !s.is_empty() => Auth::hs256(s.as_bytes()),
             ("HS256", _, _) if config.dev => Auth::hs256(crate::auth::random_hex32().as_bytes()),
             ("HS256", _, _) => {
-                return Err("set --jwt-secret (PQCALL_JWT_SECRET), or run with --dev".into());
+                let why = "set --jwt-secret (PQCALL_JWT_SECRET), or run with --dev";
+                return Err(StartError::Config(why.into()));
             }
             (alg, Some(path), _) => {
-                let pem =
-                    std::fs::read(path).map_err(|e| format!("read {}: {e}", path.display()))?;
-                Auth::public_key(alg, &pem)?
+                let pem = std::fs::read(path)
+                    .map_err(|e| StartError::Key(format!("read {}: {e}", path.display())))?;
+                Auth::public_key(alg, &pem).map_err(StartError::Key)?
             }
-            (alg, None, _) => return Err(format!("--jwt-alg {alg} needs --jwt-public-key")),
+            (alg, None, _) => {
+                return Err(StartError::Config(format!(
+                    "--jwt-alg {alg} needs --jwt-public-key"
+                )));
+            }
         };
         let auth = Arc::new(auth.with_ticket_ttl(config.ticket_ttl_ms));
         let metrics = Metrics::default();
@@ -76,11 +82,9 @@ impl AppState {
         let shutdown = CancellationToken::new();
         let store: Arc<dyn ChatStore> = match crate::engine::shared_store(&config).await? {
             Some(store) => store,
-            None => Arc::new(
-                SqliteStore::open(&config.database)
-                    .await
-                    .map_err(|e| format!("open {}: {e}", config.database.display()))?,
-            ),
+            None => Arc::new(SqliteStore::open(&config.database).await.map_err(|e| {
+                StartError::Store(format!("open {}: {e}", config.database.display()))
+            })?),
         };
         let ttl = auth.ticket_ttl_ms();
         let engine = match crate::engine::cluster_engine(&config, &hub, ttl).await? {

@@ -32,10 +32,10 @@ async fn info_logs_hold_no_secrets_sdp_or_addresses() {
         .with_writer(move || writer.clone())
         .init();
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
     let state = AppState::new(Config::default(), b"logs-test-secret-0123456789abcdef012");
-    tokio::spawn(pqcall::run(listener, state.clone(), std::future::pending()));
+    let (base, _server) = pqcall::serve_loopback(state.clone(), std::future::pending())
+        .await
+        .unwrap();
     let http = reqwest::Client::new();
     let (alice, bob) = (
         state.mint_token("alice", 600).unwrap(),

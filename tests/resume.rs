@@ -131,8 +131,6 @@ async fn consume(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_devices_get_everything_exactly_once_across_100_plus_kills() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
     let config = Config {
         rate_per_sec: 100_000,
         rate_burst: 100_000,
@@ -140,7 +138,9 @@ async fn two_devices_get_everything_exactly_once_across_100_plus_kills() {
         ..Config::default()
     };
     let state = AppState::new(config, SECRET);
-    tokio::spawn(pqcall::run(listener, state.clone(), std::future::pending()));
+    let (base, _server) = pqcall::serve_loopback(state.clone(), std::future::pending())
+        .await
+        .unwrap();
     let alice = state.mint_token("alice", 600).unwrap();
     let bob = state.mint_token("bob", 600).unwrap();
 

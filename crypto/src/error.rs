@@ -2,6 +2,7 @@
 
 /// Which `kem` field of the wire protocol a value belongs to (docs/PROTOCOL.md §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Field {
     /// The caller's ML-KEM-768 encapsulation key (offer).
     Ek,
@@ -36,6 +37,7 @@ impl std::fmt::Display for Field {
 
 /// Which party's key-confirmation tag failed to verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Party {
     /// The caller's tag, checked by the callee.
     Caller,
@@ -65,6 +67,7 @@ pub enum DropReason {
 ///
 /// None of the variants carries secret material.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A field is not standard, padded base64.
     #[error("`{0}` is not valid standard padded base64")]

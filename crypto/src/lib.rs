@@ -64,25 +64,36 @@
 //! [RFC 9605]: https://www.rfc-editor.org/rfc/rfc9605.html
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+#[cfg(feature = "handshake")]
 mod callee;
+#[cfg(feature = "handshake")]
 mod caller;
 mod error;
 pub mod fingerprint;
 #[cfg(feature = "hazmat")]
 pub mod hazmat;
+#[cfg(feature = "handshake")]
 mod keys;
+#[cfg(feature = "handshake")]
 pub mod media;
+#[cfg(feature = "handshake")]
 mod schedule;
 mod secret;
+#[cfg(feature = "handshake")]
 mod state;
 pub mod wire;
 
+#[cfg(feature = "handshake")]
 pub use callee::Callee;
+#[cfg(feature = "handshake")]
 pub use caller::{Caller, CallerAwaitingTag};
 pub use error::{DropReason, Error, Field, Party};
+#[cfg(feature = "handshake")]
 pub use keys::{CallContext, CallKeys, SafetyCode};
+#[cfg(feature = "handshake")]
 pub use media::{DataMessage, DataReceiver, DataSender, FrameReceiver, FrameSender, Role};
 pub use secret::Secret32;
+#[cfg(feature = "handshake")]
 pub use state::Handshake;
 pub use wire::{AnswerKem, CalleeConfirm, CallerConfirm, OfferKem};
 

@@ -5,325 +5,29 @@
 
 #[path = "native_media.rs"]
 pub mod media;
+#[path = "native_pc.rs"]
+mod pc;
 #[path = "native_peer.rs"]
 pub mod peer;
+#[path = "native_runtime.rs"]
+pub mod rt;
 
-use std::fmt;
-use std::future::Future;
-use std::io;
-use std::net::SocketAddr;
-use std::pin::Pin;
+use pc::{Peer, exchange};
+
+pub use rt::runtime;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
-use pqcall::client::{Client, EventStream, StreamItem};
+use anyhow::bail;
 use pqcall_crypto::{
     AnswerKem, CallContext, Callee, CalleeConfirm, Caller, CallerConfirm, OfferKem, Role,
 };
 use pqcall_signaling::Event;
 use pqcall_signaling::api::*;
 use tokio::sync::mpsc;
-use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelInit};
-use webrtc::media_stream::track_remote::TrackRemote;
-use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceCandidateInit,
-    RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription, SettingEngineBuilder,
-};
-use webrtc::rtp_transceiver::RtpSender;
-use webrtc::runtime::{
-    AsyncInterval, AsyncTcpListener, AsyncTcpStream, AsyncUdpSocket, JoinHandle, Runtime,
-};
-
-/// A runtime whose sleeps last at most `cap`: the peer connection's driver then wakes
-/// that often, so work queued without a wake-up (see the module docs) is not stranded.
-pub struct WakeEvery {
-    inner: Arc<dyn Runtime>,
-    cap: Duration,
-}
-
-impl fmt::Debug for WakeEvery {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "WakeEvery({:?})", self.cap)
-    }
-}
-
-impl Runtime for WakeEvery {
-    fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send>>) -> Box<dyn JoinHandle> {
-        self.inner.spawn(future)
-    }
-    fn spawn_reactor(
-        &self,
-        n: usize,
-        future: Pin<Box<dyn Future<Output = ()> + Send>>,
-    ) -> Box<dyn JoinHandle> {
-        self.inner.spawn_reactor(n, future)
-    }
-    fn wrap_udp_socket(&self, socket: std::net::UdpSocket) -> io::Result<Arc<dyn AsyncUdpSocket>> {
-        self.inner.wrap_udp_socket(socket)
-    }
-    fn wrap_tcp_listener(
-        &self,
-        listener: std::net::TcpListener,
-    ) -> io::Result<Arc<dyn AsyncTcpListener>> {
-        self.inner.wrap_tcp_listener(listener)
-    }
-    fn connect_tcp<'a>(
-        &'a self,
-        addr: SocketAddr,
-    ) -> Pin<Box<dyn Future<Output = io::Result<Arc<dyn AsyncTcpStream>>> + Send + 'a>> {
-        self.inner.connect_tcp(addr)
-    }
-    fn resolve_host<'a>(
-        &'a self,
-        host: &'a str,
-    ) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send + 'a>> {
-        self.inner.resolve_host(host)
-    }
-    fn now(&self) -> Instant {
-        self.inner.now()
-    }
-    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
-        self.inner.sleep(duration.min(self.cap))
-    }
-    fn interval(&self, period: Duration) -> Box<dyn AsyncInterval> {
-        self.inner.interval(period)
-    }
-    fn block_on(&self, future: Pin<Box<dyn Future<Output = ()> + '_>>) {
-        self.inner.block_on(future)
-    }
-    fn name(&self) -> &'static str {
-        "wake-every"
-    }
-}
-
-struct Handler {
-    ice: mpsc::UnboundedSender<RTCIceCandidateInit>,
-    state: mpsc::UnboundedSender<RTCPeerConnectionState>,
-    tracks: mpsc::UnboundedSender<Arc<dyn TrackRemote>>,
-}
-
-#[async_trait::async_trait]
-impl PeerConnectionEventHandler for Handler {
-    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
-        if let Ok(init) = event.candidate.to_json() {
-            let _ = self.ice.send(init);
-        }
-    }
-    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
-        let _ = self.state.send(state);
-    }
-    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        let _ = self.tracks.send(track);
-    }
-}
-
-/// One side of the call: its signaling client and stream, and its peer connection.
-struct Peer {
-    name: &'static str,
-    client: Client,
-    events: EventStream,
-    pc: Box<dyn PeerConnection>,
-    ice_rx: mpsc::UnboundedReceiver<RTCIceCandidateInit>,
-    state_rx: mpsc::UnboundedReceiver<RTCPeerConnectionState>,
-    tracks_rx: mpsc::UnboundedReceiver<Arc<dyn TrackRemote>>,
-    /// The audio track and the keys that encrypt it and the data channel.
-    media: Arc<media::Media>,
-    audio: Arc<dyn RtpSender>,
-    /// The data channel, negotiated out of band (id 0), as the browser client does.
-    dc: Arc<dyn DataChannel>,
-    remote_set: bool,
-    pending_remote: Vec<RTCIceCandidateInit>,
-}
-
-impl Peer {
-    async fn new(
-        name: &'static str,
-        base: &str,
-        token: String,
-        runtime: Option<Arc<dyn Runtime>>,
-    ) -> anyhow::Result<Peer> {
-        let client = Client::new(base, token);
-        let mut events = client.events();
-        match events.next().await? {
-            StreamItem::Hello(_) => {}
-            other => bail!("expected hello, got {other:?}"),
-        }
-        let (ice, ice_rx) = mpsc::unbounded_channel();
-        let (state, state_rx) = mpsc::unbounded_channel();
-        let (tracks, tracks_rx) = mpsc::unbounded_channel();
-        // ICE connectivity checks every 20 ms instead of 200 ms (50 attempts, so a
-        // candidate is still tried for a second), unless webrtc-rs defaults are asked for.
-        let settings = if DEFAULT_SETTINGS.load(std::sync::atomic::Ordering::Relaxed) {
-            SettingEngineBuilder::new().build()
-        } else {
-            SettingEngineBuilder::new()
-                .with_ice_connection_attempts(Some(Duration::from_millis(20)), Some(50))
-                .build()
-        };
-        let mut builder = PeerConnectionBuilder::new()
-            .with_setting_engine(settings)
-            .with_media_engine(media::media_engine()?)
-            .with_handler(Arc::new(Handler { ice, state, tracks }))
-            .with_udp_addrs(vec!["127.0.0.1:0".to_string()]);
-        if let Some(rt) = runtime {
-            builder = builder.with_runtime(rt);
-        }
-        let pc = Box::new(builder.build().await?);
-        // Track and channel before any offer or answer, so both are in the SDP.
-        let (media, audio) = media::Media::add_to(pc.as_ref()).await?;
-        let dc = pc
-            .create_data_channel(
-                "pqcall",
-                Some(RTCDataChannelInit {
-                    negotiated: Some(0),
-                    ..Default::default()
-                }),
-            )
-            .await?;
-        Ok(Peer {
-            name,
-            client,
-            events,
-            pc,
-            ice_rx,
-            state_rx,
-            tracks_rx,
-            media,
-            audio,
-            dc,
-            remote_set: false,
-            pending_remote: vec![],
-        })
-    }
-
-    fn conn(&self) -> &str {
-        self.events.conn_id().unwrap_or_default()
-    }
-
-    /// Sends every gathered candidate so far as one batch (trickle ICE).
-    async fn send_ice(&mut self, call_id: &str) -> anyhow::Result<()> {
-        let mut candidates = vec![];
-        while let Ok(c) = self.ice_rx.try_recv() {
-            candidates.push(to_wire(c));
-        }
-        if !candidates.is_empty() {
-            let conn = self.conn().to_owned();
-            self.client
-                .ice(
-                    &conn,
-                    &IceRequest {
-                        call_id: call_id.into(),
-                        candidates,
-                        done: None,
-                    },
-                )
-                .await?;
-        }
-        Ok(())
-    }
-
-    async fn add_remote(&mut self, ice: Vec<IceCandidate>) -> anyhow::Result<()> {
-        for c in ice {
-            let init = RTCIceCandidateInit {
-                candidate: c.candidate,
-                sdp_mid: c.sdp_mid,
-                sdp_mline_index: c.sdp_m_line_index,
-                username_fragment: c.username_fragment,
-                ..Default::default()
-            };
-            if self.remote_set {
-                self.pc.add_ice_candidate(init).await?;
-            } else {
-                self.pending_remote.push(init);
-            }
-        }
-        Ok(())
-    }
-
-    async fn remote_description_set(&mut self) -> anyhow::Result<()> {
-        self.remote_set = true;
-        for c in std::mem::take(&mut self.pending_remote) {
-            self.pc.add_ice_candidate(c).await?;
-        }
-        Ok(())
-    }
-
-    /// The next call event, sending our own candidates as they come meanwhile.
-    async fn next_call_event(&mut self, call_id: &str) -> anyhow::Result<Event> {
-        loop {
-            tokio::select! {
-                item = self.events.next() => match item? {
-                    StreamItem::Event { event: Event::CallIce(i), .. } => self.add_remote(i.candidates).await?,
-                    StreamItem::Event { event, .. } => return Ok(event),
-                    other => log(&format!("[{}] {other:?}", self.name)),
-                },
-                Some(c) = self.ice_rx.recv() => {
-                    let conn = self.conn().to_owned();
-                    self.client.ice(&conn, &IceRequest { call_id: call_id.into(), candidates: vec![to_wire(c)], done: None }).await?;
-                }
-            }
-        }
-    }
-}
-
-/// A webrtc-rs candidate in the protocol's `RTCIceCandidateInit` shape.
-fn to_wire(c: RTCIceCandidateInit) -> IceCandidate {
-    IceCandidate {
-        candidate: c.candidate,
-        sdp_mid: c.sdp_mid,
-        sdp_m_line_index: c.sdp_mline_index,
-        username_fragment: c.username_fragment,
-    }
-}
-
-/// Waits for the data channel to open and returns the first message received. `first`
-/// sends `text` when the channel opens, the other side replies with its `text` when that
-/// arrives: with a channel negotiated out of band, a message sent the moment one side's
-/// channel opens can reach the other before its SCTP stream exists there (webrtc-rs 0.21).
-/// With keys, both are SFrames (§7); without (`--no-handshake`), plain text.
-async fn exchange(
-    dc: Arc<dyn DataChannel>,
-    media: Arc<media::Media>,
-    text: &'static str,
-    first: bool,
-    opened: Instant,
-) -> anyhow::Result<(Duration, String)> {
-    let send = async |dc: &Arc<dyn DataChannel>| -> anyhow::Result<()> {
-        if media.keyed() {
-            dc.send(media.seal_text(text)?.as_slice().into()).await?;
-        } else {
-            dc.send_text(text).await?;
-        }
-        Ok(())
-    };
-    let mut open_at = None;
-    loop {
-        match dc.poll().await.context("data channel closed")? {
-            DataChannelEvent::OnOpen => {
-                open_at = Some(opened.elapsed());
-                if first {
-                    send(&dc).await?;
-                }
-            }
-            DataChannelEvent::OnMessage(m) => {
-                let got = if media.keyed() {
-                    media
-                        .open_text(&m.data)
-                        .context("a data message did not decrypt")?
-                } else {
-                    String::from_utf8_lossy(&m.data).into_owned()
-                };
-                if !first {
-                    send(&dc).await?;
-                }
-                return Ok((open_at.unwrap_or_default(), got));
-            }
-            DataChannelEvent::OnClose => bail!("closed"),
-            _ => {}
-        }
-    }
-}
+use webrtc::peer_connection::{RTCPeerConnectionState, RTCSessionDescription};
+use webrtc::runtime::Runtime;
 
 /// Audio frames each side must decrypt before the call is hung up (0.2 s of audio).
 const AUDIO_FRAMES: u64 = 10;
@@ -372,17 +76,6 @@ static DEFAULT_SETTINGS: std::sync::atomic::AtomicBool = std::sync::atomic::Atom
 /// Leaves webrtc-rs's settings as they are (no shorter ICE check interval).
 pub fn use_webrtc_defaults() {
     DEFAULT_SETTINGS.store(true, std::sync::atomic::Ordering::Relaxed);
-}
-
-pub fn runtime(wake: bool) -> anyhow::Result<Option<Arc<dyn Runtime>>> {
-    if !wake {
-        return Ok(None);
-    }
-    let inner = webrtc::runtime::default_runtime().context("no runtime")?;
-    Ok(Some(Arc::new(WakeEvery {
-        inner,
-        cap: Duration::from_millis(2),
-    })))
 }
 
 /// One whole call: offer (with or without the handshake), answer, confirms, trickle
@@ -586,20 +279,19 @@ pub async fn call_once(
     let mut heard = false;
     while a_conn.is_none() || b_conn.is_none() || a_msg.is_none() || b_msg.is_none() || !heard {
         tokio::select! {
-            e = alice.next_call_event(&call_id) => log(&format!("[alice] {:?}", e?.name())),
-            e = bob.next_call_event(&call_id) => log(&format!("[bob] {:?}", e?.name())),
-            Some(s) = a_state.recv() => if s == RTCPeerConnectionState::Connected { a_conn = Some(t0.elapsed()); },
-            Some(s) = b_state.recv() => if s == RTCPeerConnectionState::Connected { b_conn = Some(t0.elapsed()); },
-            Some(t) = a_tracks.recv() => { tokio::spawn(alice.media.clone().receive_audio(t)); }
-            Some(t) = b_tracks.recv() => { tokio::spawn(bob.media.clone().receive_audio(t)); }
-            _ = audio_check.tick() => heard = audio_heard(&alice.media) && audio_heard(&bob.media),
-            r = &mut a_rx, if a_msg.is_none() => { let (open, m) = r??; log(&format!("[alice] data channel open at {open:?}, got {m:?}")); a_open = Some(open); a_msg = Some(m); }
-            r = &mut b_rx, if b_msg.is_none() => { let (open, m) = r??; log(&format!("[bob]   data channel open at {open:?}, got {m:?}")); b_open = Some(open); b_msg = Some(m); }
-            _ = &mut deadline => bail!(
-                "the call did not set up within 20 s: connected {:?}/{:?}, messages {:?}/{:?}, audio {:?}/{:?}",
-                a_conn, b_conn, a_msg, b_msg, alice.media.counts(), bob.media.counts()
-            ),
-        }
+        e = alice.next_call_event(&call_id) => log(&format!("[alice] {:?}", e?.name())),
+        e = bob.next_call_event(&call_id) => log(&format!("[bob] {:?}", e?.name())),
+        Some(s) = a_state.recv() => if s == RTCPeerConnectionState::Connected { a_conn = Some(t0.elapsed()); },
+        Some(s) = b_state.recv() => if s == RTCPeerConnectionState::Connected { b_conn = Some(t0.elapsed()); },
+        Some(t) = a_tracks.recv() => { tokio::spawn(alice.media.clone().receive_audio(t)); }
+        Some(t) = b_tracks.recv() => { tokio::spawn(bob.media.clone().receive_audio(t)); }
+        _ = audio_check.tick() => heard = audio_heard(&alice.media) && audio_heard(&bob.media),
+        r = &mut a_rx, if a_msg.is_none() => { let (open, m) = r??; log(&format!("[alice] data channel open at {open:?}, got {m:?}")); a_open = Some(open); a_msg = Some(m); }
+        r = &mut b_rx, if b_msg.is_none() => { let (open, m) = r??; log(&format!("[bob]   data channel open at {open:?}, got {m:?}")); b_open = Some(open); b_msg = Some(m); }
+        _ = &mut deadline => bail!(
+            "the call did not set up within 20 s: connected {:?}/{:?}, messages {:?}/{:?}, audio {:?}/{:?}",
+            a_conn, b_conn, a_msg, b_msg, alice.media.counts(), bob.media.counts()
+        )}
     }
 
     // Alice hangs up; bob's stream says so.

@@ -3,6 +3,7 @@
 
 /// A refused request, or a failure of a log or store behind the core.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// 401: no, bad, expired or wrong-alg token; bad ticket.
     #[error("{0}")]
@@ -89,6 +90,21 @@ impl Error {
             Error::InvalidState(_) => "invalid_state",
             Error::Glare { .. } => "glare",
             Error::Unavailable(_) => "unavailable",
+        }
+    }
+
+    /// The HTTP status of the code (docs/PROTOCOL.md §1): every code has exactly one.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Error::Unauthorized(_) => 401,
+            Error::PayloadTooLarge { .. } => 413,
+            Error::InvalidJson(_) | Error::MissingField(_) | Error::InvalidField { .. } => 400,
+            Error::BadLength { .. } => 422,
+            Error::RateLimited { .. } => 429,
+            Error::UnknownCall | Error::UnknownConversation => 404,
+            Error::Forbidden(_) | Error::NotAParticipant => 403,
+            Error::InvalidState(_) | Error::Glare { .. } => 409,
+            Error::Unavailable(_) => 503,
         }
     }
 

@@ -138,6 +138,7 @@ pub struct Reset {
 
 /// One event of a user's stream.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Event {
     /// `call.offer`
     CallOffer(CallOffer),

@@ -113,6 +113,16 @@ impl Scope {
         self
     }
 
+    /// The seeds of a call request by `user`: the user and the call it names.
+    pub fn of_call_step(user: &str, call_id: &str) -> Self {
+        Scope::users([user]).with_call(call_id)
+    }
+
+    /// The seeds of an offer from `user`: the caller and the callee.
+    pub fn of_offer(user: &str, req: &crate::api::OfferRequest) -> Self {
+        Scope::users([user, req.to.as_str()])
+    }
+
     /// The seeds of a timer fired on a shared store; `None` for typing timers, which
     /// stay on one node.
     pub fn of_timer(timer: &Timer) -> Option<Self> {

@@ -174,11 +174,11 @@ impl Engine for Local {
             let rx = self
                 .0
                 .hub
-                .subscribe(open.sub, open.user, &conn, self.0.streams.queue);
+                .subscribe(open.stream_no, open.user, &conn, self.0.streams.queue);
             let start = match read_start(&self.0.log, &open, &conn).await {
                 Ok(start) => start,
                 Err(e) => {
-                    self.0.hub.unsubscribe(open.user, open.sub);
+                    self.0.hub.unsubscribe(open.user, open.stream_no);
                     let out = core.disconnect(now_ms(), &conn);
                     self.0.carry_out(out).await?;
                     return Err(e);

@@ -19,6 +19,7 @@ use pqcall_signaling::stream::Position;
 use pqcall_signaling::{CallState, Core, Error, EventId, EventLog, Millis, Output, Scope};
 use tokio::sync::mpsc;
 
+use crate::error::StartError;
 use crate::hub::Frame;
 
 #[cfg(feature = "cluster")]
@@ -40,7 +41,7 @@ pub(crate) struct StreamOpen<'a> {
     /// Resume after this id, if any.
     pub last_id: Option<&'a str>,
     /// Its number on this node (from [`Hub::reserve_id`](crate::hub::Hub::reserve_id)).
-    pub sub: u64,
+    pub stream_no: u64,
     /// Now, in Unix ms.
     pub now: Millis,
 }
@@ -51,14 +52,14 @@ impl<'a> StreamOpen<'a> {
         user: &'a str,
         want: Option<&'a str>,
         last_id: Option<&'a str>,
-        sub: u64,
+        stream_no: u64,
         now: Millis,
     ) -> Self {
         StreamOpen {
             user,
             want,
             last_id,
-            sub,
+            stream_no,
             now,
         }
     }
@@ -130,7 +131,12 @@ pub(crate) trait Engine: Send + Sync + std::fmt::Debug {
 
     /// Closes a stream opened by [`open_stream`](Self::open_stream) (its queue is
     /// already gone from the hub).
-    fn close_stream<'a>(&'a self, user: &'a str, conn: &'a str, sub: u64) -> BoxFuture<'a, ()>;
+    fn close_stream<'a>(
+        &'a self,
+        user: &'a str,
+        conn: &'a str,
+        stream_no: u64,
+    ) -> BoxFuture<'a, ()>;
 
     /// A single-use SSE ticket for `user`, and when it expires (Unix seconds).
     fn issue_ticket<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<(String, u64), Error>>;
@@ -156,7 +162,7 @@ pub(crate) async fn cluster_engine(
     config: &crate::config::Config,
     hub: &Arc<crate::hub::Hub>,
     ticket_ttl_ms: u64,
-) -> Result<Option<Box<dyn Engine>>, String> {
+) -> Result<Option<Box<dyn Engine>>, StartError> {
     let Some(url) = &config.redis_url else {
         return Ok(None);
     };
@@ -169,7 +175,8 @@ pub(crate) async fn cluster_engine(
     #[cfg(not(feature = "cluster"))]
     {
         let _ = (url, hub, ticket_ttl_ms);
-        Err("--redis-url needs pqcall built with the `cluster` feature".into())
+        let why = "--redis-url needs pqcall built with the `cluster` feature";
+        Err(StartError::Config(why.into()))
     }
 }
 
@@ -177,21 +184,22 @@ pub(crate) async fn cluster_engine(
 /// for the SQLite file.
 pub(crate) async fn shared_store(
     config: &crate::config::Config,
-) -> Result<Option<Arc<dyn crate::store::ChatStore>>, String> {
+) -> Result<Option<Arc<dyn crate::store::ChatStore>>, StartError> {
     let Some(url) = &config.database_url else {
         return Ok(None);
     };
     #[cfg(feature = "cluster")]
     {
         let store = crate::store::PostgresStore::open(url).await;
-        Ok(Some(Arc::new(
-            store.map_err(|e| format!("PostgreSQL: {e}"))?,
-        )))
+        Ok(Some(Arc::new(store.map_err(|e| {
+            StartError::Store(format!("PostgreSQL: {e}"))
+        })?)))
     }
     #[cfg(not(feature = "cluster"))]
     {
         let _ = url;
-        Err("--database-url needs pqcall built with the `cluster` feature".into())
+        let why = "--database-url needs pqcall built with the `cluster` feature";
+        Err(StartError::Config(why.into()))
     }
 }
 

@@ -25,7 +25,7 @@ pub async fn offer(
     let conn = conn.required()?;
     state.check_rate(&user).await?;
     let now = now_ms();
-    let scope = Scope::users([user.as_str(), req.to.as_str()]);
+    let scope = Scope::of_offer(&user, &req);
     let res = state
         .decide(scope, |core| core.offer(now, &user, &conn, &req))
         .await?;
@@ -49,7 +49,7 @@ where
     let conn = conn.required()?;
     state.check_rate(user).await?;
     let now = now_ms();
-    let scope = Scope::users([user]).with_call(call_id);
+    let scope = Scope::of_call_step(user, call_id);
     let res = state
         .decide(scope, |core| op(core, now, user, &conn))
         .await?;

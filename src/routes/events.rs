@@ -42,12 +42,12 @@ struct Guard(AppState, String, String, u64);
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        let Guard(state, user, conn, sub) = self;
-        state.0.hub.unsubscribe(user, *sub);
-        let (state, user, conn, sub) = (state.clone(), take(user), take(conn), *sub);
+        let Guard(state, user, conn, stream_no) = self;
+        state.0.hub.unsubscribe(user, *stream_no);
+        let (state, user, conn, stream_no) = (state.clone(), take(user), take(conn), *stream_no);
         // Inside the runtime (a response body); if the runtime is gone, nothing is left.
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move { state.0.engine.close_stream(&user, &conn, sub).await });
+            rt.spawn(async move { state.0.engine.close_stream(&user, &conn, stream_no).await });
         }
     }
 }
@@ -68,10 +68,10 @@ pub async fn events(
     let last_id = header
         .or(q.last_event_id.as_deref())
         .filter(|s| !s.is_empty());
-    let (user, sub) = (user.as_str(), state.0.hub.reserve_id());
-    let open = StreamOpen::new(user, q.conn_id.as_deref(), last_id, sub, now);
+    let (user, stream_no) = (user.as_str(), state.0.hub.reserve_id());
+    let open = StreamOpen::new(user, q.conn_id.as_deref(), last_id, stream_no, now);
     let Opened { conn, rx, start } = state.open_stream(open).await?;
-    let guard = Guard(state.clone(), user.to_owned(), conn.clone(), sub);
+    let guard = Guard(state.clone(), user.to_owned(), conn.clone(), stream_no);
     state.0.metrics.count_start(&start);
     let opening = Opening::new(user, &conn, start, now);
     tracing::info!(conn = %conn, resumed = opening.hello.resumed, "stream opened");

@@ -80,9 +80,7 @@ pub async fn serve_until(
     state: pqcall::AppState,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    (base, tokio::spawn(pqcall::run(listener, state, stop)))
+    pqcall::serve_loopback(state, stop).await.unwrap()
 }
 
 /// `base`'s `/metrics` page.

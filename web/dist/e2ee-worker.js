@@ -145,14 +145,14 @@ var stats = { sent: 0, received: 0, dropped: 0, early: 0, arrived: 0, played: 0,
 var announced = false;
 var sealing = false;
 var mark = (step) => self.postMessage({ type: "mark", step, at: performance.timeOrigin + performance.now() });
-function report() {
+function report(reply = false) {
   if (receiver) {
     stats.received = receiver.received;
     stats.dropped = receiver.dropped;
     stats.reasons = { ...receiver.reasons };
   }
   if (sender) stats.sent = sender.sent;
-  self.postMessage({ type: "stats", stats });
+  self.postMessage({ type: "stats", stats, reply });
 }
 async function encrypt(frame, controller) {
   if (frame.data.byteLength === 0) return controller.enqueue(frame);
@@ -238,9 +238,9 @@ async function handle(data) {
       held = false;
       break;
     case "stats":
-      report();
+      report(true);
       break;
     default:
   }
 }
-setInterval(report, 500);
+setInterval(() => report(), 500);

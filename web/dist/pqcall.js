@@ -471,8 +471,10 @@ var CallE2ee = class extends EventTarget {
       if (data.type === "stats") {
         this.stats = data.stats;
         this.dispatchEvent(new Event("stats"));
+        if (data.reply) for (const done of this._refreshing.splice(0)) done(this.stats);
       }
       if (data.type === "attached") this.attached[data.side]++;
+      if (data.type === "keyed") for (const done of this._keyed.splice(0)) done();
       if (data.type === "mark") this.dispatchEvent(new CustomEvent("mark", { detail: data }));
       if (data.type === "decrypting") {
         this._decrypting = true;
@@ -480,6 +482,8 @@ var CallE2ee = class extends EventTarget {
       }
     };
     this.data = null;
+    this._keyed = [];
+    this._refreshing = [];
   }
   _set(state) {
     if (this.state === state || this.state === "failed") return;
@@ -512,7 +516,8 @@ var CallE2ee = class extends EventTarget {
     }
   }
   /**
-   * Installs this side's keys: media in the worker, data here. Sending starts at once, or
+   * Installs this side's keys: media in the worker, data here; resolves once both hold
+   * them. Sending starts at once, or
    * with `hold`, only at `release()`: §7 lets a side send only once it verified the peer's
    * tag, but the caller may receive as soon as it has the keys, one round trip earlier.
    * @param {'caller'|'callee'} role @param {{mediaCaller: Uint8Array, mediaCallee: Uint8Array}} keys
@@ -522,6 +527,7 @@ var CallE2ee = class extends EventTarget {
     this.held = hold;
     const [mine, theirs] = role === "caller" ? [keys.mediaCaller, keys.mediaCallee] : [keys.mediaCallee, keys.mediaCaller];
     const caller = role === "caller";
+    const inWorker = new Promise((resolve) => this._keyed.push(resolve));
     this.worker.postMessage({ type: "keys", hold, send: mine, recv: theirs, sendKid: caller ? KID.callerMedia : KID.calleeMedia, recvKid: caller ? KID.calleeMedia : KID.callerMedia });
     const [send, recv] = await Promise.all([importBaseKey(mine), importBaseKey(theirs)]);
     mine.fill(0);
@@ -532,6 +538,7 @@ var CallE2ee = class extends EventTarget {
       deriveKid(recv, caller ? KID.calleeData : KID.callerData)
     ]);
     this.data = { sender: new Sender(dtx), receiver: new Receiver(drx) };
+    await inWorker;
     if (!hold) this._ready();
   }
   // Both tags verified and this side's keys in: 'encrypted' if the peer's frames already
@@ -555,18 +562,23 @@ var CallE2ee = class extends EventTarget {
     const plain = await this.data.receiver.open(new Uint8Array(bytes));
     return plain ? decodeData(plain) : null;
   }
-  /** Fresh counters from the worker (they are also pushed every half second). */
+  /** Counters read by the worker after every message sent to it before (they are also
+   * pushed every half second). */
   refreshStats() {
+    if (this.closed) return Promise.resolve(this.stats);
     return new Promise((resolve) => {
-      this.addEventListener("stats", () => resolve(this.stats), { once: true });
+      this._refreshing.push(resolve);
       this.worker.postMessage({ type: "stats" });
     });
   }
   fail() {
     this._set("failed");
   }
+  /** Ends the worker; counts asked for from now on are the last ones it sent. */
   close() {
+    this.closed = true;
     this.worker.terminate();
+    for (const done of this._refreshing.splice(0)) done(this.stats);
   }
 };
 
@@ -1903,8 +1915,21 @@ function callerVerify(waiting, replyKem) {
 var ICE_BATCH_MS = 5;
 var E2EE_CHECK_MS = 3e3;
 var FINAL = ["ended", "declined", "canceled", "missed", "failed"];
-var EARLY_MAX = 256;
-var EARLY_TTL_MS = 6e4;
+var CERT_WAIT_MS = 3e3;
+async function remoteCertificate(transport) {
+  const until = performance.now() + CERT_WAIT_MS;
+  for (; ; ) {
+    const [cert] = transport.getRemoteCertificates();
+    if (cert || performance.now() >= until) return cert ?? null;
+    await new Promise((resolve) => {
+      const timer = setTimeout(resolve, 100);
+      transport.addEventListener("statechange", () => {
+        clearTimeout(timer);
+        resolve();
+      }, { once: true });
+    });
+  }
+}
 var Call = class extends EventTarget {
   constructor(mgr, id, peer, role) {
     super();
@@ -2040,8 +2065,8 @@ var Call = class extends EventTarget {
    */
   _armE2eeCheck() {
     if (this._e2eeTimer || !this._keysIn || this.pc?.connectionState !== "connected") return;
-    this._e2eeTimer = setTimeout(() => {
-      const s = this._e2ee.stats;
+    this._e2eeTimer = setTimeout(async () => {
+      const s = await this._e2ee.refreshStats();
       if (this.state !== "active") return;
       if (s.sent === 0 || s.arrived > 0 && s.received === 0) this._fail("e2ee_failed");
       else this._e2eeChecked = true;
@@ -2087,7 +2112,7 @@ var Call = class extends EventTarget {
     }
     let ok = false;
     try {
-      const [cert] = transport.getRemoteCertificates();
+      const cert = await remoteCertificate(transport);
       ok = !!cert && await certificateMatches(cert, this.role === "caller" ? this.answerSdp : this.offerSdp);
     } catch (e) {
       this.mgr._warn("dtls", e);
@@ -2265,6 +2290,10 @@ var Call = class extends EventTarget {
     this._showCode();
   }
 };
+
+// src/call-manager.js
+var EARLY_MAX = 256;
+var EARLY_TTL_MS = 6e4;
 var CallManager = class extends EventTarget {
   /**
    * @param {import('./client.js').PqcallClient} client

@@ -10,10 +10,21 @@ const env = serverAndBrowser();
 const lastCall = 'const call = [...window.pqcall.calls.calls.values()].at(-1);';
 const stats = (page) => page.evaluate(`(async () => { ${lastCall} await call._e2ee.refreshStats(); return { ...call.e2ee, played: call._e2ee.stats.played }; })()`);
 
+/** Waits for the E2EE state "encrypted"; on a timeout, says where the call stands. */
+async function encrypted(page) {
+  try {
+    await page.waitForSelector('[data-testid=e2ee][data-state=encrypted]', { timeout: 20000 });
+  } catch (e) {
+    const where = await page.evaluate(`(() => { ${lastCall}
+      return { state: call.state, reason: call.reason, e2ee: call._e2ee?.state, stats: call._e2ee?.stats, pc: call.pc?.connectionState, timeline: call.timeline }; })()`);
+    throw new Error(`not encrypted: ${JSON.stringify(where)}`, { cause: e });
+  }
+}
+
 /** The browser side is in an encrypted call: checks frames and data both ways, hangs up. */
 async function exchange(page, native) {
   await page.waitForSelector('[data-testid=call-state][data-state=active]', { timeout: 20000 });
-  await page.waitForSelector('[data-testid=e2ee][data-state=encrypted]', { timeout: 20000 });
+  await encrypted(page);
   const nativeCode = (await native.next(/^safety code /)).match(/safety code (\d{3} \d{3}), e2ee: on/)[1];
   await page.waitForFunction(() => /^\d{3} \d{3}$/.test(document.querySelector('[data-testid=code]').textContent));
   assert.equal(await page.textContent('[data-testid=code]'), nativeCode, 'the same safety code');

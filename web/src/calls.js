@@ -4,19 +4,36 @@
 // certificate in use is one the transcript bound, and the safety code once both hold.
 
 import { HandshakeError } from './bytes.js';
-import { CallE2ee, spareWorker } from './e2ee.js';
+import { CallE2ee } from './e2ee.js';
 import { certificateMatches, parseFingerprints } from './fingerprint.js';
 import {
-  calleeAnswer, calleeConfirm, callerFinish, callerStart, callerVerify, callContext,
+  calleeAnswer, calleeConfirm, callerFinish, callerVerify, callContext,
 } from './handshake.js';
 
 const ICE_BATCH_MS = 5;
 /** How long after keys + connected the client waits for its own frames to be encrypted. */
 const E2EE_CHECK_MS = 3000;
 const FINAL = ['ended', 'declined', 'canceled', 'missed', 'failed'];
-/** Events for a call id this client has not learned yet: at most this many, this long. */
-const EARLY_MAX = 256;
-const EARLY_TTL_MS = 60_000;
+
+/** How long the peer's DTLS certificate may take to show after `connected`. */
+const CERT_WAIT_MS = 3000;
+
+/**
+ * The peer's DTLS certificate. Chromium may report `connected` a moment before the DTLS
+ * transport exposes it (seen on a busy machine), so an empty list is asked again, on the
+ * transport's state changes and every 100 ms, for up to `CERT_WAIT_MS`; null after that.
+ */
+async function remoteCertificate(transport) {
+  const until = performance.now() + CERT_WAIT_MS;
+  for (;;) {
+    const [cert] = transport.getRemoteCertificates();
+    if (cert || performance.now() >= until) return cert ?? null;
+    await new Promise((resolve) => {
+      const timer = setTimeout(resolve, 100);
+      transport.addEventListener('statechange', () => { clearTimeout(timer); resolve(); }, { once: true });
+    });
+  }
+}
 
 /**
  * One call. `state`: ringing | connecting | active | ended | declined | canceled | missed | failed.
@@ -175,8 +192,10 @@ export class Call extends EventTarget {
    */
   _armE2eeCheck() {
     if (this._e2eeTimer || !this._keysIn || this.pc?.connectionState !== 'connected') return;
-    this._e2eeTimer = setTimeout(() => {
-      const s = this._e2ee.stats;
+    this._e2eeTimer = setTimeout(async () => {
+      // Counts fresh from the worker, not the last pushed ones: a busy machine may have
+      // delayed those.
+      const s = await this._e2ee.refreshStats();
       if (this.state !== 'active') return;
       if (s.sent === 0 || (s.arrived > 0 && s.received === 0)) this._fail('e2ee_failed');
       else this._e2eeChecked = true;
@@ -218,7 +237,7 @@ export class Call extends EventTarget {
     if (!transport?.getRemoteCertificates) { this._dtlsChecked = true; this._showCode(); return; }
     let ok = false;
     try {
-      const [cert] = transport.getRemoteCertificates();
+      const cert = await remoteCertificate(transport);
       ok = !!cert && (await certificateMatches(cert, this.role === 'caller' ? this.answerSdp : this.offerSdp));
     } catch (e) {
       this.mgr._warn('dtls', e);
@@ -393,120 +412,5 @@ export class Call extends EventTarget {
     this._keysIn = true;
     this._armE2eeCheck();
     this._showCode();
-  }
-}
-
-/** Places and receives calls for one client. Events: 'incoming', 'callstate', 'pcstate'. */
-export class CallManager extends EventTarget {
-  /**
-   * @param {import('./client.js').PqcallClient} client
-   * @param {{iceServers?: RTCIceServer[], getMedia?: () => Promise<MediaStream>}} [opts]
-   */
-  constructor(client, opts = {}) {
-    super();
-    this.client = client;
-    this.iceServers = opts.iceServers ?? [];
-    this.getMedia = opts.getMedia ?? (() => navigator.mediaDevices.getUserMedia({ audio: true, video: false }));
-    /** @type {Map<string, Call>} */
-    this.calls = new Map();
-    /** A worker started ahead of the next call (one per call, never shared). */
-    this._spare = null;
-    /** call id -> {at, events}: events that arrived before this client learned the id. */
-    this._early = new Map();
-    this._queue = Promise.resolve();
-    this._replenish();
-    for (const name of ['call.offer', 'call.answer', 'call.answered_elsewhere', 'call.confirm', 'call.ice', 'call.declined', 'call.ended', 'call.missed']) {
-      client.addEventListener(name, (e) => this._enqueue(() => this._onEvent(name, e.detail)));
-    }
-  }
-
-  /** The spare worker for a new call (the next spare starts when a call finishes). */
-  _takeWorker() {
-    const w = this._spare ?? spareWorker();
-    this._spare = null;
-    return w;
-  }
-
-  _replenish() {
-    if (typeof Worker !== 'undefined') this._spare ??= spareWorker();
-  }
-
-  // Events of one stream are handled one at a time, in order.
-  _enqueue(fn) {
-    this._queue = this._queue.then(fn).catch((e) => this._warn('event', e));
-  }
-
-  _warn(what, e) {
-    this.dispatchEvent(new CustomEvent('warning', { detail: { what, error: e } }));
-    console.warn('pqcall', what, e);
-  }
-
-  /**
-   * Calls `to`; resolves once the offer is out (the call rings). Rejects with a
-   * HandshakeError('e2ee_unsupported') where the browser cannot encrypt media, before
-   * anything is sent; the microphone is released on every failure.
-   */
-  async call(to) {
-    const call = new Call(this, null, to, 'caller');
-    call.startedAt = call._mark('offer');
-    // The ML-KEM key pair is made while the microphone and the peer connection start.
-    const t = performance.now();
-    const starting = callerStart().then((r) => { call.handshakeMs += performance.now() - t; return r; });
-    starting.catch(() => {}); // awaited below, unless the peer connection failed first
-    try {
-      const pc = await call._makePc();
-      await pc.setLocalDescription(await pc.createOffer());
-      call.offerSdp = pc.localDescription.sdp;
-      parseFingerprints(call.offerSdp);
-      const { caller, offer } = await starting;
-      call._hs = caller;
-      const res = await this.client.offer(to, call.offerSdp, offer);
-      call.id = res.call_id;
-      call.devices = res.devices;
-      call._mark('offer_sent');
-    } catch (e) {
-      call._teardown();
-      throw e;
-    }
-    this.calls.set(call.id, call);
-    // Events for this call that came before the offer's response: in order, before later ones.
-    this._enqueue(() => this._replayEarly(call.id));
-    call._flushIce();
-    return call;
-  }
-
-  async _replayEarly(id) {
-    const early = this._early.get(id);
-    this._early.delete(id);
-    for (const [name, d] of early?.events ?? []) await this.calls.get(id)?._onEvent(name, d);
-  }
-
-  _keepEarly(name, d) {
-    const now = Date.now();
-    for (const [id, e] of this._early) if (now - e.at > EARLY_TTL_MS) this._early.delete(id);
-    let entry = this._early.get(d.call_id);
-    if (!entry) {
-      if (this._early.size >= EARLY_MAX) return;
-      entry = { at: now, events: [] };
-      this._early.set(d.call_id, entry);
-    }
-    if (entry.events.length < EARLY_MAX) entry.events.push([name, d]);
-  }
-
-  async _onEvent(name, d) {
-    if (name === 'call.offer') {
-      if (this.calls.has(d.call_id)) return;
-      const call = new Call(this, d.call_id, d.from, 'callee');
-      call.offerSdp = d.sdp;
-      call.offerKem = d.kem;
-      call.expiresAt = d.expires_at;
-      call._mark('incoming');
-      this.calls.set(d.call_id, call);
-      this.dispatchEvent(new CustomEvent('incoming', { detail: call }));
-      return;
-    }
-    const call = this.calls.get(d.call_id);
-    if (call && !this._early.has(d.call_id)) await call._onEvent(name, d);
-    else this._keepEarly(name, d);
   }
 }

@@ -18,10 +18,11 @@ let sealing = false;
 /** Tells the page when a step happened (the call's timeline, for diagnostics). */
 const mark = (step) => self.postMessage({ type: 'mark', step, at: performance.timeOrigin + performance.now() });
 
-function report() {
+/** Posts the counts; `reply` marks an answer to a `stats` request. */
+function report(reply = false) {
   if (receiver) { stats.received = receiver.received; stats.dropped = receiver.dropped; stats.reasons = { ...receiver.reasons }; }
   if (sender) stats.sent = sender.sent;
-  self.postMessage({ type: 'stats', stats });
+  self.postMessage({ type: 'stats', stats, reply });
 }
 
 async function encrypt(frame, controller) {
@@ -94,9 +95,9 @@ async function handle(data) {
       break;
     }
     case 'send': held = false; break;
-    case 'stats': report(); break;
+    case 'stats': report(true); break;
     default:
   }
 }
 
-setInterval(report, 500);
+setInterval(() => report(), 500);

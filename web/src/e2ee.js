@@ -39,8 +39,13 @@ export class CallE2ee extends EventTarget {
     this.attached = { send: 0, recv: 0 };
     this.worker = worker ?? newWorker();
     this.worker.onmessage = ({ data }) => {
-      if (data.type === 'stats') { this.stats = data.stats; this.dispatchEvent(new Event('stats')); }
+      if (data.type === 'stats') {
+        this.stats = data.stats;
+        this.dispatchEvent(new Event('stats'));
+        if (data.reply) for (const done of this._refreshing.splice(0)) done(this.stats);
+      }
       if (data.type === 'attached') this.attached[data.side]++;
+      if (data.type === 'keyed') for (const done of this._keyed.splice(0)) done();
       if (data.type === 'mark') this.dispatchEvent(new CustomEvent('mark', { detail: data }));
       if (data.type === 'decrypting') {
         this._decrypting = true;
@@ -48,6 +53,9 @@ export class CallE2ee extends EventTarget {
       }
     };
     this.data = null;
+    /** Resolvers waiting for the worker to have its keys, and for fresh counts. */
+    this._keyed = [];
+    this._refreshing = [];
   }
 
   _set(state) {
@@ -84,7 +92,8 @@ export class CallE2ee extends EventTarget {
   }
 
   /**
-   * Installs this side's keys: media in the worker, data here. Sending starts at once, or
+   * Installs this side's keys: media in the worker, data here; resolves once both hold
+   * them. Sending starts at once, or
    * with `hold`, only at `release()`: §7 lets a side send only once it verified the peer's
    * tag, but the caller may receive as soon as it has the keys, one round trip earlier.
    * @param {'caller'|'callee'} role @param {{mediaCaller: Uint8Array, mediaCallee: Uint8Array}} keys
@@ -96,6 +105,7 @@ export class CallE2ee extends EventTarget {
     const caller = role === 'caller';
     // The worker imports its own copy of the bytes (and wipes it) at once, so media does
     // not wait for this thread, which is busy with the peer connection at this moment.
+    const inWorker = new Promise((resolve) => this._keyed.push(resolve));
     this.worker.postMessage({ type: 'keys', hold, send: mine, recv: theirs, sendKid: caller ? KID.callerMedia : KID.calleeMedia, recvKid: caller ? KID.calleeMedia : KID.callerMedia });
     const [send, recv] = await Promise.all([importBaseKey(mine), importBaseKey(theirs)]);
     mine.fill(0);
@@ -106,6 +116,7 @@ export class CallE2ee extends EventTarget {
       deriveKid(recv, caller ? KID.calleeData : KID.callerData),
     ]);
     this.data = { sender: new Sender(dtx), receiver: new Receiver(drx) };
+    await inWorker;
     if (!hold) this._ready();
   }
 
@@ -132,15 +143,22 @@ export class CallE2ee extends EventTarget {
     return plain ? decodeData(plain) : null;
   }
 
-  /** Fresh counters from the worker (they are also pushed every half second). */
+  /** Counters read by the worker after every message sent to it before (they are also
+   * pushed every half second). */
   refreshStats() {
+    if (this.closed) return Promise.resolve(this.stats);
     return new Promise((resolve) => {
-      this.addEventListener('stats', () => resolve(this.stats), { once: true });
+      this._refreshing.push(resolve);
       this.worker.postMessage({ type: 'stats' });
     });
   }
 
   fail() { this._set('failed'); }
 
-  close() { this.worker.terminate(); }
+  /** Ends the worker; counts asked for from now on are the last ones it sent. */
+  close() {
+    this.closed = true;
+    this.worker.terminate();
+    for (const done of this._refreshing.splice(0)) done(this.stats);
+  }
 }

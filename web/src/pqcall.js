@@ -2,7 +2,8 @@
 // end-to-end encrypted media, and the handshake, the fingerprint rule and SFrame
 // themselves for applications that drive their own peer connections.
 export { PqcallClient, PqcallError, devTokens, EVENTS } from './client.js';
-export { CallManager, Call } from './calls.js';
+export { Call } from './calls.js';
+export { CallManager } from './call-manager.js';
 export * as handshake from './handshake.js';
 export * as fingerprint from './fingerprint.js';
 export * as sframe from './sframe.js';

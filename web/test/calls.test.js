@@ -3,7 +3,7 @@
 // per id and in time, whatever a peer or the server sends.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CallManager } from '../src/calls.js';
+import { CallManager } from '../src/call-manager.js';
 
 const managerWithClient = () => {
   const client = new EventTarget();

@@ -79,6 +79,7 @@ pub struct LoggedEvent {
 
 /// Why a resume was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ResetReason {
     /// Not an id this log ever issued (garbage, or ahead of the log).
     UnknownId,

@@ -38,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Counts, Engine, Op, Opened, StreamLimits, StreamOpen, read_start, streams_full};
 use crate::clock::now_ms;
 use crate::config::Config;
+use crate::error::StartError;
 use crate::hub::Hub;
 
 mod log;
@@ -86,19 +87,19 @@ impl ClusterEngine {
         core: CoreConfig,
         hub: Arc<Hub>,
         ticket_ttl_ms: u64,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, StartError> {
         let cfg = LogConfig {
             max_events: config.replay_events,
             max_age_ms: config.replay_secs * 1000,
         };
         let log = RedisLog::connect(url, &config.redis_prefix, cfg)
             .await
-            .map_err(|e| format!("Redis: {e}"))?;
+            .map_err(|e| StartError::Redis(e.to_string()))?;
         let log = Arc::new(log);
         let cluster = Cluster::new(log.clone(), core.clone(), config.stream_lease_ms.max(1_000));
         let live = RedisLog::live(url, &log.channel())
             .await
-            .map_err(|e| format!("Redis: {e}"))?;
+            .map_err(|e| StartError::Redis(e.to_string()))?;
         Ok(ClusterEngine {
             cluster: Arc::new(cluster),
             log,
@@ -202,18 +203,18 @@ impl Engine for ClusterEngine {
             // The cap counts the user's streams on every node (a slot not renewed, as
             // when this request fails below, frees itself).
             if !c
-                .take_stream_slot(open.user, open.sub, self.streams.cap)
+                .take_stream_slot(open.user, open.stream_no, self.streams.cap)
                 .await?
             {
                 return Err(streams_full());
             }
             // Counted open together with its lease (or not at all).
             let conn = c
-                .open_stream(open.now, open.user, open.want, open.sub)
+                .open_stream(open.now, open.user, open.want, open.stream_no)
                 .await?;
             let rx = self
                 .hub
-                .subscribe(open.sub, open.user, &conn, self.streams.queue);
+                .subscribe(open.stream_no, open.user, &conn, self.streams.queue);
             let started = async {
                 let start = read_start(&*self.log, &open, &conn).await?;
                 // Two transactions here, not one: a fresh device may see an offer twice
@@ -228,20 +229,25 @@ impl Engine for ClusterEngine {
             match started.await {
                 Ok(start) => Ok(Opened { conn, rx, start }),
                 Err(e) => {
-                    self.hub.unsubscribe(open.user, open.sub);
-                    self.close_stream(open.user, &conn, open.sub).await;
+                    self.hub.unsubscribe(open.user, open.stream_no);
+                    self.close_stream(open.user, &conn, open.stream_no).await;
                     Err(e)
                 }
             }
         })
     }
 
-    fn close_stream<'a>(&'a self, user: &'a str, conn: &'a str, sub: u64) -> BoxFuture<'a, ()> {
+    fn close_stream<'a>(
+        &'a self,
+        user: &'a str,
+        conn: &'a str,
+        stream_no: u64,
+    ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            self.cluster.release_stream_slot(user, sub).await;
+            self.cluster.release_stream_slot(user, stream_no).await;
             // Closed with its lease in one commit; if another node already closed it,
             // nothing happens, and on error the lease expires and some node closes it.
-            if let Err(e) = self.cluster.close_stream(user, conn, sub).await {
+            if let Err(e) = self.cluster.close_stream(user, conn, stream_no).await {
                 tracing::warn!(error = %e, "closing a stream (its lease will expire)");
             }
         })

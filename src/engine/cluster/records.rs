@@ -149,8 +149,8 @@ impl Cluster {
     }
 
     /// A stream's member in `{prefix}:streams`: user, connection, node, stream number.
-    pub(super) fn stream_member(&self, user: &str, conn: &str, sub: u64) -> String {
-        json!([user, conn, self.node, sub]).to_string()
+    pub(super) fn stream_member(&self, user: &str, conn: &str, stream_no: u64) -> String {
+        json!([user, conn, self.node, stream_no]).to_string()
     }
 
     pub(super) fn gauges_key(&self) -> String {

@@ -15,7 +15,7 @@ use crate::hub::Hub;
 pub(super) struct OpenStream {
     pub user: String,
     pub conn: String,
-    pub sub: u64,
+    pub stream_no: u64,
 }
 
 /// Every stream open on this node.
@@ -24,8 +24,12 @@ pub(super) fn open_streams(hub: &Hub) -> Vec<OpenStream> {
     let mut all = Vec::new();
     for (user, streams) in subs.iter() {
         for s in streams {
-            let (user, conn, sub) = (user.clone(), s.conn.clone(), s.id);
-            all.push(OpenStream { user, conn, sub });
+            let (user, conn, stream_no) = (user.clone(), s.conn.clone(), s.id);
+            all.push(OpenStream {
+                user,
+                conn,
+                stream_no,
+            });
         }
     }
     all
@@ -33,13 +37,18 @@ pub(super) fn open_streams(hub: &Hub) -> Vec<OpenStream> {
 
 impl Cluster {
     /// Takes one of the user's stream slots, or says the cap is reached.
-    pub async fn take_stream_slot(&self, user: &str, sub: u64, cap: usize) -> Result<bool, Error> {
+    pub async fn take_stream_slot(
+        &self,
+        user: &str,
+        stream_no: u64,
+        cap: usize,
+    ) -> Result<bool, Error> {
         let mut con = self.con.clone();
         let r: i64 = self
             .lease
             .key(format!("{}:st:{user}", self.prefix))
             .arg(cap)
-            .arg(format!("{}:{sub}", self.node))
+            .arg(format!("{}:{stream_no}", self.node))
             .arg(self.lease_ms)
             .invoke_async(&mut con)
             .await
@@ -48,11 +57,11 @@ impl Cluster {
     }
 
     /// Gives a stream's slot back.
-    pub async fn release_stream_slot(&self, user: &str, sub: u64) {
+    pub async fn release_stream_slot(&self, user: &str, stream_no: u64) {
         let mut con = self.con.clone();
         let r = redis::cmd("ZREM")
             .arg(format!("{}:st:{user}", self.prefix))
-            .arg(format!("{}:{sub}", self.node))
+            .arg(format!("{}:{stream_no}", self.node))
             .query_async::<i64>(&mut con)
             .await;
         if let Err(e) = r {
@@ -68,13 +77,13 @@ impl Cluster {
         now: u64,
         user: &str,
         want: Option<&str>,
-        sub: u64,
+        stream_no: u64,
     ) -> Result<String, Error> {
         let connect = |core: &mut Core| {
             let conn = core.connect(now, user, want, false).0.conn_id;
             Ok((conn, Vec::new()))
         };
-        let hold = |conn: &String| LeaseChange::Hold(self.stream_member(user, conn, sub));
+        let hold = |conn: &String| LeaseChange::Hold(self.stream_member(user, conn, stream_no));
         let done = self.transact_with(Scope::users([user]), None, connect, hold);
         committed(done.await?)
     }
@@ -82,8 +91,13 @@ impl Cluster {
     /// Counts a stream of this node closed in the core, unless another node already
     /// did (after its lease expired). On error the lease stays and expires, and then
     /// some node closes the stream.
-    pub async fn close_stream(&self, user: &str, conn: &str, sub: u64) -> Result<bool, Error> {
-        self.close_leased(self.stream_member(user, conn, sub), user, conn)
+    pub async fn close_stream(
+        &self,
+        user: &str,
+        conn: &str,
+        stream_no: u64,
+    ) -> Result<bool, Error> {
+        self.close_leased(self.stream_member(user, conn, stream_no), user, conn)
             .await
     }
 
@@ -111,14 +125,14 @@ impl Cluster {
             pipe.cmd("ZADD")
                 .arg(&key)
                 .arg(at)
-                .arg(format!("{}:{}", self.node, s.sub))
+                .arg(format!("{}:{}", self.node, s.stream_no))
                 .ignore();
             pipe.cmd("PEXPIRE").arg(&key).arg(self.lease_ms).ignore();
             pipe.cmd("ZADD")
                 .arg(self.streams_key())
                 .arg("XX")
                 .arg(at)
-                .arg(self.stream_member(&s.user, &s.conn, s.sub))
+                .arg(self.stream_member(&s.user, &s.conn, s.stream_no))
                 .ignore();
         }
         let mut con = self.con.clone();

@@ -10,16 +10,20 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+/// The JWT secret the tools start their servers with (and sign tokens with).
 pub const SECRET: &str = "load-tool-secret-0123456789abcdef0123";
+/// The server key the tools start their servers with (for `/api/server/publish`).
 pub const SERVER_KEY: &str = "load-tool-server-key";
 
 /// A server process.
 pub struct Server {
+    /// The process (killed when dropped).
     pub child: Child,
+    /// `http://127.0.0.1:<port>`.
     pub base: String,
-    #[allow(dead_code)]
+    /// The address it listens on.
     pub addr: SocketAddr,
-    #[allow(dead_code)]
+    /// Its process id (for its CPU time and memory).
     pub pid: u32,
 }
 
