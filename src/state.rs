@@ -170,17 +170,7 @@ impl AppState {
         R: Send,
         F: Fn(&mut Core) -> Result<(R, Vec<Output>), Error> + Send + Sync,
     {
-        // The engine may run `op` more than once (a cluster retries on conflict): the
-        // result of the run that committed is the last one kept.
-        let result = std::sync::Mutex::new(None);
-        let keep = |core: &mut Core| {
-            let (r, out) = op(core)?;
-            *result.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
-            Ok(out)
-        };
-        self.0.engine.decide(scope, &keep).await?;
-        let result = result.into_inner().unwrap_or_else(|p| p.into_inner());
-        result.ok_or_else(|| Error::Unavailable("a decision left no result".into()))
+        self.run(Some(scope), op).await
     }
 
     /// Runs a decision on state that is this node's own (new ids, the typing throttle).
@@ -189,13 +179,27 @@ impl AppState {
         R: Send,
         F: Fn(&mut Core) -> Result<(R, Vec<Output>), Error> + Send + Sync,
     {
+        self.run(None, op).await
+    }
+
+    /// [`decide`](Self::decide) with a scope, [`decide_here`](Self::decide_here) without.
+    async fn run<R, F>(&self, scope: Option<Scope>, op: F) -> Result<R, Error>
+    where
+        R: Send,
+        F: Fn(&mut Core) -> Result<(R, Vec<Output>), Error> + Send + Sync,
+    {
+        // The engine may run `op` more than once (a cluster retries on conflict): the
+        // result of the run that committed is the last one kept.
         let result = std::sync::Mutex::new(None);
         let keep = |core: &mut Core| {
             let (r, out) = op(core)?;
             *result.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
             Ok(out)
         };
-        self.0.engine.decide_here(&keep).await?;
+        match scope {
+            Some(scope) => self.0.engine.decide(scope, &keep).await?,
+            None => self.0.engine.decide_here(&keep).await?,
+        }
         let result = result.into_inner().unwrap_or_else(|p| p.into_inner());
         result.ok_or_else(|| Error::Unavailable("a decision left no result".into()))
     }
