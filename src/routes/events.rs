@@ -84,7 +84,10 @@ pub async fn events(
     let body = stream::iter(first_events(opening))
         .chain(live)
         .take_until(async move { shutdown.cancelled().await })
-        .map(move |e| Ok::<_, Infallible>((&guard, e).1)); // the guard lives as long as the body
+        .map(move |e| {
+            let _ = &guard; // unregisters the stream when the body is dropped
+            Ok::<_, Infallible>(e)
+        });
     let beat = Duration::from_millis(state.0.config.heartbeat_ms);
     let sse = Sse::new(body).keep_alive(KeepAlive::new().interval(beat).text("keep-alive"));
     let mut res = sse.into_response();

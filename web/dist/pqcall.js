@@ -579,6 +579,7 @@ var CallE2ee = class extends EventTarget {
     this.closed = true;
     this.worker.terminate();
     for (const done of this._refreshing.splice(0)) done(this.stats);
+    for (const done of this._keyed.splice(0)) done();
   }
 };
 
@@ -1922,11 +1923,13 @@ async function remoteCertificate(transport) {
     const [cert] = transport.getRemoteCertificates();
     if (cert || performance.now() >= until) return cert ?? null;
     await new Promise((resolve) => {
-      const timer = setTimeout(resolve, 100);
-      transport.addEventListener("statechange", () => {
+      const next = () => {
         clearTimeout(timer);
+        transport.removeEventListener("statechange", next);
         resolve();
-      }, { once: true });
+      };
+      const timer = setTimeout(next, 100);
+      transport.addEventListener("statechange", next);
     });
   }
 }

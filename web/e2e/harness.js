@@ -26,16 +26,13 @@ export async function startServer(extra = []) {
   return { base, proc, stop: async () => { proc.kill('SIGTERM'); await once(proc, 'exit'); } };
 }
 
-/** Debian's Chromium, headless, fake microphone; `CHROMIUM_ARGS` adds flags (e.g. for profiling). */
 export async function launch() {
-  const extra = (process.env.CHROMIUM_ARGS ?? '').split(' ').filter(Boolean);
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
       '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required',
-      ...extra,
     ],
   });
 }

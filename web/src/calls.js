@@ -29,8 +29,13 @@ async function remoteCertificate(transport) {
     const [cert] = transport.getRemoteCertificates();
     if (cert || performance.now() >= until) return cert ?? null;
     await new Promise((resolve) => {
-      const timer = setTimeout(resolve, 100);
-      transport.addEventListener('statechange', () => { clearTimeout(timer); resolve(); }, { once: true });
+      const next = () => {
+        clearTimeout(timer);
+        transport.removeEventListener('statechange', next);
+        resolve();
+      };
+      const timer = setTimeout(next, 100);
+      transport.addEventListener('statechange', next);
     });
   }
 }

@@ -160,5 +160,6 @@ export class CallE2ee extends EventTarget {
     this.closed = true;
     this.worker.terminate();
     for (const done of this._refreshing.splice(0)) done(this.stats);
+    for (const done of this._keyed.splice(0)) done();
   }
 }

@@ -55,7 +55,6 @@ pub(crate) type LiveStream = Pin<Box<dyn futures_util::Stream<Item = LiveFrame> 
 /// The cluster engine of one node.
 pub(crate) struct ClusterEngine {
     cluster: Arc<Cluster>,
-    log: Arc<RedisLog>,
     hub: Arc<Hub>,
     /// State that stays this node's own (new ids, the typing throttle); its lock also
     /// keeps this node's fan-outs in order.
@@ -95,14 +94,13 @@ impl ClusterEngine {
         let log = RedisLog::connect(url, &config.redis_prefix, cfg)
             .await
             .map_err(|e| StartError::Redis(e.to_string()))?;
-        let log = Arc::new(log);
-        let cluster = Cluster::new(log.clone(), core.clone(), config.stream_lease_ms.max(1_000));
         let live = RedisLog::live(url, &log.channel())
             .await
             .map_err(|e| StartError::Redis(e.to_string()))?;
+        let lease_ms = config.stream_lease_ms.max(1_000);
+        let cluster = Cluster::new(Arc::new(log), core.clone(), lease_ms);
         Ok(ClusterEngine {
             cluster: Arc::new(cluster),
-            log,
             hub,
             here: Mutex::new(Core::new(core)),
             rate: (config.rate_per_sec, config.rate_burst),
@@ -127,9 +125,14 @@ impl ClusterEngine {
                 } => {
                     let (name, data, now) = (event.name(), event.data_json(), now_ms());
                     match once {
-                        None => drop(self.log.append(&user, audience, name, &data, now).await?),
+                        None => drop(
+                            self.cluster
+                                .log
+                                .append(&user, audience, name, &data, now)
+                                .await?,
+                        ),
                         Some(key) => {
-                            let log = &self.log;
+                            let log = &self.cluster.log;
                             drop(
                                 log.append_once(&user, key, audience, name, &data, now)
                                     .await?,
@@ -216,7 +219,7 @@ impl Engine for ClusterEngine {
                 .hub
                 .subscribe(open.stream_no, open.user, &conn, self.streams.queue);
             let started = async {
-                let start = read_start(&*self.log, &open, &conn).await?;
+                let start = read_start(&*self.cluster.log, &open, &conn).await?;
                 // Two transactions here, not one: a fresh device may see an offer twice
                 // (clients ignore an offer whose call id they know).
                 if start.resends_offers() {
@@ -293,7 +296,7 @@ impl Engine for ClusterEngine {
         tokio::spawn(tasks::run_timers(cluster, hub.clone(), shutdown.clone()));
         let live = self.live.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(live) = live {
-            let (url, channel) = (self.url.clone(), self.log.channel());
+            let (url, channel) = (self.url.clone(), self.cluster.log.channel());
             let ready = self.live_ready.clone();
             tokio::spawn(tasks::relay_live(url, channel, live, hub, ready, shutdown));
         }
