@@ -12,7 +12,7 @@ use pqcall_signaling::api::{
     AnswerKemBody, AnswerRequest, CallIdReason, ConfirmKemBody, ConfirmRequest, OfferKemBody,
     OfferRequest,
 };
-use pqcall_signaling::{Core, CoreConfig, Event, Output};
+use pqcall_signaling::{Core, CoreConfig, Event, Output, Valid};
 
 /// What a shell does with outputs; here: print them and hand call events back.
 fn perform(outputs: Vec<Output>, inbox: &mut Vec<(String, Event)>) {
@@ -57,7 +57,7 @@ fn main() -> anyhow::Result<()> {
             commit: kem.commit_b64(),
         },
     };
-    let (res, out) = core.offer(T0, "alice", &alice.conn_id, &req)?;
+    let (res, out) = core.offer(T0, "alice", &alice.conn_id, &Valid::new(req)?)?;
     perform(out, &mut inbox);
     let call_id = res.call_id;
 
@@ -73,7 +73,7 @@ fn main() -> anyhow::Result<()> {
             ct: answer.ct_b64(),
         },
     };
-    let (_, out) = core.answer(T0 + 3000, "bob", &bob.conn_id, &req)?;
+    let (_, out) = core.answer(T0 + 3000, "bob", &bob.conn_id, &Valid::new(req)?)?;
     perform(out, &mut inbox);
 
     println!("alice confirms");
@@ -90,7 +90,7 @@ fn main() -> anyhow::Result<()> {
             tag: confirm.tag_b64(),
         },
     };
-    let (_, out) = core.confirm(T0 + 3100, "alice", &alice.conn_id, &req)?;
+    let (_, out) = core.confirm(T0 + 3100, "alice", &alice.conn_id, &Valid::new(req)?)?;
     perform(out, &mut inbox);
 
     println!("bob confirms");
@@ -108,7 +108,7 @@ fn main() -> anyhow::Result<()> {
             tag: reply.tag_b64(),
         },
     };
-    let (state, out) = core.confirm(T0 + 3200, "bob", &bob.conn_id, &req)?;
+    let (state, out) = core.confirm(T0 + 3200, "bob", &bob.conn_id, &Valid::new(req)?)?;
     perform(out, &mut inbox);
     let Some((_, Event::CallConfirm(c))) = inbox.pop() else {
         anyhow::bail!("no confirm")
@@ -124,10 +124,10 @@ fn main() -> anyhow::Result<()> {
         T0 + 60_000,
         "alice",
         &alice.conn_id,
-        &CallIdReason {
+        &Valid::new(CallIdReason {
             call_id,
             reason: None,
-        },
+        })?,
     )?;
     perform(out, &mut inbox);
     println!("call is {:?}", state.state);

@@ -15,6 +15,21 @@ pub const TICKET_TTL_MS: u64 = 60_000;
 struct Claims {
     sub: String,
     exp: u64,
+    /// The configured audience and issuer, on tokens this server mints (jsonwebtoken
+    /// checks them on the way in).
+    #[serde(default, skip_serializing_if = "Option::is_none", skip_deserializing)]
+    aud: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", skip_deserializing)]
+    iss: Option<String>,
+}
+
+/// The JWS header fields this server reads itself (jsonwebtoken ignores the rest).
+#[derive(Debug, Deserialize)]
+struct RawHeader {
+    /// RFC 7515 §4.1.11: extensions the verifier must understand. This server
+    /// understands none, so a token that names any is refused.
+    #[serde(default)]
+    crit: Option<serde_json::Value>,
 }
 
 /// Verifies tokens and keeps tickets.
@@ -25,6 +40,11 @@ pub struct Auth {
     validation: Validation,
     tickets: Mutex<HashMap<String, (String, Millis)>>,
     ticket_ttl_ms: u64,
+    /// The longest a token may still be valid, in seconds (0: no limit).
+    max_lifetime_secs: u64,
+    /// What minted tokens name as `aud` and `iss`.
+    audience: Option<String>,
+    issuer: Option<String>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -46,18 +66,59 @@ pub fn random_hex32() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// `exp` and `sub` required, `nbf` checked when present, 5 s of leeway for clocks.
+fn validation(alg: Algorithm) -> Validation {
+    let mut v = Validation::new(alg);
+    v.set_required_spec_claims(&["exp", "sub"]);
+    v.validate_nbf = true;
+    v.leeway = 5;
+    v
+}
+
+/// Whether the token's header names critical extensions (`crit`).
+fn has_crit(token: &str) -> bool {
+    use base64::Engine as _;
+    let head = token.split('.').next().unwrap_or_default();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(head);
+    let header = bytes
+        .ok()
+        .and_then(|b| serde_json::from_slice::<RawHeader>(&b).ok());
+    header.is_some_and(|h| h.crit.is_some())
+}
+
 impl Auth {
+    /// The rules of `config`: the ticket lifetime, the audience and issuer tokens must
+    /// name, and their longest lifetime.
+    pub fn configured(mut self, config: &crate::Config) -> Self {
+        self = self.with_ticket_ttl(config.ticket_ttl_ms);
+        let mut required = vec!["exp", "sub"];
+        if let Some(aud) = config.jwt_audience.as_deref().filter(|a| !a.is_empty()) {
+            self.validation.set_audience(&[aud]);
+            self.audience = Some(aud.to_owned());
+            required.push("aud");
+        }
+        if let Some(iss) = config.jwt_issuer.as_deref().filter(|i| !i.is_empty()) {
+            self.validation.set_issuer(&[iss]);
+            self.issuer = Some(iss.to_owned());
+            required.push("iss");
+        }
+        self.validation.set_required_spec_claims(&required);
+        self.max_lifetime_secs = config.jwt_max_lifetime_secs;
+        self
+    }
+
     /// HS256 with this secret; only HS256 tokens are accepted.
     pub fn hs256(secret: &[u8]) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        validation.leeway = 5;
+        let validation = validation(Algorithm::HS256);
         Auth {
             encoding: Some(EncodingKey::from_secret(secret)),
             decoding: DecodingKey::from_secret(secret),
             validation,
             tickets: Mutex::new(HashMap::new()),
             ticket_ttl_ms: TICKET_TTL_MS,
+            max_lifetime_secs: 0,
+            audience: None,
+            issuer: None,
         }
     }
 
@@ -75,22 +136,35 @@ impl Auth {
             }
         };
         let decoding = decoding.map_err(|e| format!("bad public key: {e}"))?;
-        let mut validation = Validation::new(alg);
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        validation.leeway = 5;
+        let validation = validation(alg);
         Ok(Auth {
             encoding: None,
             decoding,
             validation,
             tickets: Mutex::new(HashMap::new()),
             ticket_ttl_ms: TICKET_TTL_MS,
+            max_lifetime_secs: 0,
+            audience: None,
+            issuer: None,
         })
     }
 
     /// The user of a valid `Authorization: Bearer` token.
     pub fn verify(&self, token: &str) -> Result<String, Error> {
+        if has_crit(token) {
+            return Err(unauthorized(
+                "invalid token: critical header extensions (crit) are not supported",
+            ));
+        }
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| unauthorized(&format!("invalid token: {e}")))?;
+        let now = crate::clock::now_ms() / 1000;
+        let limit = now + self.max_lifetime_secs + self.validation.leeway;
+        if self.max_lifetime_secs > 0 && data.claims.exp > limit {
+            return Err(unauthorized(
+                "invalid token: it expires later than this server allows (--jwt-max-lifetime-secs)",
+            ));
+        }
         check_subject(&data.claims.sub)?;
         Ok(data.claims.sub)
     }
@@ -102,6 +176,8 @@ impl Auth {
         let claims = Claims {
             sub: user.to_owned(),
             exp,
+            aud: self.audience.clone(),
+            iss: self.issuer.clone(),
         };
         let key = self.encoding.as_ref().ok_or_else(|| {
             Error::Unavailable("this server verifies tokens but cannot mint them".into())

@@ -262,6 +262,18 @@ impl EventStream {
         self.inner = None;
     }
 
+    /// The stream as a [`Stream`] of what [`EventStream::next`] returns, ending after
+    /// [`EventStream::close`] (or once the server refuses it for good).
+    pub fn into_stream(self) -> impl Stream<Item = Result<StreamItem, ClientError>> + Send {
+        futures_util::stream::unfold(Some(self), |s| async move {
+            let mut s = s?;
+            match s.next().await {
+                Err(ClientError::Closed) => None,
+                item => Some((item, Some(s))),
+            }
+        })
+    }
+
     /// Ends the stream for good.
     pub fn close(&mut self) {
         self.closed = true;
@@ -346,27 +358,21 @@ impl EventStream {
                     if !e.id.is_empty() {
                         self.last_id = Some(e.id.clone());
                     }
-                    let decode = |reason: String| ClientError::Decode {
+                    let id = (!e.id.is_empty()).then(|| e.id.clone());
+                    let decode = |x: serde_json::Error| ClientError::Decode {
                         name: e.event.clone(),
-                        reason,
+                        reason: x.to_string(),
                     };
-                    return match e.event.as_str() {
-                        "hello" => {
-                            let h: Hello =
-                                serde_json::from_str(&e.data).map_err(|x| decode(x.to_string()))?;
+                    let event = Event::parse(&e.event, &e.data).map_err(decode)?;
+                    return Ok(match event {
+                        Event::Hello(h) => {
                             self.conn_id = Some(h.conn_id.clone());
                             self.failures = 0;
-                            Ok(StreamItem::Hello(h))
+                            StreamItem::Hello(h)
                         }
-                        "reset" => Ok(StreamItem::Reset(
-                            serde_json::from_str(&e.data).map_err(|x| decode(x.to_string()))?,
-                        )),
-                        name => Ok(StreamItem::Event {
-                            id: (!e.id.is_empty()).then(|| e.id.clone()),
-                            event: Event::parse(name, &e.data)
-                                .map_err(|x| decode(x.to_string()))?,
-                        }),
-                    };
+                        Event::Reset(r) => StreamItem::Reset(r),
+                        event => StreamItem::Event { id, event },
+                    });
                 }
                 Some(Err(err)) => {
                     tracing::debug!(error = %err, "event stream broke: resuming");

@@ -104,6 +104,44 @@ pub struct Config {
     /// slots free themselves and another node closes their connections after this.
     #[arg(long, env = "PQCALL_STREAM_LEASE_MS", default_value_t = 30_000)]
     pub stream_lease_ms: u64,
+    /// Bytes of events kept per user for resume; the oldest go first.
+    #[arg(long, env = "PQCALL_MAX_LOG_BYTES_PER_USER", default_value_t = 4 << 20)]
+    pub max_log_bytes_per_user: usize,
+    /// Bytes of events kept for all users together. Over it, requests that would log
+    /// more are refused with 503 `server_busy` until the window makes room.
+    #[arg(long, env = "PQCALL_MAX_LOG_BYTES", default_value_t = 256 << 20)]
+    pub max_log_bytes: usize,
+    /// Connection ids one user may hold (open, or in their grace period); a new one
+    /// past it ends the grace of the user's longest-idle one.
+    #[arg(long, env = "PQCALL_MAX_CONN_IDS_PER_USER", default_value_t = 64)]
+    pub max_conn_ids_per_user: usize,
+    /// Seconds a client has to send a request's headers, and that an idle keep-alive
+    /// connection stays open waiting for its next request.
+    #[arg(long, env = "PQCALL_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+    /// Seconds a client has to send a request's body.
+    #[arg(long, env = "PQCALL_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    pub body_timeout_secs: u64,
+    /// Seconds a write to a client may wait (a reader that stopped reading); then the
+    /// connection is closed.
+    #[arg(long, env = "PQCALL_WRITE_TIMEOUT_SECS", default_value_t = 30)]
+    pub write_timeout_secs: u64,
+    /// Open TCP connections in all; more are closed as they arrive.
+    #[arg(long, env = "PQCALL_MAX_CONNECTIONS", default_value_t = 8192)]
+    pub max_connections: usize,
+    /// Open TCP connections per client IP address (behind a proxy, raise it: every
+    /// client has the proxy's address).
+    #[arg(long, env = "PQCALL_MAX_CONNECTIONS_PER_IP", default_value_t = 512)]
+    pub max_connections_per_ip: usize,
+    /// The `aud` every token must name; without it, tokens that carry `aud` are refused.
+    #[arg(long, env = "PQCALL_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+    /// The `iss` every token must have.
+    #[arg(long, env = "PQCALL_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// The longest a token may be valid from now (`exp`), in seconds; 0: no limit.
+    #[arg(long, env = "PQCALL_JWT_MAX_LIFETIME_SECS", default_value_t = 86_400)]
+    pub jwt_max_lifetime_secs: u64,
 }
 
 impl Default for Config {
@@ -136,6 +174,17 @@ impl Default for Config {
             rate_burst: 100,
             ticket_ttl_ms: 60_000,
             stream_lease_ms: 30_000,
+            max_log_bytes_per_user: 4 << 20,
+            max_log_bytes: 256 << 20,
+            max_conn_ids_per_user: 64,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            write_timeout_secs: 30,
+            max_connections: 8192,
+            max_connections_per_ip: 512,
+            jwt_audience: None,
+            jwt_issuer: None,
+            jwt_max_lifetime_secs: 86_400,
         }
     }
 }
@@ -149,7 +198,17 @@ impl Config {
             conn_grace_ms: self.conn_grace_ms,
             offers_per_minute: self.offers_per_minute,
             max_ringing_per_caller: self.max_ringing,
+            max_conn_ids_per_user: self.max_conn_ids_per_user,
             ..pqcall_signaling::CoreConfig::default()
+        }
+    }
+
+    /// The replay window of each user's event log.
+    pub fn log_config(&self) -> pqcall_signaling::LogConfig {
+        pqcall_signaling::LogConfig {
+            max_events: self.replay_events,
+            max_age_ms: self.replay_secs * 1000,
+            max_bytes: self.max_log_bytes_per_user,
         }
     }
 }

@@ -44,6 +44,9 @@ impl IntoResponse for ApiError {
         let mut res = (status(&self.0), axum::Json(ErrorBody::from(&self.0))).into_response();
         if let Error::RateLimited {
             retry_after_secs, ..
+        }
+        | Error::Busy {
+            retry_after_secs, ..
         } = self.0
             && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
         {

@@ -1,6 +1,7 @@
 //! Live fan-out to open streams. Each stream has a bounded queue; a stream whose queue
-//! is full is ended (its client resumes from its last id), so memory never grows
-//! because one reader stopped.
+//! is full is cut off at once (its response ends with an error, which closes the
+//! connection without writing what was queued; its client resumes from its last id),
+//! so memory never grows because one reader stopped.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use prometheus_client::metrics::counter::Counter;
 
 use pqcall_signaling::{Audience, EventId};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// One event ready to frame.
 #[derive(Debug)]
@@ -23,17 +25,27 @@ pub struct Frame {
     pub data: String,
 }
 
-pub(crate) struct Sub {
+struct Sub {
     /// The stream's number on this node.
-    pub(crate) id: u64,
+    id: u64,
     /// The connection id it serves.
-    pub(crate) conn: String,
+    conn: String,
     tx: mpsc::Sender<Arc<Frame>>,
+    cut: CancellationToken,
+}
+
+/// A stream's live queue, and the token that says it was cut off for falling behind.
+#[derive(Debug)]
+pub struct LiveQueue {
+    /// Frames to send, in order.
+    pub rx: mpsc::Receiver<Arc<Frame>>,
+    /// Cancelled when the hub cut the stream off (its queue was full).
+    pub cut: CancellationToken,
 }
 
 /// Open streams by user.
 pub struct Hub {
-    pub(crate) subs: Mutex<HashMap<String, Vec<Sub>>>,
+    subs: Mutex<HashMap<String, Vec<Sub>>>,
     next: AtomicU64,
     slow_ends: Counter<u64, AtomicU64>,
     delivered: Counter<u64, AtomicU64>,
@@ -64,21 +76,17 @@ impl Hub {
     }
 
     /// Registers stream `id` (from [`Hub::reserve_id`]) of `user`'s connection `conn`.
-    pub fn subscribe(
-        &self,
-        id: u64,
-        user: &str,
-        conn: &str,
-        capacity: usize,
-    ) -> mpsc::Receiver<Arc<Frame>> {
+    pub fn subscribe(&self, id: u64, user: &str, conn: &str, capacity: usize) -> LiveQueue {
         let (tx, rx) = mpsc::channel(capacity.max(1));
+        let cut = CancellationToken::new();
         let mut subs = self.subs.lock().unwrap_or_else(|p| p.into_inner());
         subs.entry(user.to_owned()).or_default().push(Sub {
             id,
             conn: conn.to_owned(),
             tx,
+            cut: cut.clone(),
         });
-        rx
+        LiveQueue { rx, cut }
     }
 
     /// Removes a stream.
@@ -107,7 +115,8 @@ impl Hub {
                 }
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     self.slow_ends.inc();
-                    tracing::info!(conn = %s.conn, "stream queue full: ending the stream");
+                    tracing::info!(conn = %s.conn, "stream queue full: cutting the stream off");
+                    s.cut.cancel();
                     false
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => false,
@@ -122,6 +131,18 @@ impl Hub {
     pub fn streams_of(&self, user: &str) -> usize {
         let subs = self.subs.lock().unwrap_or_else(|p| p.into_inner());
         subs.get(user).map_or(0, Vec::len)
+    }
+
+    /// Every open stream: its user, connection id and number (a cluster renews their
+    /// leases).
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    pub fn streams(&self) -> Vec<(String, String, u64)> {
+        let subs = self.subs.lock().unwrap_or_else(|p| p.into_inner());
+        let mut all = Vec::new();
+        for (user, v) in subs.iter() {
+            all.extend(v.iter().map(|s| (user.clone(), s.conn.clone(), s.id)));
+        }
+        all
     }
 
     /// Open streams in total.

@@ -32,10 +32,12 @@ mod clock;
 mod config;
 mod engine;
 mod error;
+pub mod event_log;
 mod hub;
 mod metrics;
 pub mod openapi;
 mod routes;
+mod serve;
 mod sse;
 mod state;
 pub mod store;
@@ -46,9 +48,9 @@ pub mod store;
 pub use engine::cluster;
 
 use std::future::Future;
-use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 pub use auth::Auth;
 pub use config::Config;
@@ -59,27 +61,27 @@ pub use routes::{Access, RouteInfo, api_router, router, routes};
 pub use state::AppState;
 pub use store::{ChatStore, MemoryStore, SqliteStore};
 
-/// Serves `state` on `listener` until `shutdown` completes; then ends every stream and
-/// returns once open requests have finished.
+/// Serves `state` on `listener` (HTTP/1.1 and h2c, with the connection limits of its
+/// [`Config`]) until `shutdown` completes; then ends every stream and returns once open
+/// requests have finished.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let token = state.shutdown_token();
     state.start();
     let app = router(state.clone());
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let limits = serve::ConnLimits::of(&state.0.config);
+    let stop = CancellationToken::new();
+    let stopping = stop.clone();
+    tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down: ending every stream");
-        token.cancel();
+        state.shutdown_token().cancel();
         state.0.hub.close_all();
-    })
-    .await
+        stopping.cancel();
+    });
+    serve::serve(listener, app, limits, stop).await
 }
 
 /// Serves `state` on a free port of 127.0.0.1 in a task until `shutdown` completes: the

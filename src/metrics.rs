@@ -41,6 +41,7 @@ pub struct Metrics {
     latency: Family<RouteLabel, Histogram>,
     tasks: Gauge,
     connections: Gauge,
+    log_bytes: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -65,7 +66,13 @@ impl Default for Metrics {
             registry: Registry::default(),
             tasks: Gauge::default(),
             connections: Gauge::default(),
+            log_bytes: Gauge::default(),
         };
+        registry.register(
+            "event_log_bytes",
+            "Bytes of events held for resume in this node's memory (one-node mode)",
+            m.log_bytes.clone(),
+        );
         registry.register(
             "runtime_alive_tasks",
             "Tasks alive in the server's runtime (streams, timers, connections)",
@@ -111,9 +118,18 @@ impl Metrics {
             .observe(seconds);
     }
 
-    /// Sets the gauges read at scrape time: open streams, tasks, connections and calls.
-    pub fn set_gauges(&self, open_streams: usize, tasks: Option<usize>, counts: Option<Counts>) {
+    /// Sets the gauges read at scrape time: open streams, tasks, log bytes, connections
+    /// and calls.
+    pub fn set_gauges(
+        &self,
+        open_streams: usize,
+        (tasks, log_bytes): (Option<usize>, Option<u64>),
+        counts: Option<Counts>,
+    ) {
         self.open_streams.set(open_streams as i64);
+        if let Some(bytes) = log_bytes {
+            self.log_bytes.set(bytes as i64);
+        }
         if let Some(tasks) = tasks {
             self.tasks.set(tasks as i64);
         }

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use axum::response::sse::Event as SseEvent;
+use pqcall_signaling::Event;
 use pqcall_signaling::stream::Opening;
 
 use crate::hub::Frame;
@@ -16,25 +17,19 @@ pub(crate) fn to_sse(f: &Frame) -> SseEvent {
     }
 }
 
-fn json(v: &impl serde::Serialize) -> String {
-    serde_json::to_string(v).unwrap_or_default()
-}
-
 /// `hello`, then a `reset` or the replayed events.
 pub(crate) fn first_events(o: Opening) -> Vec<SseEvent> {
-    let hello = SseEvent::default().retry(Duration::from_millis(o.retry_ms));
-    let hello = match o.hello_id {
-        Some(id) => hello.id(id.to_string()),
-        None => hello,
+    let frame = SseEvent::default().retry(Duration::from_millis(o.retry_ms));
+    let frame = match o.hello_id {
+        Some(id) => frame.id(id.to_string()),
+        None => frame,
     };
-    let mut first = vec![hello.event("hello").data(json(&o.hello))];
-    if let Some((id, reset)) = &o.reset {
-        first.push(
-            SseEvent::default()
-                .id(id.to_string())
-                .event("reset")
-                .data(json(reset)),
-        );
+    let hello = Event::Hello(o.hello);
+    let mut first = vec![frame.event(hello.name()).data(hello.data_json())];
+    if let Some((id, reset)) = o.reset {
+        let reset = Event::Reset(reset);
+        let e = SseEvent::default().id(id.to_string());
+        first.push(e.event(reset.name()).data(reset.data_json()));
     }
     let replay = o.replay.into_iter();
     first.extend(replay.map(|e| {

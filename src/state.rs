@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use pqcall_signaling::{Core, Error, LogConfig, Output, Scope};
+use pqcall_signaling::{Core, Error, Output, Scope};
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Auth;
@@ -76,7 +76,7 @@ impl AppState {
                 )));
             }
         };
-        let auth = Arc::new(auth.with_ticket_ttl(config.ticket_ttl_ms));
+        let auth = Arc::new(auth.configured(&config));
         let metrics = Metrics::default();
         let hub = Arc::new(Self::hub(&metrics));
         let shutdown = CancellationToken::new();
@@ -98,7 +98,7 @@ impl AppState {
 
     /// Any combination of configuration, token keys and chat store, on one node.
     pub fn build(config: Config, auth: Auth, store: Arc<dyn ChatStore>) -> Self {
-        let auth = Arc::new(auth.with_ticket_ttl(config.ticket_ttl_ms));
+        let auth = Arc::new(auth.configured(&config));
         let metrics = Metrics::default();
         let hub = Arc::new(Self::hub(&metrics));
         let shutdown = CancellationToken::new();
@@ -119,15 +119,12 @@ impl AppState {
         auth: &Arc<Auth>,
         shutdown: &CancellationToken,
     ) -> Local {
-        let log = LogConfig {
-            max_events: config.replay_events,
-            max_age_ms: config.replay_secs * 1000,
-        };
+        let log = config.log_config();
         let rate = (config.rate_per_sec, config.rate_burst);
         let streams = StreamLimits::of(config);
         Local::new(
             config.core_config(),
-            log,
+            (log, config.max_log_bytes),
             rate,
             streams,
             hub.clone(),
@@ -243,6 +240,13 @@ impl AppState {
     /// 429 `rate_limited` when `user` has used up its requests.
     pub(crate) async fn check_rate(&self, user: &str) -> Result<(), Error> {
         self.0.engine.check_rate(user).await
+    }
+
+    /// Admits a request that logs events: the user's rate (429), then the memory budget
+    /// for events (503 `server_busy`), before anything changes.
+    pub(crate) async fn admit(&self, user: &str) -> Result<(), Error> {
+        self.0.engine.check_rate(user).await?;
+        self.0.engine.check_budget()
     }
 
     /// Connections and calls by state.

@@ -7,8 +7,8 @@ mod common;
 
 use common::{Events, next, open, post};
 use pqcall::cluster::RedisLog;
+use pqcall::event_log::conformance;
 use pqcall::store::{PostgresStore, conformance as store_conformance};
-use pqcall_signaling::log::conformance;
 use serde_json::{Value, json};
 
 /// A node's configuration on the test Redis and PostgreSQL.
@@ -224,8 +224,9 @@ async fn events_cross_nodes_live_exactly_once() {
 /// member gets `message.new` exactly once, and later retries fan out nothing new.
 #[tokio::test]
 async fn a_retried_send_finishes_a_cut_short_fan_out_exactly_once() {
+    use pqcall::event_log::EventLog;
     use pqcall::store::ChatStore;
-    use pqcall_signaling::{EventLog, LogConfig, Output, chat};
+    use pqcall_signaling::{Output, chat};
     let Some((base, state, _)) = start_node(std::future::pending()).await else {
         eprintln!("SKIPPED: Redis or PostgreSQL does not answer");
         return;
@@ -275,10 +276,7 @@ async fn a_retried_send_finishes_a_cut_short_fan_out_exactly_once() {
     assert!(inserted);
     let conv = store.conversation(&conv_id).await.unwrap().unwrap();
     let config = cluster_config();
-    let log_cfg = LogConfig {
-        max_events: config.replay_events,
-        max_age_ms: config.replay_secs * 1000,
-    };
+    let log_cfg = config.log_config();
     let log = RedisLog::connect(&redis_url(), &config.redis_prefix, log_cfg)
         .await
         .unwrap();

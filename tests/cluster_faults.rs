@@ -170,6 +170,7 @@ async fn shared(url: &str, prefix: &str) -> (Arc<RedisLog>, Cluster) {
     let cfg = LogConfig {
         max_events: 100,
         max_age_ms: 60_000,
+        ..LogConfig::default()
     };
     let log = Arc::new(RedisLog::connect(url, prefix, cfg).await.unwrap());
     let shared = Cluster::new(log.clone(), CoreConfig::default(), 60_000);

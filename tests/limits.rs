@@ -119,6 +119,7 @@ async fn a_stalled_reader_is_cut_off_and_resumes_without_loss() {
     let (base, state) = serve(Config {
         stream_queue: 16,
         replay_events: 20_000,
+        max_log_bytes_per_user: 64 << 20,
         ..Config::default()
     })
     .await;
@@ -300,10 +301,12 @@ async fn openapi_document_lists_every_endpoint_with_schemas() {
             "/api/events",
             "/api/messages/load",
             "/api/messages/send",
+            "/api/openapi.json",
             "/api/server/publish",
             "/api/typing/start",
             "/api/typing/stop",
             "/healthz",
+            "/metrics",
         ]
     );
     let schemas = doc["components"]["schemas"].as_object().unwrap();

@@ -19,6 +19,10 @@ struct Proc {
 }
 
 async fn spawn(db: &std::path::Path) -> Proc {
+    spawn_with(db, &[]).await
+}
+
+async fn spawn_with(db: &std::path::Path, flags: &[&str]) -> Proc {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pqcall"))
         .args([
             "serve",
@@ -29,6 +33,7 @@ async fn spawn(db: &std::path::Path) -> Proc {
             "--database",
         ])
         .arg(db)
+        .args(flags)
         .env("PQCALL_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -192,4 +197,112 @@ async fn sigterm_ends_open_streams_and_exits() {
             .expect("the stream ends");
         assert!(end.is_none_or(|e| e.is_err()));
     }
+}
+
+/// The server's resident memory, from `/proc/<pid>/status`, in MiB.
+fn rss_mib(p: &Proc) -> f64 {
+    let pid = p.child.id().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb / 1024.0
+}
+
+/// One account floods made-up users (a conversation with 255 invented members, 16 KiB
+/// messages as fast as it can) for `PQCALL_FLOOD_SECS` (5 by default; HARDENING.md has a
+/// 60 s run), then holds 15 resumed streams that never read on a user with a full
+/// replay window: the server's memory stays within a stated bound throughout.
+#[tokio::test]
+async fn memory_stays_bounded_under_a_flood_of_made_up_recipients() {
+    let secs: u64 = std::env::var("PQCALL_FLOOD_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let dir = tempfile::tempdir().unwrap();
+    let rate = ["--rate-per-sec", "100000", "--rate-burst", "100000"];
+    let p = spawn_with(&dir.path().join("chat.db"), &rate).await;
+    let (mallory, victim) = (token("mallory").await, token("victim").await);
+    let ghosts: Vec<String> = (0..255).map(|i| format!("ghost-{i}")).collect();
+    let (_, conv) = post(
+        &p.base,
+        &mallory,
+        "/api/conversations/create",
+        json!({"members": ghosts}),
+    )
+    .await;
+    let ghost_room = conv["conversation_id"].as_str().unwrap().to_owned();
+    let before = rss_mib(&p);
+    let body = "x".repeat(16 * 1024);
+    let (mut sent, mut refused) = (0u64, 0u64);
+    let until = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while tokio::time::Instant::now() < until {
+        let send = json!({"conversation_id": ghost_room, "body": body, "client_msg_id": format!("m{sent}-{refused}")});
+        match post(&p.base, &mallory, "/api/messages/send", send).await.0 {
+            200 => sent += 1,
+            _ => refused += 1,
+        }
+    }
+    let flooded = rss_mib(&p);
+    eprintln!(
+        "flood: {sent} sends accepted, {refused} refused; RSS {before:.0} -> {flooded:.0} MiB"
+    );
+    // Before the fix each accepted send kept 255 copies: 4 MiB per send.
+    assert!(sent > 20, "the flood ran ({sent} sends)");
+    assert!(
+        flooded - before < 64.0,
+        "RSS grew {:.0} MiB",
+        flooded - before
+    );
+
+    // A user with a full replay window, and 15 streams resumed from its start that
+    // never read: each replay is at most the user's log budget (4 MiB).
+    let mut live = open_stream(&p.base, "victim", None).await;
+    common::next(&mut live).await; // hello
+    let (_, room) = post(
+        &p.base,
+        &victim,
+        "/api/conversations/create",
+        json!({"members": []}),
+    )
+    .await;
+    let room = room["conversation_id"].as_str().unwrap().to_owned();
+    let mut ids = Vec::new();
+    for i in 0..600 {
+        let send = json!({"conversation_id": room, "body": body, "client_msg_id": format!("v{i}")});
+        let (st, _) = post(&p.base, &victim, "/api/messages/send", send).await;
+        assert_eq!(st, 200);
+        ids.push(common::next(&mut live).await.id);
+    }
+    // The window holds the newest ~250 (4 MiB): resume from inside it.
+    let from = &ids[600 - 230];
+    let full = rss_mib(&p);
+    let addr = p.base.trim_start_matches("http://").to_owned();
+    let mut stalled = Vec::new();
+    for _ in 0..15 {
+        let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let req = format!(
+            "GET /api/events?last_event_id={from} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {victim}\r\n\r\n",
+        );
+        tokio::io::AsyncWriteExt::write_all(&mut tcp, req.as_bytes())
+            .await
+            .unwrap();
+        stalled.push(tcp);
+    }
+    // Wait until the server holds them all.
+    let held = async {
+        while common::metric(&p.base, "pqcall_open_streams").await < 16.0 {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), held)
+        .await
+        .unwrap();
+    let resumed = rss_mib(&p);
+    eprintln!("15 stalled resumes: RSS {full:.0} -> {resumed:.0} MiB");
+    assert!(common::metric(&p.base, "pqcall_replays_total").await >= 15.0);
+    assert!(resumed - full < 96.0, "RSS grew {:.0} MiB", resumed - full);
+    drop(stalled);
 }

@@ -5,17 +5,17 @@
 
 use libfuzzer_sys::fuzz_target;
 use pqcall_signaling::api::*;
-use pqcall_signaling::{Core, CoreConfig, Error, SequentialIds, chat, publish};
+use pqcall_signaling::{Core, CoreConfig, Error, SequentialIds, Valid, Validate, chat, publish};
 
 /// A peer's bad input is the peer's fault: a client error, never `unavailable` (5xx).
 fn code(e: &Error) {
     assert_ne!(e.code(), "unavailable", "{e:?}");
 }
 
-fn parse<T: serde::de::DeserializeOwned + Validate>(data: &[u8]) -> Option<T> {
+fn parse<T: serde::de::DeserializeOwned + Validate>(data: &[u8]) -> Option<Valid<T>> {
     match parse_body::<T>(data) {
-        Ok(t) => match t.check() {
-            Ok(()) => Some(t),
+        Ok(t) => match Valid::new(t) {
+            Ok(t) => Some(t),
             Err(e) => {
                 code(&e);
                 None
@@ -37,7 +37,7 @@ fuzz_target!(|input: &[u8]| {
     let (alice, _) = core.connect(t, "alice", None, true);
     let (bob, _) = core.connect(t, "bob", None, true);
     // A ringing call from alice to bob, id 000…003, for the bodies that name a call.
-    let ring = OfferRequest {
+    let ring = Valid::new(OfferRequest {
         to: "bob".into(),
         sdp: "v=0\r\n".into(),
         kem: OfferKemBody {
@@ -45,7 +45,8 @@ fuzz_target!(|input: &[u8]| {
             ek: "A".repeat(1580) + "==",
             commit: "A".repeat(43) + "=",
         },
-    };
+    })
+    .expect("a well-formed offer");
     let _ = core.offer(t, "alice", &alice.conn_id, &ring);
     let r = |res: Result<(), Error>| {
         if let Err(e) = res {

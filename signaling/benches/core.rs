@@ -7,7 +7,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use pqcall_signaling::api::{IceCandidate, IceRequest, OfferKemBody, OfferRequest};
-use pqcall_signaling::{Audience, Core, CoreConfig, EventLog, LogConfig, MemoryLog};
+use pqcall_signaling::{Audience, Core, CoreConfig, LogConfig, MemoryLog, Valid};
 use std::hint::black_box;
 
 const T0: u64 = 1_700_000_000_000;
@@ -32,7 +32,7 @@ fn routed(c: &mut Criterion) {
         max_ringing_per_caller: usize::MAX,
         ..CoreConfig::default()
     };
-    let req = offer();
+    let req = Valid::new(offer()).unwrap();
     // A warm core: chunks of 5000 offers into one core (calls accumulate as they
     // would while ringing); building and dropping the core is not timed.
     c.bench_function("core/offer_routed", |b| {
@@ -61,15 +61,16 @@ fn routed(c: &mut Criterion) {
     let (a, _) = core.connect(T0, "alice", None, true);
     let (b1, _) = core.connect(T0, "bob", None, true);
     let (res, _) = core.offer(T0, "alice", &a.conn_id, &req).unwrap();
-    let ans = pqcall_signaling::api::AnswerRequest {
+    let ans = Valid::new(pqcall_signaling::api::AnswerRequest {
         call_id: res.call_id.clone(),
         sdp: "v=0".into(),
         kem: pqcall_signaling::api::AnswerKemBody {
             ct: pqcall_crypto::wire::encode(&[0; 1088]),
         },
-    };
+    })
+    .unwrap();
     core.answer(T0, "bob", &b1.conn_id, &ans).unwrap();
-    let ice = IceRequest {
+    let ice = Valid::new(IceRequest {
         call_id: res.call_id,
         candidates: vec![IceCandidate {
             candidate: "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host".into(),
@@ -78,7 +79,8 @@ fn routed(c: &mut Criterion) {
             username_fragment: None,
         }],
         done: None,
-    };
+    })
+    .unwrap();
     c.bench_function("core/ice_routed", |b| {
         b.iter(|| black_box(core.ice(T0, "alice", &a.conn_id, &ice).unwrap()))
     });
@@ -88,26 +90,23 @@ fn replay(c: &mut Criterion) {
     let log = MemoryLog::new(LogConfig::default(), 1);
     let mut ids = vec![];
     for i in 0..1000u64 {
-        let e = pollster::block_on(log.append(
+        let e = log.append(
             "bob",
             Audience::All,
             "app.n",
             &format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(200)),
             T0,
-        ))
-        .unwrap();
+        );
         ids.push(e.id.to_string());
     }
     c.bench_function("log/append", |b| {
-        b.iter(|| {
-            pollster::block_on(log.append("carol", Audience::All, "app.n", "{}", T0)).unwrap()
-        })
+        b.iter(|| log.append("carol", Audience::All, "app.n", "{}", T0))
     });
     c.bench_function("log/replay_100_of_1000", |b| {
-        b.iter(|| black_box(pollster::block_on(log.replay("bob", &ids[899], "c", T0)).unwrap()))
+        b.iter(|| black_box(log.replay("bob", &ids[899], "c", T0)))
     });
     c.bench_function("log/replay_empty_suffix", |b| {
-        b.iter(|| black_box(pollster::block_on(log.replay("bob", &ids[999], "c", T0)).unwrap()))
+        b.iter(|| black_box(log.replay("bob", &ids[999], "c", T0)))
     });
 }
 

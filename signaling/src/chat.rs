@@ -10,6 +10,7 @@ use crate::event::{ConversationCreated, Event, MemberJoined, MessageNew};
 use crate::ids::Millis;
 use crate::log::Audience;
 use crate::output::{Output, deliver};
+use crate::valid::Valid;
 
 /// A conversation as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,9 +50,8 @@ pub fn create(
     now: Millis,
     creator: &str,
     id: String,
-    req: &CreateConversationRequest,
+    req: &Valid<CreateConversationRequest>,
 ) -> Result<(Conversation, Vec<Output>), Error> {
-    req.validate()?;
     let mut members = vec![creator.to_owned()];
     for m in &req.members {
         if !members.contains(m) {
@@ -126,9 +126,8 @@ pub fn send(
     now: Millis,
     conv: &Conversation,
     user: &str,
-    req: &SendRequest,
+    req: &Valid<SendRequest>,
 ) -> Result<NewMessage, Error> {
-    req.validate()?;
     conv.check_member(user)?;
     Ok(NewMessage {
         conversation_id: conv.id.clone(),

@@ -8,6 +8,9 @@ pub enum Error {
     /// 401: no, bad, expired or wrong-alg token; bad ticket.
     #[error("{0}")]
     Unauthorized(String),
+    /// 408: the body did not arrive in time.
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
     /// 413: body over the limit.
     #[error("request body exceeds {limit} bytes")]
     PayloadTooLarge {
@@ -67,6 +70,15 @@ pub enum Error {
         /// The existing call.
         call_id: String,
     },
+    /// 503: the server's memory budget for events is spent; retry after this many
+    /// seconds (the replay window frees room as it moves).
+    #[error("server busy: {what}")]
+    Busy {
+        /// What budget is spent.
+        what: &'static str,
+        /// Seconds until a retry can succeed.
+        retry_after_secs: u64,
+    },
     /// 503: a log or store behind the core is unavailable.
     #[error("backend unavailable: {0}")]
     Unavailable(String),
@@ -77,6 +89,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Unauthorized(_) => "unauthorized",
+            Error::RequestTimeout => "request_timeout",
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::InvalidJson(_) => "invalid_json",
             Error::MissingField(_) => "missing_field",
@@ -89,6 +102,7 @@ impl Error {
             Error::NotAParticipant => "not_a_participant",
             Error::InvalidState(_) => "invalid_state",
             Error::Glare { .. } => "glare",
+            Error::Busy { .. } => "server_busy",
             Error::Unavailable(_) => "unavailable",
         }
     }
@@ -97,6 +111,7 @@ impl Error {
     pub fn http_status(&self) -> u16 {
         match self {
             Error::Unauthorized(_) => 401,
+            Error::RequestTimeout => 408,
             Error::PayloadTooLarge { .. } => 413,
             Error::InvalidJson(_) | Error::MissingField(_) | Error::InvalidField { .. } => 400,
             Error::BadLength { .. } => 422,
@@ -104,7 +119,7 @@ impl Error {
             Error::UnknownCall | Error::UnknownConversation => 404,
             Error::Forbidden(_) | Error::NotAParticipant => 403,
             Error::InvalidState(_) | Error::Glare { .. } => 409,
-            Error::Unavailable(_) => 503,
+            Error::Busy { .. } | Error::Unavailable(_) => 503,
         }
     }
 

@@ -164,6 +164,10 @@ pub enum Event {
     MessageNew(MessageNew),
     /// `typing`
     Typing(Typing),
+    /// `hello`: the first event of every stream (never logged).
+    Hello(Hello),
+    /// `reset`: the stream's position could not be resumed (never logged).
+    Reset(Reset),
     /// `app.<name>`, published by the embedding application.
     App {
         /// The full event name, starting with `app.`.
@@ -189,6 +193,8 @@ impl Event {
             Event::MemberJoined(_) => "conversation.member_joined",
             Event::MessageNew(_) => "message.new",
             Event::Typing(_) => "typing",
+            Event::Hello(_) => "hello",
+            Event::Reset(_) => "reset",
             Event::App { name, .. } => name,
         }
     }
@@ -223,6 +229,8 @@ impl Event {
             Event::MemberJoined(e) => serde_json::to_string(e),
             Event::MessageNew(e) => serde_json::to_string(e),
             Event::Typing(e) => serde_json::to_string(e),
+            Event::Hello(e) => serde_json::to_string(e),
+            Event::Reset(e) => serde_json::to_string(e),
             Event::App { data, .. } => serde_json::to_string(data),
         };
         // These types serialize infallibly (string keys, no non-finite floats).
@@ -244,6 +252,8 @@ impl Event {
             "conversation.member_joined" => Event::MemberJoined(serde_json::from_str(data)?),
             "message.new" => Event::MessageNew(serde_json::from_str(data)?),
             "typing" => Event::Typing(serde_json::from_str(data)?),
+            "hello" => Event::Hello(serde_json::from_str(data)?),
+            "reset" => Event::Reset(serde_json::from_str(data)?),
             other => Event::App {
                 name: other.to_owned(),
                 data: serde_json::from_str(data)?,

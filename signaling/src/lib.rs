@@ -5,7 +5,8 @@
 //!
 //! | file | holds |
 //! |---|---|
-//! | `api.rs` | request and response bodies, validation, error codes |
+//! | `api.rs` | request and response bodies, their checks, error codes |
+//! | `valid.rs` | [`Valid`]: a body checked once, what decisions take |
 //! | `event.rs` | every stream event, typed |
 //! | `stream.rs` | the start of an event stream: hello, replay or reset, the live filter |
 //! | `calls.rs` | a call and its states |
@@ -16,14 +17,14 @@
 //! | `records.rs` | the state as records, for a store shared by many nodes |
 //!
 //! ```
-//! use pqcall_signaling::{Core, CoreConfig, Output, SequentialIds, api::OfferRequest};
+//! use pqcall_signaling::{Core, CoreConfig, Output, SequentialIds, Valid, api::OfferRequest};
 //!
 //! let mut core = Core::with_ids(CoreConfig::default(), Box::new(SequentialIds::default()));
 //! let t = 1_700_000_000_000; // Unix ms, passed in: the core has no clock
 //! let (alice, _) = core.connect(t, "alice", None, true);
 //! let (_bob, _) = core.connect(t, "bob", None, true);
 //! let (_caller, offer) = pqcall_crypto::Caller::start().unwrap();
-//! let req = OfferRequest {
+//! let req = Valid::new(OfferRequest {
 //!     to: "bob".into(),
 //!     sdp: "v=0\r\n".into(),
 //!     kem: pqcall_signaling::api::OfferKemBody {
@@ -31,7 +32,8 @@
 //!         ek: offer.ek_b64(),
 //!         commit: offer.commit_b64(),
 //!     },
-//! };
+//! })
+//! .unwrap();
 //! let (res, outputs) = core.offer(t, "alice", &alice.conn_id, &req).unwrap();
 //! assert_eq!(res.devices, 1);
 //! // One event for bob's devices, one ring-timeout timer.
@@ -51,6 +53,7 @@ pub mod log;
 mod output;
 pub mod records;
 pub mod stream;
+mod valid;
 pub mod wire;
 
 pub use crate::core::{Connected, Core, CoreConfig, check_subject, publish, typing_to_others};
@@ -58,8 +61,7 @@ pub use calls::{Call, CallState, Role};
 pub use error::Error;
 pub use event::Event;
 pub use ids::{IdSource, Millis, RandomIds, SequentialIds, check_user_id, is_server_id};
-pub use log::{
-    Audience, EventId, EventLog, LogConfig, LoggedEvent, MemoryLog, Replay, ResetReason,
-};
+pub use log::{Audience, EventId, LogConfig, LoggedEvent, MemoryLog, Replay, ResetReason};
 pub use output::{Output, Timer};
 pub use records::{Records, Scope, UserRecord};
+pub use valid::{Valid, Validate};

@@ -53,6 +53,12 @@ pub struct UserRecord {
 struct ConnRecord {
     streams: u32,
     generation: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    idle_since: Millis,
+}
+
+fn is_zero(n: &Millis) -> bool {
+    *n == 0
 }
 
 impl UserRecord {
@@ -182,6 +188,7 @@ impl Core {
                         user: user.clone(),
                         streams: c.streams,
                         generation: c.generation,
+                        idle_since: c.idle_since,
                     },
                 );
                 self.conns_by_user
@@ -218,6 +225,7 @@ impl Core {
                 ConnRecord {
                     streams: c.streams,
                     generation: c.generation,
+                    idle_since: c.idle_since,
                 },
             );
         }

@@ -3,7 +3,7 @@
 mod common;
 use common::*;
 use pqcall_signaling::api::{ConfirmKemBody, OfferKemBody, OfferRequest};
-use pqcall_signaling::{CallState, CoreConfig, Error};
+use pqcall_signaling::{CallState, CoreConfig, Error, Valid};
 
 fn setup() -> (Sim, String, String, String, String) {
     setup_with(CoreConfig::default())
@@ -16,7 +16,7 @@ fn setup_with(cfg: CoreConfig) -> (Sim, String, String, String, String) {
     let b2 = sim.connect("bob");
     let (res, out) = sim
         .core
-        .offer(sim.now, "alice", &a, &offer_to("bob"))
+        .offer(sim.now, "alice", &a, &v(offer_to("bob")))
         .unwrap();
     sim.perform(out);
     (sim, a, b1, b2, res.call_id)
@@ -30,7 +30,7 @@ fn answered_with(cfg: CoreConfig) -> (Sim, String, String, String, String) {
     let (mut sim, a, b1, b2, call) = setup_with(cfg);
     let (_, out) = sim
         .core
-        .answer(sim.now, "bob", &b1, &answer(&call))
+        .answer(sim.now, "bob", &b1, &v(answer(&call)))
         .unwrap();
     sim.perform(out);
     for c in [&a, &b1, &b2] {
@@ -46,7 +46,7 @@ fn decline_tells_caller_and_other_devices() {
     sim.take(&b2);
     let (res, out) = sim
         .core
-        .decline(sim.now, "bob", &b2, &reason(&call))
+        .decline(sim.now, "bob", &b2, &v(reason(&call)))
         .unwrap();
     sim.perform(out);
     assert_eq!(res.state, CallState::Declined);
@@ -56,14 +56,14 @@ fn decline_tells_caller_and_other_devices() {
     // Nothing more can happen to it.
     assert_eq!(
         sim.core
-            .answer(sim.now, "bob", &b1, &answer(&call))
+            .answer(sim.now, "bob", &b1, &v(answer(&call)))
             .unwrap_err()
             .code(),
         "invalid_state"
     );
     assert_eq!(
         sim.core
-            .end(sim.now, "alice", &a, &reason(&call))
+            .end(sim.now, "alice", &a, &v(reason(&call)))
             .unwrap_err()
             .code(),
         "invalid_state"
@@ -75,7 +75,10 @@ fn caller_cancels_a_ringing_call() {
     let (mut sim, a, b1, b2, call) = setup();
     sim.take(&b1);
     sim.take(&b2);
-    let (res, out) = sim.core.end(sim.now, "alice", &a, &reason(&call)).unwrap();
+    let (res, out) = sim
+        .core
+        .end(sim.now, "alice", &a, &v(reason(&call)))
+        .unwrap();
     sim.perform(out);
     assert_eq!(res.state, CallState::Canceled);
     for b in [&b1, &b2] {
@@ -110,7 +113,7 @@ fn glare_names_the_existing_call() {
     let (mut sim, _a, b1, _b2, call) = setup();
     let err = sim
         .core
-        .offer(sim.now, "bob", &b1, &offer_to("alice"))
+        .offer(sim.now, "bob", &b1, &v(offer_to("alice")))
         .unwrap_err();
     assert_eq!(
         err,
@@ -121,12 +124,12 @@ fn glare_names_the_existing_call() {
     assert_eq!(err.code(), "glare");
     // Bob answers the existing call instead.
     sim.core
-        .answer(sim.now, "bob", &b1, &answer(&call))
+        .answer(sim.now, "bob", &b1, &v(answer(&call)))
         .unwrap();
     // Once it no longer rings, Bob may call Alice (a second call).
     assert!(
         sim.core
-            .offer(sim.now, "bob", &b1, &offer_to("alice"))
+            .offer(sim.now, "bob", &b1, &v(offer_to("alice")))
             .is_ok()
     );
 }
@@ -139,7 +142,7 @@ fn a_device_that_connects_while_ringing_gets_the_offer() {
     assert_eq!(sim.inbox[&b3][0].call_id.as_deref(), Some(call.as_str()));
     // Not after it was answered.
     sim.core
-        .answer(sim.now, "bob", &b3, &answer(&call))
+        .answer(sim.now, "bob", &b3, &v(answer(&call)))
         .unwrap();
     let b4 = sim.connect("bob");
     assert!(sim.names(&b4).is_empty());
@@ -159,7 +162,7 @@ fn receipt_counts_only_open_streams() {
     let a = sim.connect("alice");
     let (res, _) = sim
         .core
-        .offer(sim.now, "alice", &a, &offer_to("carol"))
+        .offer(sim.now, "alice", &a, &v(offer_to("carol")))
         .unwrap();
     assert_eq!(res.devices, 0);
     let c1 = sim.connect("dave");
@@ -168,7 +171,7 @@ fn receipt_counts_only_open_streams() {
     sim.perform(out);
     let (res, _) = sim
         .core
-        .offer(sim.now, "alice", &a, &offer_to("dave"))
+        .offer(sim.now, "alice", &a, &v(offer_to("dave")))
         .unwrap();
     assert_eq!(res.devices, 1);
 }
@@ -183,71 +186,70 @@ fn refusals_have_exact_codes() {
     }
     // Unknown and malformed ids are 404.
     assert_eq!(
-        code(
-            sim.core
-                .answer(now, "bob", &b1, &answer("ffffffffffffffffffffffffffffffff"))
-        ),
+        code(sim.core.answer(
+            now,
+            "bob",
+            &b1,
+            &v(answer("ffffffffffffffffffffffffffffffff"))
+        )),
         "unknown_call"
     );
     assert_eq!(
-        code(sim.core.answer(now, "bob", &b1, &answer("not-an-id"))),
+        code(sim.core.answer(now, "bob", &b1, &v(answer("not-an-id")))),
         "unknown_call"
     );
     // Another user's connection id is 403 forbidden.
     assert_eq!(
-        code(sim.core.answer(now, "bob", &a, &answer(&call))),
+        code(sim.core.answer(now, "bob", &a, &v(answer(&call)))),
         "forbidden"
     );
     assert_eq!(
-        code(sim.core.answer(now, "bob", "0000", &answer(&call))),
+        code(sim.core.answer(now, "bob", "0000", &v(answer(&call)))),
         "forbidden"
     );
     assert_eq!(
-        code(sim.core.offer(now, "alice", &b1, &offer_to("bob"))),
+        code(sim.core.offer(now, "alice", &b1, &v(offer_to("bob")))),
         "forbidden"
     );
     // Only the callee answers or declines.
     assert_eq!(
-        code(sim.core.answer(now, "alice", &a, &answer(&call))),
+        code(sim.core.answer(now, "alice", &a, &v(answer(&call)))),
         "not_a_participant"
     );
     assert_eq!(
-        code(sim.core.answer(now, "eve", &eve, &answer(&call))),
+        code(sim.core.answer(now, "eve", &eve, &v(answer(&call)))),
         "not_a_participant"
     );
     assert_eq!(
-        code(sim.core.decline(now, "alice", &a, &reason(&call))),
+        code(sim.core.decline(now, "alice", &a, &v(reason(&call)))),
         "not_a_participant"
     );
     // The callee cannot send ICE, confirm or end before answering.
     assert_eq!(
-        code(sim.core.ice(now, "bob", &b1, &ice(&call, 1))),
+        code(sim.core.ice(now, "bob", &b1, &v(ice(&call, 1)))),
         "invalid_state"
     );
     assert_eq!(
-        code(sim.core.confirm(now, "bob", &b1, &confirm(&call, false))),
+        code(sim.core.confirm(now, "bob", &b1, &v(confirm(&call, false)))),
         "invalid_state"
     );
     assert_eq!(
-        code(sim.core.end(now, "bob", &b1, &reason(&call))),
+        code(sim.core.end(now, "bob", &b1, &v(reason(&call)))),
         "invalid_state"
     );
     // Confirms need the call answered.
     assert_eq!(
-        code(sim.core.confirm(now, "alice", &a, &confirm(&call, true))),
+        code(sim.core.confirm(now, "alice", &a, &v(confirm(&call, true)))),
         "invalid_state"
     );
     // Shape: calling yourself, wrong suite, wrong lengths.
     assert_eq!(
-        code(sim.core.offer(now, "alice", &a, &offer_to("alice"))),
+        code(sim.core.offer(now, "alice", &a, &v(offer_to("alice")))),
         "invalid_field"
     );
     let mut bad = offer_to("bob");
     bad.kem.suite = "X25519".into();
-    assert_eq!(
-        code(sim.core.offer(now, "alice", &a, &bad)),
-        "invalid_field"
-    );
+    assert_eq!(code(Valid::new(bad)), "invalid_field");
     let bad = OfferRequest {
         kem: OfferKemBody {
             ek: b64(1183),
@@ -255,7 +257,7 @@ fn refusals_have_exact_codes() {
         },
         ..offer_to("bob")
     };
-    assert_eq!(code(sim.core.offer(now, "alice", &a, &bad)), "bad_length");
+    assert_eq!(code(Valid::new(bad)), "bad_length");
     let bad = OfferRequest {
         kem: OfferKemBody {
             commit: b64(33),
@@ -263,23 +265,17 @@ fn refusals_have_exact_codes() {
         },
         ..offer_to("bob")
     };
-    assert_eq!(code(sim.core.offer(now, "alice", &a, &bad)), "bad_length");
+    assert_eq!(code(Valid::new(bad)), "bad_length");
     let mut bad = answer(&call);
     bad.kem.ct = b64(1087);
-    assert_eq!(code(sim.core.answer(now, "bob", &b1, &bad)), "bad_length");
+    assert_eq!(code(Valid::new(bad)), "bad_length");
     let mut bad = answer(&call);
     bad.kem.ct = "!!".into();
-    assert_eq!(
-        code(sim.core.answer(now, "bob", &b1, &bad)),
-        "invalid_field"
-    );
+    assert_eq!(code(Valid::new(bad)), "invalid_field");
     let mut empty = ice(&call, 0);
-    assert_eq!(
-        code(sim.core.ice(now, "alice", &a, &empty)),
-        "invalid_field"
-    );
+    assert_eq!(code(Valid::new(empty.clone())), "invalid_field");
     empty.done = Some(true);
-    assert!(sim.core.ice(now, "alice", &a, &empty).is_ok());
+    assert!(sim.core.ice(now, "alice", &a, &v(empty)).is_ok());
     // Nothing changed by the refusals.
     assert_eq!(sim.core.call(&call).unwrap().state, CallState::Ringing);
     let _ = b2;
@@ -294,28 +290,31 @@ fn confirm_rules() {
     }
     // The callee's other device is not a participant.
     assert_eq!(
-        code(sim.core.confirm(now, "bob", &b2, &confirm(&call, false))),
+        code(sim.core.confirm(now, "bob", &b2, &v(confirm(&call, false)))),
         "not_a_participant"
     );
     // The callee waits for the caller's confirm.
     assert_eq!(
-        code(sim.core.confirm(now, "bob", &b1, &confirm(&call, false))),
+        code(sim.core.confirm(now, "bob", &b1, &v(confirm(&call, false)))),
         "invalid_state"
     );
     // The caller must reveal its nonce; the callee must not send one.
     assert_eq!(
-        code(sim.core.confirm(now, "alice", &a, &confirm(&call, false))),
+        code(
+            sim.core
+                .confirm(now, "alice", &a, &v(confirm(&call, false)))
+        ),
         "missing_field"
     );
     sim.core
-        .confirm(now, "alice", &a, &confirm(&call, true))
+        .confirm(now, "alice", &a, &v(confirm(&call, true)))
         .unwrap();
     assert_eq!(
-        code(sim.core.confirm(now, "alice", &a, &confirm(&call, true))),
+        code(sim.core.confirm(now, "alice", &a, &v(confirm(&call, true)))),
         "invalid_state"
     );
     assert_eq!(
-        code(sim.core.confirm(now, "bob", &b1, &confirm(&call, true))),
+        code(sim.core.confirm(now, "bob", &b1, &v(confirm(&call, true)))),
         "invalid_field"
     );
     let mut short = confirm(&call, false);
@@ -323,17 +322,14 @@ fn confirm_rules() {
         nonce: None,
         tag: b64(31),
     };
-    assert_eq!(
-        code(sim.core.confirm(now, "bob", &b1, &short)),
-        "bad_length"
-    );
+    assert_eq!(code(Valid::new(short)), "bad_length");
     let (res, _) = sim
         .core
-        .confirm(now, "bob", &b1, &confirm(&call, false))
+        .confirm(now, "bob", &b1, &v(confirm(&call, false)))
         .unwrap();
     assert_eq!(res.state, CallState::Active);
     assert_eq!(
-        code(sim.core.confirm(now, "bob", &b1, &confirm(&call, false))),
+        code(sim.core.confirm(now, "bob", &b1, &v(confirm(&call, false)))),
         "invalid_state"
     );
 }
@@ -343,9 +339,13 @@ fn either_side_ends_an_answered_call() {
     for callee_ends in [false, true] {
         let (mut sim, a, b1, _b2, call) = answered();
         let (res, out) = if callee_ends {
-            sim.core.end(sim.now, "bob", &b1, &reason(&call)).unwrap()
+            sim.core
+                .end(sim.now, "bob", &b1, &v(reason(&call)))
+                .unwrap()
         } else {
-            sim.core.end(sim.now, "alice", &a, &reason(&call)).unwrap()
+            sim.core
+                .end(sim.now, "alice", &a, &v(reason(&call)))
+                .unwrap()
         };
         sim.perform(out);
         assert_eq!(res.state, CallState::Ended);
@@ -354,7 +354,7 @@ fn either_side_ends_an_answered_call() {
         assert!(sim.take(quiet).is_empty());
         assert_eq!(
             sim.core
-                .ice(sim.now, "alice", &a, &ice(&call, 1))
+                .ice(sim.now, "alice", &a, &v(ice(&call, 1)))
                 .unwrap_err()
                 .code(),
             "invalid_state"
@@ -372,14 +372,14 @@ fn limits_on_ringing_calls_and_offer_rate() {
     let mut sim = Sim::new(cfg);
     let a = sim.connect("alice");
     sim.core
-        .offer(sim.now, "alice", &a, &offer_to("u1"))
+        .offer(sim.now, "alice", &a, &v(offer_to("u1")))
         .unwrap();
     sim.core
-        .offer(sim.now, "alice", &a, &offer_to("u2"))
+        .offer(sim.now, "alice", &a, &v(offer_to("u2")))
         .unwrap();
     match sim
         .core
-        .offer(sim.now, "alice", &a, &offer_to("u3"))
+        .offer(sim.now, "alice", &a, &v(offer_to("u3")))
         .unwrap_err()
     {
         Error::RateLimited {
@@ -393,23 +393,25 @@ fn limits_on_ringing_calls_and_offer_rate() {
     }
     // Cancel one: a slot frees, but the per-minute limit (3) is reached after it.
     let first = sim.core.call_ids_ringing_from("alice")[0].clone();
-    sim.core.end(sim.now, "alice", &a, &reason(&first)).unwrap();
     sim.core
-        .offer(sim.now, "alice", &a, &offer_to("u3"))
+        .end(sim.now, "alice", &a, &v(reason(&first)))
+        .unwrap();
+    sim.core
+        .offer(sim.now, "alice", &a, &v(offer_to("u3")))
         .unwrap();
     let err = sim
         .core
-        .end(sim.now, "alice", &a, &reason(&first))
+        .end(sim.now, "alice", &a, &v(reason(&first)))
         .unwrap_err();
     assert_eq!(err.code(), "invalid_state");
     sim.advance(1000);
     let second = sim.core.call_ids_ringing_from("alice")[0].clone();
     sim.core
-        .end(sim.now, "alice", &a, &reason(&second))
+        .end(sim.now, "alice", &a, &v(reason(&second)))
         .unwrap();
     match sim
         .core
-        .offer(sim.now, "alice", &a, &offer_to("u4"))
+        .offer(sim.now, "alice", &a, &v(offer_to("u4")))
         .unwrap_err()
     {
         Error::RateLimited {
@@ -424,7 +426,7 @@ fn limits_on_ringing_calls_and_offer_rate() {
     sim.advance(59_000);
     assert!(
         sim.core
-            .offer(sim.now, "alice", &a, &offer_to("u4"))
+            .offer(sim.now, "alice", &a, &v(offer_to("u4")))
             .is_ok()
     );
 }
@@ -439,20 +441,20 @@ fn pending_ice_is_bounded() {
     let a = sim.connect("alice");
     let (res, _) = sim
         .core
-        .offer(sim.now, "alice", &a, &offer_to("bob"))
+        .offer(sim.now, "alice", &a, &v(offer_to("bob")))
         .unwrap();
     sim.core
-        .ice(sim.now, "alice", &a, &ice(&res.call_id, 4))
+        .ice(sim.now, "alice", &a, &v(ice(&res.call_id, 4)))
         .unwrap();
     assert_eq!(
         sim.core
-            .ice(sim.now, "alice", &a, &ice(&res.call_id, 2))
+            .ice(sim.now, "alice", &a, &v(ice(&res.call_id, 2)))
             .unwrap_err()
             .code(),
         "rate_limited"
     );
     sim.core
-        .ice(sim.now, "alice", &a, &ice(&res.call_id, 1))
+        .ice(sim.now, "alice", &a, &v(ice(&res.call_id, 1)))
         .unwrap();
 }
 
@@ -514,7 +516,7 @@ fn an_answered_call_that_never_confirms_ends_with_handshake_timeout() {
     for (user, conn, caller) in [("alice", &a, true), ("bob", &b1, false)] {
         let (_, out) = sim
             .core
-            .confirm(sim.now, user, conn, &confirm(&call, caller))
+            .confirm(sim.now, user, conn, &v(confirm(&call, caller)))
             .unwrap();
         sim.perform(out);
     }

@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use pqcall_signaling::api::{CreateConversationRequest, Message, SendRequest};
 use pqcall_signaling::chat::{self, Join};
-use pqcall_signaling::{CoreConfig, Event, Output};
+use pqcall_signaling::{CoreConfig, Event, Output, Valid};
 
 fn create(open: bool) -> chat::Conversation {
     let req = CreateConversationRequest {
@@ -13,7 +13,7 @@ fn create(open: bool) -> chat::Conversation {
         title: None,
         open: Some(open),
     };
-    let (conv, out) = chat::create(T0, "alice", "c".repeat(32), &req).unwrap();
+    let (conv, out) = chat::create(T0, "alice", "c".repeat(32), &v(req)).unwrap();
     assert_eq!(
         conv.members,
         ["alice", "bob"],
@@ -60,28 +60,23 @@ fn only_members_write_and_a_stored_message_reaches_every_member() {
         body: "hi".into(),
         client_msg_id: "k".into(),
     };
+    let checked = v(req.clone());
     assert_eq!(
-        chat::send(T0, &conv, "eve", &req).unwrap_err().code(),
+        chat::send(T0, &conv, "eve", &checked).unwrap_err().code(),
         "forbidden"
     );
-    let draft = chat::send(T0, &conv, "bob", &req).unwrap();
+    let draft = chat::send(T0, &conv, "bob", &checked).unwrap();
     assert_eq!((draft.from.as_str(), draft.created_at), ("bob", T0 / 1000));
     let too_big = SendRequest {
         body: "x".repeat(16 * 1024 + 1),
         ..req.clone()
     };
-    assert_eq!(
-        chat::send(T0, &conv, "bob", &too_big).unwrap_err().code(),
-        "invalid_field"
-    );
+    assert_eq!(Valid::new(too_big).unwrap_err().code(), "invalid_field");
     let empty_key = SendRequest {
         client_msg_id: String::new(),
         ..req
     };
-    assert_eq!(
-        chat::send(T0, &conv, "bob", &empty_key).unwrap_err().code(),
-        "invalid_field"
-    );
+    assert_eq!(Valid::new(empty_key).unwrap_err().code(), "invalid_field");
     let m = Message {
         id: "1".into(),
         conversation_id: conv.id.clone(),

@@ -91,7 +91,8 @@ fn run(ops: Vec<Op>) {
             Op::Offer { from_conn, to } => {
                 if let Some(c) = pick(&conns, from_conn) {
                     let user = sim.conns[&c].clone();
-                    if let Ok((res, out)) = sim.core.offer(sim.now, &user, &c, &offer_to(USERS[to]))
+                    if let Ok((res, out)) =
+                        sim.core.offer(sim.now, &user, &c, &v(offer_to(USERS[to])))
                     {
                         sim.perform(out);
                         calls.push(res.call_id);
@@ -101,7 +102,7 @@ fn run(ops: Vec<Op>) {
             Op::Answer { call, conn } => {
                 if let (Some(call), Some(c)) = (pick(&calls, call), pick(&conns, conn)) {
                     let user = sim.conns[&c].clone();
-                    if let Ok((_, out)) = sim.core.answer(sim.now, &user, &c, &answer(&call)) {
+                    if let Ok((_, out)) = sim.core.answer(sim.now, &user, &c, &v(answer(&call))) {
                         sim.perform(out);
                         answered_by = Some((call, c));
                     }
@@ -115,12 +116,15 @@ fn run(ops: Vec<Op>) {
                     let user = sim.conns[&c].clone();
                     let now = sim.now;
                     let r = match op {
-                        Op::Ice { .. } => sim.core.ice(now, &user, &c, &ice(&call_id, 1)),
+                        Op::Ice { .. } => sim.core.ice(now, &user, &c, &v(ice(&call_id, 1))),
                         Op::Confirm { caller, .. } => {
-                            sim.core.confirm(now, &user, &c, &confirm(&call_id, caller))
+                            sim.core
+                                .confirm(now, &user, &c, &v(confirm(&call_id, caller)))
                         }
-                        Op::Decline { .. } => sim.core.decline(now, &user, &c, &reason(&call_id)),
-                        _ => sim.core.end(now, &user, &c, &reason(&call_id)),
+                        Op::Decline { .. } => {
+                            sim.core.decline(now, &user, &c, &v(reason(&call_id)))
+                        }
+                        _ => sim.core.end(now, &user, &c, &v(reason(&call_id))),
                     };
                     if let Ok((_, out)) = r {
                         sim.perform(out);

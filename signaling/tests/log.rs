@@ -1,29 +1,19 @@
-//! The in-memory event log against the conformance suite, and resume from every id of
-//! random histories.
+//! The in-memory event log: epochs, the sweep, once-keys, the byte budget, and resume
+//! from every id of random histories. (The conformance suite every backend passes runs
+//! against it in the service's `tests/event_log.rs`.)
 
-use pqcall_signaling::log::conformance;
-use pqcall_signaling::{Audience, EventLog, LogConfig, MemoryLog, Replay, ResetReason};
+use pqcall_signaling::{Audience, LogConfig, MemoryLog, Replay, ResetReason};
 use proptest::prelude::*;
 
 const T0: u64 = 1_700_000_000_000;
 
 #[test]
-fn memory_log_conforms() {
-    let log = MemoryLog::new(conformance::CONFIG, 42);
-    pollster::block_on(conformance::run(&log, 1, T0));
-    // The suite can run twice on one log (it uses fresh users).
-    pollster::block_on(conformance::run(&log, 2, T0));
-}
-
-#[test]
 fn a_new_log_has_a_new_epoch() {
     let before = MemoryLog::new(LogConfig::default(), 1_000);
-    let id = pollster::block_on(before.append("alice", Audience::All, "x", "{}", T0))
-        .unwrap()
-        .id;
+    let id = before.append("alice", Audience::All, "x", "{}", T0).id;
     // A restart: a memory log cannot continue, so its epoch differs.
     let after = MemoryLog::new(LogConfig::default(), 2_000);
-    let r = pollster::block_on(after.replay("alice", &id.to_string(), "c", T0)).unwrap();
+    let r = after.replay("alice", &id.to_string(), "c", T0);
     assert!(matches!(
         r,
         Replay::Reset {
@@ -38,14 +28,13 @@ fn sweep_forgets_idle_users_and_their_ids_reset() {
     let cfg = LogConfig {
         max_events: 10,
         max_age_ms: 1_000,
+        ..LogConfig::default()
     };
     let log = MemoryLog::new(cfg, 7);
-    let id = pollster::block_on(log.append("bob", Audience::All, "x", "{}", T0))
-        .unwrap()
-        .id;
-    assert_eq!(log.sweep(T0 + 500), 0);
-    assert_eq!(log.sweep(T0 + 1_000), 1);
-    let r = pollster::block_on(log.replay("bob", &id.to_string(), "c", T0 + 1_000)).unwrap();
+    let id = log.append("bob", Audience::All, "x", "{}", T0).id;
+    assert_eq!(log.sweep(T0 + 500, |_| false), 0);
+    assert_eq!(log.sweep(T0 + 1_000, |_| false), 1);
+    let r = log.replay("bob", &id.to_string(), "c", T0 + 1_000);
     assert!(
         matches!(
             r,
@@ -63,11 +52,11 @@ fn once_keys_age_out_with_the_window_and_are_bounded_by_its_size() {
     let cfg = LogConfig {
         max_events: 3,
         max_age_ms: 1_000,
+        ..LogConfig::default()
     };
     let log = MemoryLog::new(cfg, 7);
     let once = |key: &str, at: u64| {
-        pollster::block_on(log.append_once("carol", key, Audience::All, "x", "{}", at))
-            .unwrap()
+        log.append_once("carol", key, Audience::All, "x", "{}", at)
             .is_some()
     };
     assert!(once("m1", T0));
@@ -84,15 +73,65 @@ fn once_keys_age_out_with_the_window_and_are_bounded_by_its_size() {
     assert!(!once("c", T0 + 1_002));
 }
 
+#[test]
+fn each_user_log_is_bounded_in_bytes_and_the_total_is_kept() {
+    let cfg = LogConfig {
+        max_bytes: 10_000,
+        ..LogConfig::default()
+    };
+    let log = MemoryLog::new(cfg, 7);
+    let data = format!("\"{}\"", "x".repeat(998));
+    let first = log.append("dana", Audience::All, "e", &data, T0);
+    for _ in 0..100 {
+        log.append("dana", Audience::All, "e", &data, T0);
+        log.append("erin", Audience::All, "e", &data, T0);
+    }
+    // Each log keeps what fits in its budget, so the total is at most two budgets.
+    assert!(log.bytes() <= 20_000, "{} bytes", log.bytes());
+    assert!(log.bytes() > 18_000, "{} bytes", log.bytes());
+    // Events pushed out by bytes are out of the window, like those pushed out by count.
+    let r = log.replay("dana", &first.id.to_string(), "c", T0);
+    assert!(
+        matches!(
+            r,
+            Replay::Reset {
+                reason: ResetReason::OutOfWindow,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn the_sweep_keeps_the_logs_of_connected_users_and_frees_the_rest() {
+    let cfg = LogConfig {
+        max_age_ms: 1_000,
+        ..LogConfig::default()
+    };
+    let log = MemoryLog::new(cfg, 7);
+    log.newest("online"); // a stream opened: the user has a log, with no events
+    log.append("offline", Audience::All, "e", "{}", T0);
+    assert!(log.has("online") && log.has("offline") && !log.has("never"));
+    assert!(log.bytes() > 0);
+    assert_eq!(log.sweep(T0 + 1_000, |u| u == "online"), 1);
+    assert!(
+        log.has("online"),
+        "a connected user keeps a log to append to"
+    );
+    assert!(!log.has("offline"));
+    assert_eq!(log.bytes(), 0);
+}
+
 proptest! {
     #[test]
     fn resume_from_every_id_yields_exactly_the_suffix(
         history in prop::collection::vec((0..3u8, 0..4u8), 0..60),
         window in 5usize..40,
     ) {
-        let log = MemoryLog::new(LogConfig { max_events: window, max_age_ms: u64::MAX / 4 }, 9);
+        let log = MemoryLog::new(LogConfig { max_events: window, max_age_ms: u64::MAX / 4, ..LogConfig::default() }, 9);
         let conns = ["a", "b", "c"];
-        let start = pollster::block_on(log.newest("u")).unwrap();
+        let start = log.newest("u");
         let mut all = vec![];
         for (i, (aud, conn)) in history.iter().enumerate() {
             let audience = match aud {
@@ -100,7 +139,7 @@ proptest! {
                 1 => Audience::Only(conns[*conn as usize % 3].into()),
                 _ => Audience::Except(conns[*conn as usize % 3].into()),
             };
-            let e = pollster::block_on(log.append("u", audience, "e", &format!("{i}"), T0 + i as u64)).unwrap();
+            let e = log.append("u", audience, "e", &format!("{i}"), T0 + i as u64);
             all.push(e);
         }
         let n = all.len();
@@ -108,7 +147,7 @@ proptest! {
         for k in 0..=n {
             let after = if k == 0 { start } else { all[k - 1].id };
             for conn in conns {
-                let r = pollster::block_on(log.replay("u", &after.to_string(), conn, T0 + n as u64)).unwrap();
+                let r = log.replay("u", &after.to_string(), conn, T0 + n as u64);
                 if k < first_kept {
                     prop_assert!(matches!(r, Replay::Reset { reason: ResetReason::OutOfWindow, .. }), "k={} {:?}", k, r);
                 } else {

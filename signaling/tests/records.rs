@@ -166,7 +166,7 @@ fn run(ops: Vec<Op>) {
             }),
             Op::Offer { from_conn, to } => conn_at(from_conn).and_then(|(conn, user)| {
                 let to = USERS[to];
-                let req = offer_to(to);
+                let req = v(offer_to(to));
                 both(Scope::users([user.as_str(), to]), &|c| {
                     c.offer(now, &user, &conn, &req)
                         .map(|(r, o)| (r.call_id, o))
@@ -187,8 +187,9 @@ fn run(ops: Vec<Op>) {
                 };
                 let seeds = Scope::users([user.as_str()]).with_call(&call_id);
                 let op2 = op.clone();
-                let (ans, ice2) = (answer(&call_id), ice(&call_id, 2));
-                let (conf_a, conf_b) = (confirm(&call_id, true), confirm(&call_id, false));
+                let (ans, ice2) = (v(answer(&call_id)), v(ice(&call_id, 2)));
+                let (conf_a, conf_b) = (v(confirm(&call_id, true)), v(confirm(&call_id, false)));
+                let why = v(reason(&call_id));
                 both(seeds, &move |c| {
                     let r = match op2 {
                         Op::Answer { .. } => c.answer(now, &user, &conn, &ans),
@@ -198,8 +199,8 @@ fn run(ops: Vec<Op>) {
                             let req = if caller { &conf_a } else { &conf_b };
                             c.confirm(now, &user, &conn, req)
                         }
-                        Op::Decline { .. } => c.decline(now, &user, &conn, &reason(&call_id)),
-                        _ => c.end(now, &user, &conn, &reason(&call_id)),
+                        Op::Decline { .. } => c.decline(now, &user, &conn, &why),
+                        _ => c.end(now, &user, &conn, &why),
                     };
                     r.map(|(s, o)| (s.state.as_str().to_owned(), o))
                 })
@@ -256,7 +257,7 @@ fn records_round_trip_through_json() {
     let mut core = Core::with_ids(CoreConfig::default(), Box::new(Counter(ids)));
     let (a, _) = core.connect(T0, "alice", None, true);
     core.connect(T0, "bob", None, true);
-    core.offer(T0, "alice", &a.conn_id, &offer_to("bob"))
+    core.offer(T0, "alice", &a.conn_id, &v(offer_to("bob")))
         .unwrap();
     let r = core.export();
     assert_eq!(r.users.len(), 2);

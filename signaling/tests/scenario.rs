@@ -17,7 +17,7 @@ fn alice_calls_bob_who_has_two_devices() {
     // Alice calls from her laptop. Both of Bob's devices ring; the receipt says so.
     let (res, out) = sim
         .core
-        .offer(sim.now, "alice", &alice_laptop, &offer_to("bob"))
+        .offer(sim.now, "alice", &alice_laptop, &v(offer_to("bob")))
         .unwrap();
     sim.perform(out);
     let call = res.call_id.clone();
@@ -28,7 +28,7 @@ fn alice_calls_bob_who_has_two_devices() {
     // While it rings, Alice's laptop trickles ICE. The server keeps it for later.
     let (_, out) = sim
         .core
-        .ice(sim.now, "alice", &alice_laptop, &ice(&call, 2))
+        .ice(sim.now, "alice", &alice_laptop, &v(ice(&call, 2)))
         .unwrap();
     sim.perform(out);
     assert!(sim.names(&bob_laptop).is_empty() && sim.names(&bob_phone).is_empty());
@@ -39,7 +39,7 @@ fn alice_calls_bob_who_has_two_devices() {
     sim.advance(10_000);
     let (res, out) = sim
         .core
-        .answer(sim.now, "bob", &bob_phone, &answer(&call))
+        .answer(sim.now, "bob", &bob_phone, &v(answer(&call)))
         .unwrap();
     sim.perform(out);
     assert_eq!(res.state, CallState::Connecting);
@@ -50,12 +50,12 @@ fn alice_calls_bob_who_has_two_devices() {
     // The handshake's confirms cross: Alice first (nonce and tag), then Bob (tag).
     let (_, out) = sim
         .core
-        .confirm(sim.now, "alice", &alice_laptop, &confirm(&call, true))
+        .confirm(sim.now, "alice", &alice_laptop, &v(confirm(&call, true)))
         .unwrap();
     sim.perform(out);
     let (res, out) = sim
         .core
-        .confirm(sim.now, "bob", &bob_phone, &confirm(&call, false))
+        .confirm(sim.now, "bob", &bob_phone, &v(confirm(&call, false)))
         .unwrap();
     sim.perform(out);
     assert_eq!(res.state, CallState::Active);
@@ -65,7 +65,7 @@ fn alice_calls_bob_who_has_two_devices() {
     // ICE now flows both ways between the two bound devices only.
     let (_, out) = sim
         .core
-        .ice(sim.now, "bob", &bob_phone, &ice(&call, 1))
+        .ice(sim.now, "bob", &bob_phone, &v(ice(&call, 1)))
         .unwrap();
     sim.perform(out);
     assert_eq!(sim.take(&alice_laptop), ["call.ice"]);
@@ -73,7 +73,7 @@ fn alice_calls_bob_who_has_two_devices() {
     // Bob's laptop is not part of the call and cannot act in it.
     let err = sim
         .core
-        .end(sim.now, "bob", &bob_laptop, &reason(&call))
+        .end(sim.now, "bob", &bob_laptop, &v(reason(&call)))
         .unwrap_err();
     assert_eq!(err.code(), "not_a_participant");
 
@@ -81,7 +81,7 @@ fn alice_calls_bob_who_has_two_devices() {
     sim.advance(60_000);
     let (res, out) = sim
         .core
-        .end(sim.now, "alice", &alice_laptop, &reason(&call))
+        .end(sim.now, "alice", &alice_laptop, &v(reason(&call)))
         .unwrap();
     sim.perform(out);
     assert_eq!(res.state, CallState::Ended);

@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use pqcall_signaling::{Core, CoreConfig, Error, EventLog, LogConfig, MemoryLog, Output, Scope};
+use pqcall_signaling::{Core, CoreConfig, Error, LogConfig, MemoryLog, Output, Scope};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
@@ -33,8 +33,13 @@ struct Inner {
     auth: Arc<Auth>,
     limiter: DefaultKeyedRateLimiter<String>,
     streams: StreamLimits,
+    /// Bytes the log may hold for all users together before new work is refused.
+    max_log_bytes: usize,
     shutdown: CancellationToken,
 }
+
+/// How often the log is swept and idle rate-limit state dropped.
+const SWEEP_EVERY: Duration = Duration::from_secs(15);
 
 impl std::fmt::Debug for Local {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -43,11 +48,11 @@ impl std::fmt::Debug for Local {
 }
 
 impl Local {
-    /// A core with `core`'s limits, a memory log with `log`'s window, `rate_per_sec`
-    /// requests a second per user (`burst` at once).
+    /// A core with `core`'s limits, a memory log with `log`'s window holding at most
+    /// `max_log_bytes` in all, `rate_per_sec` requests a second per user (`burst` at once).
     pub(crate) fn new(
         core: CoreConfig,
-        log: LogConfig,
+        (log, max_log_bytes): (LogConfig, usize),
         (rate_per_sec, burst): (u32, u32),
         streams: StreamLimits,
         hub: Arc<Hub>,
@@ -58,11 +63,14 @@ impl Local {
         let quota = Quota::per_second(nz(rate_per_sec)).allow_burst(nz(burst));
         Local(Arc::new(Inner {
             core: Mutex::new(Core::new(core)),
-            log: MemoryLog::new(log, now_ms()),
+            // Epochs of a later start never repeat those of an earlier one (below a
+            // million new user logs per ms of downtime).
+            log: MemoryLog::new(log, now_ms().saturating_mul(1_000_000)),
             hub,
             auth,
             limiter: RateLimiter::keyed(quota),
             streams,
+            max_log_bytes,
             shutdown,
         }))
     }
@@ -81,10 +89,15 @@ impl Inner {
                         audience,
                         event,
                     } => {
+                        // Only users who opened a stream (or still have events in the
+                        // window) have a log: an event for anyone else could never be
+                        // read, so a made-up recipient costs nothing.
+                        if !self.log.has(&user) {
+                            continue;
+                        }
                         let data = event.data_json();
-                        let logged = (self.log)
-                            .append(&user, audience, event.name(), &data, now_ms())
-                            .await?;
+                        let now = now_ms();
+                        let logged = self.log.append(&user, audience, event.name(), &data, now);
                         let frame = Arc::new(Frame {
                             id: Some(logged.id),
                             name: logged.name,
@@ -118,6 +131,21 @@ impl Inner {
                 }
             }
             Ok(())
+        })
+    }
+
+    /// 503 `server_busy` while the log holds more than its budget.
+    fn check_budget(&self) -> Result<(), Error> {
+        if self.log.bytes() <= self.max_log_bytes {
+            return Ok(());
+        }
+        tracing::warn!(
+            bytes = self.log.bytes(),
+            "event log budget spent: refusing work"
+        );
+        Err(Error::Busy {
+            what: "event log memory",
+            retry_after_secs: SWEEP_EVERY.as_secs(),
         })
     }
 
@@ -167,10 +195,10 @@ impl Engine for Local {
             if self.0.hub.streams_of(open.user) >= self.0.streams.cap {
                 return Err(streams_full());
             }
-            let conn = core
-                .connect(open.now, open.user, open.want, false)
-                .0
-                .conn_id;
+            let (connected, out) = core.connect(open.now, open.user, open.want, false);
+            let conn = connected.conn_id;
+            // Connecting may have dropped the user's longest-idle connection id.
+            self.0.carry_out(out).await?;
             let rx = self
                 .0
                 .hub
@@ -212,6 +240,10 @@ impl Engine for Local {
         Box::pin(async move { self.0.auth.redeem_ticket(ticket, now_ms()) })
     }
 
+    fn check_budget(&self) -> Result<(), Error> {
+        self.0.check_budget()
+    }
+
     fn check_rate<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             match self.0.limiter.check_key(&user.to_owned()) {
@@ -228,6 +260,10 @@ impl Engine for Local {
         })
     }
 
+    fn log_bytes(&self) -> Option<u64> {
+        Some(self.0.log.bytes() as u64)
+    }
+
     fn ready(&self) -> BoxFuture<'_, bool> {
         Box::pin(async { true })
     }
@@ -241,7 +277,25 @@ impl Engine for Local {
         })
     }
 
-    fn spawn_tasks(&self, _shutdown: CancellationToken) {
-        // Timers are tasks of their own, spawned as the core sets them.
+    /// Timers are tasks of their own, spawned as the core sets them. One task sweeps:
+    /// the log forgets what left the window and the logs of users who are gone, and the
+    /// rate limiter forgets users whose buckets are full again.
+    fn spawn_tasks(&self, shutdown: CancellationToken) {
+        let inner = self.0.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(SWEEP_EVERY);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = shutdown.cancelled() => return,
+                }
+                let core = inner.core.lock().await;
+                let dropped = inner.log.sweep(now_ms(), |user| core.has_connections(user));
+                drop(core);
+                inner.limiter.retain_recent();
+                inner.limiter.shrink_to_fit();
+                tracing::debug!(dropped, bytes = inner.log.bytes(), "swept the event log");
+            }
+        });
     }
 }

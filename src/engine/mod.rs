@@ -16,11 +16,11 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use pqcall_signaling::stream::Position;
-use pqcall_signaling::{CallState, Core, Error, EventId, EventLog, Millis, Output, Scope};
-use tokio::sync::mpsc;
+use pqcall_signaling::{CallState, Core, Error, EventId, Millis, Output, Scope};
 
 use crate::error::StartError;
-use crate::hub::Frame;
+use crate::event_log::EventLog;
+use crate::hub::LiveQueue;
 
 #[cfg(feature = "cluster")]
 pub mod cluster;
@@ -91,7 +91,7 @@ pub(crate) struct Opened {
     /// The connection id the stream serves.
     pub conn: String,
     /// Live events from now on (may repeat the newest replayed ones: compare ids).
-    pub rx: mpsc::Receiver<Arc<Frame>>,
+    pub rx: LiveQueue,
     /// Where it starts: fresh, or resumed with a replay or a reset.
     pub start: Position,
 }
@@ -152,6 +152,17 @@ pub(crate) trait Engine: Send + Sync + std::fmt::Debug {
 
     /// Connections and calls by state (`/metrics`); `None` when they cannot be read.
     fn counts(&self) -> BoxFuture<'_, Option<Counts>>;
+
+    /// 503 `server_busy` while the engine's memory budget for events is spent (checked
+    /// before a request that logs events changes anything).
+    fn check_budget(&self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// The bytes this node's event log holds, when it holds one in memory.
+    fn log_bytes(&self) -> Option<u64> {
+        None
+    }
 
     /// Starts the engine's background tasks (from `run`), until `shutdown`.
     fn spawn_tasks(&self, shutdown: tokio_util::sync::CancellationToken);

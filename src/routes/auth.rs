@@ -6,7 +6,7 @@ use axum::extract::State;
 use pqcall_signaling::api::{AuthenticateResponse, DevTokenRequest, DevTokenResponse, ErrorBody};
 
 use super::ApiResult;
-use super::extract::{AuthUser, Valid};
+use super::extract::{AuthUser, Body};
 use crate::clock::now_ms;
 use crate::state::AppState;
 
@@ -29,7 +29,7 @@ pub async fn authenticate(
 #[utoipa::path(post, path = "/api/dev/token", tag = "dev", request_body = DevTokenRequest, responses((status = 200, body = DevTokenResponse), (status = "4XX", body = ErrorBody, description = "docs/PROTOCOL.md §1 error codes")))]
 pub async fn dev_token(
     State(state): State<AppState>,
-    Valid(req): Valid<DevTokenRequest>,
+    Body(req): Body<DevTokenRequest>,
 ) -> ApiResult<Json<DevTokenResponse>> {
     let (token, expires_at) = state.0.auth.mint(&req.user, now_ms() / 1000, 3600)?;
     Ok(Json(DevTokenResponse { token, expires_at }))

@@ -10,7 +10,7 @@ use pqcall_signaling::api::{
 use pqcall_signaling::{Core, Error, Millis, Output, Scope};
 
 use super::ApiResult;
-use super::extract::{AuthUser, ConnId, Valid};
+use super::extract::{AuthUser, Body, ConnId};
 use crate::clock::now_ms;
 use crate::state::AppState;
 
@@ -20,10 +20,10 @@ pub async fn offer(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     conn: ConnId,
-    Valid(req): Valid<OfferRequest>,
+    Body(req): Body<OfferRequest>,
 ) -> ApiResult<Json<OfferResponse>> {
     let conn = conn.required()?;
-    state.check_rate(&user).await?;
+    state.admit(&user).await?;
     let now = now_ms();
     let scope = Scope::of_offer(&user, &req);
     let res = state
@@ -47,7 +47,7 @@ where
         + Sync,
 {
     let conn = conn.required()?;
-    state.check_rate(user).await?;
+    state.admit(user).await?;
     let now = now_ms();
     let scope = Scope::of_call_step(user, call_id);
     let res = state
@@ -62,7 +62,7 @@ pub async fn answer(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     conn: ConnId,
-    Valid(req): Valid<AnswerRequest>,
+    Body(req): Body<AnswerRequest>,
 ) -> ApiResult<Json<CallStateResponse>> {
     step(&state, &user, conn, &req.call_id, |core, now, u, c| {
         core.answer(now, u, c, &req)
@@ -76,7 +76,7 @@ pub async fn confirm(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     conn: ConnId,
-    Valid(req): Valid<ConfirmRequest>,
+    Body(req): Body<ConfirmRequest>,
 ) -> ApiResult<Json<CallStateResponse>> {
     step(&state, &user, conn, &req.call_id, |core, now, u, c| {
         core.confirm(now, u, c, &req)
@@ -90,7 +90,7 @@ pub async fn ice(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     conn: ConnId,
-    Valid(req): Valid<IceRequest>,
+    Body(req): Body<IceRequest>,
 ) -> ApiResult<Json<CallStateResponse>> {
     step(&state, &user, conn, &req.call_id, |core, now, u, c| {
         core.ice(now, u, c, &req)
@@ -104,7 +104,7 @@ pub async fn decline(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     conn: ConnId,
-    Valid(req): Valid<CallIdReason>,
+    Body(req): Body<CallIdReason>,
 ) -> ApiResult<Json<CallStateResponse>> {
     step(&state, &user, conn, &req.call_id, |core, now, u, c| {
         core.decline(now, u, c, &req)
@@ -118,7 +118,7 @@ pub async fn end(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     conn: ConnId,
-    Valid(req): Valid<CallIdReason>,
+    Body(req): Body<CallIdReason>,
 ) -> ApiResult<Json<CallStateResponse>> {
     step(&state, &user, conn, &req.call_id, |core, now, u, c| {
         core.end(now, u, c, &req)

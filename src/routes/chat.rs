@@ -12,7 +12,7 @@ use pqcall_signaling::chat::{self, Join};
 use pqcall_signaling::{Error, is_server_id};
 
 use super::ApiResult;
-use super::extract::{AuthUser, Valid};
+use super::extract::{AuthUser, Body};
 use crate::clock::now_ms;
 use crate::state::AppState;
 
@@ -30,9 +30,9 @@ async fn conversation(state: &AppState, id: &str) -> Result<chat::Conversation, 
 pub async fn create_conversation(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
-    Valid(req): Valid<CreateConversationRequest>,
+    Body(req): Body<CreateConversationRequest>,
 ) -> ApiResult<Json<CreateConversationResponse>> {
-    state.check_rate(&user).await?;
+    state.admit(&user).await?;
     let id = state
         .decide_here(|core| Ok((core.new_id(), Vec::new())))
         .await?;
@@ -51,9 +51,9 @@ pub async fn create_conversation(
 pub async fn join_conversation(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
-    Valid(req): Valid<ConversationIdBody>,
+    Body(req): Body<ConversationIdBody>,
 ) -> ApiResult<Json<JoinResponse>> {
-    state.check_rate(&user).await?;
+    state.admit(&user).await?;
     let order = state.0.chat.lock().await;
     let conv = conversation(&state, &req.conversation_id).await?;
     let mut members = conv.members.clone();
@@ -74,9 +74,9 @@ pub async fn join_conversation(
 pub async fn send_message(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
-    Valid(req): Valid<SendRequest>,
+    Body(req): Body<SendRequest>,
 ) -> ApiResult<Json<SendResponse>> {
-    state.check_rate(&user).await?;
+    state.admit(&user).await?;
     let order = state.0.chat.lock().await;
     let conv = conversation(&state, &req.conversation_id).await?;
     let draft = chat::send(now_ms(), &conv, &user, &req)?;
@@ -96,7 +96,7 @@ pub async fn send_message(
 pub async fn load_messages(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
-    Valid(req): Valid<LoadRequest>,
+    Body(req): Body<LoadRequest>,
 ) -> ApiResult<Json<LoadResponse>> {
     state.check_rate(&user).await?;
     let conv = conversation(&state, &req.conversation_id).await?;
@@ -115,6 +115,7 @@ async fn typing(
     req: ConversationIdBody,
     active: bool,
 ) -> ApiResult<StatusCode> {
+    // Ephemeral: never logged, so only the rate applies.
     state.check_rate(&user).await?;
     let conv = conversation(&state, &req.conversation_id).await?;
     let now = now_ms();
@@ -129,9 +130,9 @@ async fn typing(
 pub async fn typing_start(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
-    Valid(req): Valid<ConversationIdBody>,
+    Body(req): Body<ConversationIdBody>,
 ) -> ApiResult<StatusCode> {
-    typing(state, user, req, true).await
+    typing(state, user, req.into_inner(), true).await
 }
 
 /// `POST /api/typing/stop`
@@ -139,7 +140,7 @@ pub async fn typing_start(
 pub async fn typing_stop(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
-    Valid(req): Valid<ConversationIdBody>,
+    Body(req): Body<ConversationIdBody>,
 ) -> ApiResult<StatusCode> {
-    typing(state, user, req, false).await
+    typing(state, user, req.into_inner(), false).await
 }

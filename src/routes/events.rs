@@ -4,7 +4,6 @@
 //! [`Opening`] says what it sends first and which live events it skips; this file only
 //! turns that into SSE.
 
-use std::convert::Infallible;
 use std::mem::take;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +27,7 @@ use crate::state::AppState;
 
 /// Query parameters of the stream.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// A single-use ticket (browsers).
     pub ticket: Option<String>,
@@ -36,6 +36,11 @@ pub struct EventsQuery {
     /// Resume after this id (when the header is absent).
     pub last_event_id: Option<String>,
 }
+
+/// The error that ends a stream the hub cut off.
+#[derive(Debug, thiserror::Error)]
+#[error("the stream fell behind and was cut off")]
+struct CutOff;
 
 /// Unregisters the stream when the client goes away or the stream ends.
 struct Guard(AppState, String, String, u64);
@@ -64,6 +69,8 @@ pub async fn events(
         Some(t) => state.redeem_ticket(t).await?,
         None => user_of(&state, &headers)?,
     };
+    // Opening a stream costs what a request costs: churning opens is rate limited.
+    state.check_rate(&user).await?;
     let header = headers.get("last-event-id").and_then(|v| v.to_str().ok());
     let last_id = header
         .or(q.last_event_id.as_deref())
@@ -77,16 +84,25 @@ pub async fn events(
     tracing::info!(conn = %conn, resumed = opening.hello.resumed, "stream opened");
 
     let after = opening.after;
-    let live = ReceiverStream::new(rx).filter_map(move |f: Arc<Frame>| {
+    let live = ReceiverStream::new(rx.rx).filter_map(move |f: Arc<Frame>| {
         std::future::ready(Opening::is_new(after, f.id).then(|| to_sse(&f)))
     });
-    let shutdown = state.shutdown_token();
+    let (shutdown, cut) = (state.shutdown_token(), rx.cut);
+    let cut_off = cut.clone();
     let body = stream::iter(first_events(opening))
         .chain(live)
         .take_until(async move { shutdown.cancelled().await })
+        .take_until(cut.cancelled_owned())
+        .map(Ok)
+        // A stream cut off for falling behind ends with an error: hyper then closes the
+        // connection instead of waiting to write what was queued.
+        .chain(
+            stream::once(async move { cut_off.is_cancelled() })
+                .filter_map(|cut| std::future::ready(cut.then_some(Err(CutOff)))),
+        )
         .map(move |e| {
             let _ = &guard; // unregisters the stream when the body is dropped
-            Ok::<_, Infallible>(e)
+            e
         });
     let beat = Duration::from_millis(state.0.config.heartbeat_ms);
     let sse = Sse::new(body).keep_alive(KeepAlive::new().interval(beat).text("keep-alive"));

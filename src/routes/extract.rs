@@ -5,8 +5,8 @@
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
-use pqcall_signaling::Error;
-use pqcall_signaling::api::{Validate, parse_body};
+use pqcall_signaling::api::parse_body;
+use pqcall_signaling::{Error, Valid, Validate};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -55,10 +55,13 @@ impl FromRequestParts<AppState> for ServerKey {
             .as_deref()
             .filter(|k| !k.is_empty());
         let given = bearer(&parts.headers)?;
+        // Both sides hashed first: the comparison then takes the same time whatever
+        // the lengths, so it leaks neither the key's bytes nor its length.
+        let digest = |s: &str| <sha2::Sha256 as sha2::Digest>::digest(s.as_bytes());
         let same = |k: &str| {
             bool::from(subtle::ConstantTimeEq::ct_eq(
-                k.as_bytes(),
-                given.as_bytes(),
+                &digest(k)[..],
+                &digest(given)[..],
             ))
         };
         if key.is_some_and(same) {
@@ -95,12 +98,25 @@ impl<S: Send + Sync> FromRequestParts<S> for ConnId {
     }
 }
 
-/// A JSON body of at most [`BODY_LIMIT`] bytes (413), parsed with the failing field named
-/// (400) and validated (400/422).
-#[derive(Debug)]
-pub struct Valid<T>(pub T);
+/// Why a body could not be read: over the limit (413), or not sent in time (408, from
+/// the body timeout layer of [`super::api_router`]).
+fn body_error(e: axum::Error) -> Error {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(s) = source {
+        if s.is::<tower_http::timeout::TimeoutError>() {
+            return Error::RequestTimeout;
+        }
+        source = s.source();
+    }
+    Error::PayloadTooLarge { limit: BODY_LIMIT }
+}
 
-impl<T, S> FromRequest<S> for Valid<T>
+/// A JSON body of at most [`BODY_LIMIT`] bytes (413), parsed with the failing field named
+/// (400) and checked once (400/422): a [`Valid`] the core's decisions take as it is.
+#[derive(Debug)]
+pub struct Body<T>(pub Valid<T>);
+
+impl<T, S> FromRequest<S> for Body<T>
 where
     T: DeserializeOwned + Validate,
     S: Send + Sync,
@@ -108,12 +124,10 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
-        let too_large = |_| Error::PayloadTooLarge { limit: BODY_LIMIT };
         let bytes = axum::body::to_bytes(req.into_body(), BODY_LIMIT)
             .await
-            .map_err(too_large)?;
+            .map_err(body_error)?;
         let body: T = parse_body(&bytes)?;
-        body.check()?;
-        Ok(Valid(body))
+        Ok(Body(Valid::new(body)?))
     }
 }

@@ -3,9 +3,17 @@
 //! [`extract`], then hands it to the core (through [`AppState`]) or the chat rules.
 
 use axum::Router;
-use axum::routing::{get, post};
-use tower_http::services::ServeDir;
+use std::time::Duration;
+
+use axum::http::{HeaderValue, header};
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::RequestBodyDeadlineLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::openapi::path::Paths;
+use utoipa::openapi::{RefOr, schema::Schema};
+use utoipa_axum::router::UtoipaMethodRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -40,72 +48,72 @@ pub enum Access {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteInfo {
     /// `GET` or `POST`.
-    pub method: &'static str,
+    pub method: String,
     /// The path.
-    pub path: &'static str,
+    pub path: String,
     /// Who may call it.
     pub access: Access,
 }
 
-/// The one table of routes: [`router`] is built from it and the auth tests walk it, so
-/// a route cannot be added without its access rule being tested.
-fn table() -> Vec<(RouteInfo, axum::routing::MethodRouter<AppState>)> {
+/// The one table of routes. [`api_router`] serves it, [`crate::openapi::document`]
+/// describes it (each handler's `#[utoipa::path]` gives its path, method and schemas)
+/// and the auth tests walk it, so a route cannot be added without its document and its
+/// access rule being tested.
+fn table() -> Vec<(Access, UtoipaMethodRouter<AppState>)> {
     use Access::*;
-    let r = |method, path, access| RouteInfo {
-        method,
-        path,
-        access,
-    };
     vec![
-        (
-            r("POST", "/api/auth/authenticate", User),
-            post(auth::authenticate),
-        ),
-        (r("GET", "/api/events", Stream), get(events::events)),
-        (
-            r("POST", "/api/conversations/create", User),
-            post(chat::create_conversation),
-        ),
-        (
-            r("POST", "/api/conversations/join", User),
-            post(chat::join_conversation),
-        ),
-        (
-            r("POST", "/api/messages/send", User),
-            post(chat::send_message),
-        ),
-        (
-            r("POST", "/api/messages/load", User),
-            post(chat::load_messages),
-        ),
-        (
-            r("POST", "/api/typing/start", User),
-            post(chat::typing_start),
-        ),
-        (r("POST", "/api/typing/stop", User), post(chat::typing_stop)),
-        (r("POST", "/api/calls/offer", User), post(calls::offer)),
-        (r("POST", "/api/calls/answer", User), post(calls::answer)),
-        (r("POST", "/api/calls/confirm", User), post(calls::confirm)),
-        (r("POST", "/api/calls/ice", User), post(calls::ice)),
-        (r("POST", "/api/calls/decline", User), post(calls::decline)),
-        (r("POST", "/api/calls/end", User), post(calls::end)),
-        (
-            r("POST", "/api/server/publish", ServerKey),
-            post(server::server_publish),
-        ),
-        (r("GET", "/healthz", Public), get(ops::healthz)),
-        (r("GET", "/metrics", Public), get(ops::render)),
-        (
-            r("GET", "/api/openapi.json", Public),
-            get(crate::openapi::document),
-        ),
-        (r("POST", "/api/dev/token", Dev), post(auth::dev_token)),
+        (User, routes!(auth::authenticate)),
+        (Stream, routes!(events::events)),
+        (User, routes!(chat::create_conversation)),
+        (User, routes!(chat::join_conversation)),
+        (User, routes!(chat::send_message)),
+        (User, routes!(chat::load_messages)),
+        (User, routes!(chat::typing_start)),
+        (User, routes!(chat::typing_stop)),
+        (User, routes!(calls::offer)),
+        (User, routes!(calls::answer)),
+        (User, routes!(calls::confirm)),
+        (User, routes!(calls::ice)),
+        (User, routes!(calls::decline)),
+        (User, routes!(calls::end)),
+        (ServerKey, routes!(server::server_publish)),
+        (Public, routes!(ops::healthz)),
+        (Public, routes!(ops::render)),
+        (Public, routes!(crate::openapi::document)),
+        (Dev, routes!(auth::dev_token)),
     ]
+}
+
+/// The path and method of a table entry (each handler has exactly one).
+fn info(access: Access, paths: &Paths) -> RouteInfo {
+    let first = paths.paths.iter().next();
+    let method = first.map_or(
+        "GET",
+        |(_, item)| if item.get.is_some() { "GET" } else { "POST" },
+    );
+    RouteInfo {
+        method: method.to_owned(),
+        path: first.map(|(path, _)| path.clone()).unwrap_or_default(),
+        access,
+    }
 }
 
 /// Every route of the service and who may call it.
 pub fn routes() -> Vec<RouteInfo> {
-    table().into_iter().map(|(info, _)| info).collect()
+    let each =
+        |(access, (_, paths, _)): (Access, UtoipaMethodRouter<AppState>)| info(access, &paths);
+    table().into_iter().map(each).collect()
+}
+
+/// The paths and schemas of every route, for the API document.
+pub(crate) fn documented() -> (Paths, Vec<(String, RefOr<Schema>)>) {
+    let mut all = Paths::new();
+    let mut schemas = Vec::new();
+    for (_, (s, paths, _)) in table() {
+        all.paths.extend(paths.paths);
+        schemas.extend(s);
+    }
+    (all, schemas)
 }
 
 /// Every API route, with no fallback, so that an application can `merge` it into a
@@ -114,14 +122,19 @@ pub fn routes() -> Vec<RouteInfo> {
 pub fn api_router(state: AppState) -> Router {
     let dev = state.0.config.dev;
     let mut api = Router::new();
-    for (info, handler) in table() {
-        if info.access != Access::Dev || dev {
-            api = api.route(info.path, handler);
+    for (access, (_, paths, handler)) in table() {
+        if access != Access::Dev || dev {
+            api = api.route(&info(access, &paths).path, handler);
         }
     }
     let cors = cors_layer(&state.0.config.cors_origins);
     let request_id = axum::http::HeaderName::from_static("x-request-id");
-    api.layer(axum::middleware::from_fn_with_state(state.clone(), ops::track))
+    let body_deadline = Duration::from_secs(state.0.config.body_timeout_secs.max(1));
+    let nosniff = HeaderValue::from_static("nosniff");
+    let no_referrer = HeaderValue::from_static("no-referrer");
+    api.layer(RequestBodyDeadlineLayer::new(body_deadline))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ops::dev_host))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ops::track))
         .layer(cors)
         // Every response names its request (given by a proxy, or a new UUID).
         .layer(tower_http::request_id::PropagateRequestIdLayer::new(request_id.clone()))
@@ -133,23 +146,59 @@ pub fn api_router(state: AppState) -> Router {
             }),
         )
         .layer(tower_http::request_id::SetRequestIdLayer::new(request_id, tower_http::request_id::MakeRequestUuid))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, nosniff))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, no_referrer))
         .with_state(state)
 }
 
-/// [`api_router`] and the demo app (`--web-dir`) for every other path: what `pqcall
-/// serve` runs.
+/// [`api_router`] and the demo app from `--web-dir`: `/` (its `index.html`),
+/// `/demo.css` and `/dist/*`, nothing else of the folder (its sources, tests and
+/// package files stay private), under a Content-Security-Policy that allows only the
+/// page's own scripts, styles and connections. What `pqcall serve` runs.
 pub fn router(state: AppState) -> Router {
-    let web_dir = state.0.config.web_dir.clone();
-    api_router(state).fallback_service(ServeDir::new(web_dir))
+    let web = state.0.config.web_dir.clone();
+    let index = ServeFile::new(web.join("index.html"));
+    let demo = Router::new()
+        .route_service("/", index.clone())
+        .route_service("/index.html", index)
+        .route_service("/demo.css", ServeFile::new(web.join("demo.css")))
+        .nest_service("/dist", ServeDir::new(web.join("dist")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DEMO_CSP),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ));
+    api_router(state).merge(demo)
 }
 
-/// CORS for the configured origins only; with none, browsers allow same-origin calls only.
+/// The demo's Content-Security-Policy: its own files only, no plugins, no framing.
+const DEMO_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; connect-src 'self'; worker-src 'self'; media-src 'self'; \
+    object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// CORS for the configured origins only (`*`: any origin); with none, browsers allow
+/// same-origin calls only.
 fn cors_layer(origins: &[String]) -> tower_http::cors::CorsLayer {
-    use axum::http::{HeaderName, HeaderValue, Method, header};
-    let allowed: Vec<HeaderValue> = origins
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
-        .collect();
+    use axum::http::{HeaderName, Method};
+    use tower_http::cors::AllowOrigin;
+    let origins: Vec<&str> = origins.iter().map(|o| o.trim()).collect();
+    let allowed = if origins.contains(&"*") {
+        AllowOrigin::any()
+    } else {
+        let list = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok());
+        AllowOrigin::list(list)
+    };
     tower_http::cors::CorsLayer::new()
         .allow_origin(allowed)
         .allow_methods([Method::GET, Method::POST])

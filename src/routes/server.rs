@@ -4,10 +4,10 @@
 use axum::Json;
 use axum::extract::State;
 use pqcall_signaling::api::{ErrorBody, PublishRequest, PublishResponse};
-use pqcall_signaling::{Error, publish};
+use pqcall_signaling::{Error, Valid, publish};
 
 use super::ApiResult;
-use super::extract::{ServerKey, Valid};
+use super::extract::{Body, ServerKey};
 use crate::state::AppState;
 
 /// `POST /api/server/publish` (the embedding application's backend, with the server key).
@@ -15,7 +15,7 @@ use crate::state::AppState;
 pub async fn server_publish(
     State(state): State<AppState>,
     _: ServerKey,
-    Valid(req): Valid<PublishRequest>,
+    Body(req): Body<PublishRequest>,
 ) -> ApiResult<Json<PublishResponse>> {
     let out = publish(&req)?;
     let delivered_to = out.len();
@@ -32,7 +32,7 @@ pub async fn publish_app_event(
     data: serde_json::Value,
 ) -> Result<usize, Error> {
     let event = event.to_owned();
-    let out = publish(&PublishRequest { users, event, data })?;
+    let out = publish(&Valid::new(PublishRequest { users, event, data })?)?;
     let n = out.len();
     state.perform(out).await?;
     Ok(n)

@@ -59,15 +59,15 @@ test('audio and data are end-to-end encrypted both ways; a wrong key plays silen
     assert.equal(s.played, s.received);
   }
   // Wait for the fail-closed check to have passed on both sides.
-  for (const p of [alice, bob]) await p.waitForFunction(`(() => { ${lastCall} return call._e2eeChecked === true; })()`);
+  for (const p of [alice, bob]) await p.waitForFunction(() => { const call = [...window.pqcall.calls.calls.values()].at(-1); return call._e2eeChecked === true; });
 
   // Data channel, both ways: SFrame inside, decrypted on the other side.
   const received = (p) => p.evaluate(`(() => { ${lastCall} return new Promise((r) => call.addEventListener('message', (e) => r(e.detail), { once: true })); })()`);
   const atBob = received(bob);
-  await alice.waitForFunction(`(async () => { ${lastCall} return call.send('hello bob'); })()`);
+  await alice.waitForFunction(async () => { const call = [...window.pqcall.calls.calls.values()].at(-1); return call.send('hello bob'); });
   assert.equal(await atBob, 'hello bob');
   const atAlice = received(alice);
-  await bob.waitForFunction(`(async () => { ${lastCall} return call.send('hello alice'); })()`);
+  await bob.waitForFunction(async () => { const call = [...window.pqcall.calls.calls.values()].at(-1); return call.send('hello alice'); });
   assert.equal(await atAlice, 'hello alice');
 
   // Bob's receiver gets a wrong key: every frame from alice fails, bob hears silence.
@@ -76,7 +76,7 @@ test('audio and data are end-to-end encrypted both ways; a wrong key plays silen
     const wrong = await crypto.subtle.importKey('raw', crypto.getRandomValues(new Uint8Array(32)), 'HKDF', false, ['deriveKey', 'deriveBits']);
     call._e2ee.worker.postMessage({ type: 'keys', send: call._e2ee.keys.send, recv: wrong, sendKid: 2, recvKid: 0 });
   })()`);
-  const dropsAbove = (n) => bob.waitForFunction(`(async () => { ${lastCall} return (await call._e2ee.refreshStats()).dropped >= ${n}; })()`, null, { polling: 100, timeout: 20000 });
+  const dropsAbove = (n) => bob.waitForFunction(async (min) => { const call = [...window.pqcall.calls.calls.values()].at(-1); return (await call._e2ee.refreshStats()).dropped >= min; }, n, { polling: 100, timeout: 20000 });
   await dropsAbove(50);
   const before = await probe(bob);
   await dropsAbove(before.dropped + 100);

@@ -29,7 +29,7 @@ async function exchange(page, native) {
   await page.waitForFunction(() => /^\d{3} \d{3}$/.test(document.querySelector('[data-testid=code]').textContent));
   assert.equal(await page.textContent('[data-testid=code]'), nativeCode, 'the same safety code');
   // 50 frames (one second) from the native side decrypted here.
-  await page.waitForFunction(`(async () => { ${lastCall} return (await call._e2ee.refreshStats()).received >= 50; })()`, null, { polling: 100, timeout: 20000 });
+  await page.waitForFunction(async () => { const call = [...window.pqcall.calls.calls.values()].at(-1); return (await call._e2ee.refreshStats()).received >= 50; }, null, { polling: 100, timeout: 20000 });
   const reply = page.evaluate(`(() => { ${lastCall} return new Promise((r) => call.addEventListener('message', (e) => r(e.detail), { once: true })); })()`);
   assert.equal(await page.evaluate(`(async () => { ${lastCall} return call.send('hello native'); })()`), true);
   assert.equal(await reply, 'echo: hello native', 'sealed by the browser, opened natively, and back');

@@ -10,6 +10,7 @@ use crate::event::{CallAnswer, CallConfirm, CallIce, CallNotice, CallOffer, Even
 use crate::ids::{Millis, is_server_id};
 use crate::log::Audience;
 use crate::output::{Output, Timer, deliver};
+use crate::valid::Valid;
 
 use super::{Core, remove_id};
 
@@ -45,10 +46,8 @@ impl Core {
         now: Millis,
         user: &str,
         conn: &str,
-        req: &OfferRequest,
+        req: &Valid<OfferRequest>,
     ) -> Result<(OfferResponse, Vec<Output>), Error> {
-        // 3 shape
-        req.validate()?;
         if req.to == user {
             return Err(Error::invalid("to", "you cannot call yourself"));
         }
@@ -200,9 +199,8 @@ impl Core {
         now: Millis,
         user: &str,
         conn: &str,
-        req: &AnswerRequest,
+        req: &Valid<AnswerRequest>,
     ) -> Result<(CallStateResponse, Vec<Output>), Error> {
-        req.validate()?;
         let call = self.ringing_for_callee(user, conn, &req.call_id, "the call is not ringing")?;
         let call_id = call.id.clone();
         let Some(call) = self.calls.get_mut(&call_id) else {
@@ -287,9 +285,8 @@ impl Core {
         _now: Millis,
         user: &str,
         conn: &str,
-        req: &ConfirmRequest,
+        req: &Valid<ConfirmRequest>,
     ) -> Result<(CallStateResponse, Vec<Output>), Error> {
-        req.validate()?;
         let role = self.role(user, conn, &req.call_id)?;
         match (role, &req.kem.nonce) {
             (Role::Caller, None) => return Err(Error::MissingField("kem.nonce".into())),
@@ -340,9 +337,8 @@ impl Core {
         _now: Millis,
         user: &str,
         conn: &str,
-        req: &IceRequest,
+        req: &Valid<IceRequest>,
     ) -> Result<(CallStateResponse, Vec<Output>), Error> {
-        req.validate()?;
         let role = self.role(user, conn, &req.call_id)?;
         let max_pending = self.cfg.max_pending_candidates;
         let Some(call) = self.calls.get_mut(&req.call_id) else {
@@ -385,9 +381,8 @@ impl Core {
         now: Millis,
         user: &str,
         conn: &str,
-        req: &CallIdReason,
+        req: &Valid<CallIdReason>,
     ) -> Result<(CallStateResponse, Vec<Output>), Error> {
-        req.validate()?;
         let call = self.ringing_for_callee(
             user,
             conn,
@@ -422,9 +417,8 @@ impl Core {
         now: Millis,
         user: &str,
         conn: &str,
-        req: &CallIdReason,
+        req: &Valid<CallIdReason>,
     ) -> Result<(CallStateResponse, Vec<Output>), Error> {
-        req.validate()?;
         let role = match self.role(user, conn, &req.call_id) {
             Err(Error::InvalidState(_)) => {
                 return Err(Error::InvalidState("decline a ringing call instead"));

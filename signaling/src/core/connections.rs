@@ -15,7 +15,7 @@ impl Core {
     /// a reset): then offers still ringing for `user` are delivered to it.
     pub fn connect(
         &mut self,
-        _now: Millis,
+        now: Millis,
         user: &str,
         want: Option<&str>,
         fresh: bool,
@@ -24,11 +24,14 @@ impl Core {
             let conn = self.conns.get_mut(c).filter(|conn| conn.user == user)?;
             conn.streams += 1;
             conn.generation += 1;
+            conn.idle_since = 0;
             Some(c)
         });
+        let mut out = Vec::new();
         let (conn_id, reused) = match reusable {
             Some(c) => (c.to_owned(), true),
             None => {
+                self.make_room_for_conn(now, user, &mut out);
                 let id = self.ids.next_id();
                 self.conns.insert(
                     id.clone(),
@@ -36,6 +39,7 @@ impl Core {
                         user: user.to_owned(),
                         streams: 1,
                         generation: 0,
+                        idle_since: 0,
                     },
                 );
                 self.conns_by_user
@@ -45,13 +49,31 @@ impl Core {
                 (id, false)
             }
         };
-        let out = if fresh {
-            self.pending_offers(user, &conn_id)
-        } else {
-            Vec::new()
-        };
+        if fresh {
+            out.extend(self.pending_offers(user, &conn_id));
+        }
         tracing::debug!(user, conn = %conn_id, reused, "stream connected");
         (Connected { conn_id, reused }, out)
+    }
+
+    /// Keeps `user` under [`CoreConfig::max_conn_ids_per_user`](super::CoreConfig): when
+    /// a new id would pass it, the longest-idle id without a stream is dropped as if its
+    /// grace had run out (its calls end with `connection_lost`).
+    fn make_room_for_conn(&mut self, now: Millis, user: &str, out: &mut Vec<Output>) {
+        let Some(ids) = self.conns_by_user.get(user) else {
+            return;
+        };
+        if ids.len() < self.cfg.max_conn_ids_per_user.max(1) {
+            return;
+        }
+        let idle = ids.iter().filter_map(|id| {
+            let c = self.conns.get(id).filter(|c| c.streams == 0)?;
+            Some((c.idle_since, id.clone()))
+        });
+        if let Some((_, oldest)) = idle.min() {
+            tracing::info!(user, conn = %oldest, "too many connection ids: dropping the longest idle");
+            self.drop_conn(now, &oldest, out);
+        }
     }
 
     /// Offers still ringing for `user`, delivered to connection `conn` alone: for a
@@ -83,6 +105,7 @@ impl Core {
             return Vec::new();
         }
         conn.generation += 1;
+        conn.idle_since = now;
         vec![Output::Timer {
             at: now + self.cfg.conn_grace_ms,
             timer: Timer::ConnGrace {
@@ -110,6 +133,11 @@ impl Core {
             .flatten()
             .filter(|c| self.conns.get(*c).is_some_and(|c| c.streams > 0))
             .count()
+    }
+
+    /// Whether `user` has a connection id (open or in its grace period).
+    pub fn has_connections(&self, user: &str) -> bool {
+        self.conns_by_user.contains_key(user)
     }
 
     /// Known connection ids (open or in their grace period).

@@ -12,6 +12,7 @@ use crate::event::Event;
 use crate::ids::{IdSource, Millis, RandomIds, check_user_id};
 use crate::log::Audience;
 use crate::output::{Output, deliver};
+use crate::valid::Valid;
 
 /// Limits and timeouts of the core.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +33,9 @@ pub struct CoreConfig {
     pub max_pending_candidates: usize,
     /// How long a finished call is remembered (requests get 409, then 404).
     pub forget_after_ms: u64,
+    /// Connection ids one user may hold (open or in their grace period). A new one past
+    /// it ends the grace of the user's longest-idle one at once.
+    pub max_conn_ids_per_user: usize,
 }
 
 impl Default for CoreConfig {
@@ -45,6 +49,7 @@ impl Default for CoreConfig {
             offers_per_minute: 30,
             max_pending_candidates: 200,
             forget_after_ms: 5 * 60_000,
+            max_conn_ids_per_user: 64,
         }
     }
 }
@@ -56,6 +61,8 @@ pub(crate) struct Conn {
     pub(crate) streams: u32,
     /// Bumped on every connect and disconnect, so stale grace timers do nothing.
     pub(crate) generation: u64,
+    /// When its last stream closed (Unix ms; 0 while a stream is open).
+    pub(crate) idle_since: Millis,
 }
 
 /// The result of [`Core::connect`].
@@ -145,8 +152,7 @@ mod typing;
 pub use typing::typing_to_others;
 
 /// `POST /api/server/publish`: an app-defined event through every recipient's log.
-pub fn publish(req: &PublishRequest) -> Result<Vec<Output>, Error> {
-    req.validate()?;
+pub fn publish(req: &Valid<PublishRequest>) -> Result<Vec<Output>, Error> {
     let mut users: Vec<&String> = req.users.iter().collect();
     users.sort();
     users.dedup();

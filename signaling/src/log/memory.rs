@@ -1,11 +1,18 @@
-//! The embedded, in-process event log: one ring per user, evicted by count and age.
+//! The embedded, in-process event log: one ring per user, evicted by count, age and
+//! bytes, with a running total of the bytes every ring holds (the service refuses new
+//! work while the total is over its budget).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
-use super::{Audience, EventId, EventLog, LogConfig, LoggedEvent, Replay, replay_rule};
-use crate::error::Error;
+use super::{Audience, EventId, LogConfig, LoggedEvent, Replay, replay_rule};
 use crate::ids::Millis;
+
+/// The bytes an event costs in the log: its name, its data and a fixed overhead for its
+/// id, audience and bookkeeping.
+pub fn event_cost(name: &str, data: &str) -> usize {
+    name.len() + data.len() + 96
+}
 
 #[derive(Debug)]
 struct UserLog {
@@ -14,11 +21,13 @@ struct UserLog {
     /// Every seq up to and including this one has been evicted.
     evicted_upto: u64,
     entries: VecDeque<LoggedEvent>,
-    /// Keys of [`EventLog::append_once`], oldest first, with their time; they age out
+    /// Keys of [`MemoryLog::append_once`], oldest first, with their time; they age out
     /// like events and are as many as the window holds at most.
     once: VecDeque<(String, Millis)>,
     /// The same keys, for lookup.
     once_keys: HashSet<String>,
+    /// What the entries cost ([`event_cost`]).
+    bytes: usize,
 }
 
 impl UserLog {
@@ -31,6 +40,7 @@ impl UserLog {
         now: Millis,
     ) -> LoggedEvent {
         self.seq += 1;
+        self.bytes += event_cost(name, data);
         let ev = LoggedEvent {
             id: EventId {
                 epoch: self.epoch,
@@ -58,17 +68,24 @@ impl UserLog {
         while let Some(front) = self.entries.front() {
             let too_many = self.entries.len() > cfg.max_events;
             let too_old = front.at.saturating_add(cfg.max_age_ms) <= now;
-            if !(too_many || too_old) {
+            let too_big = self.bytes > cfg.max_bytes;
+            if !(too_many || too_old || too_big) {
                 break;
             }
             self.evicted_upto = front.id.seq;
+            self.bytes -= event_cost(&front.name, &front.data);
             self.entries.pop_front();
         }
     }
 }
 
 /// The embedded, in-process log. Its epochs start at the value given to [`MemoryLog::new`]
-/// (the service passes its start time in ms), so ids from before a restart are stale.
+/// and count up by one per new user log; the service passes its start time in ms times
+/// a million, so no epoch of a later start repeats one of an earlier start and ids from
+/// before a restart are stale.
+///
+/// Its methods are those of the service's `EventLog` trait, synchronous: a memory log
+/// never fails and never waits.
 #[derive(Debug)]
 pub struct MemoryLog {
     cfg: LogConfig,
@@ -79,6 +96,8 @@ pub struct MemoryLog {
 struct MemoryInner {
     next_epoch: u64,
     users: HashMap<String, UserLog>,
+    /// The sum of every user log's bytes.
+    bytes: usize,
 }
 
 impl MemoryLog {
@@ -89,6 +108,7 @@ impl MemoryLog {
             inner: Mutex::new(MemoryInner {
                 next_epoch: first_epoch,
                 users: HashMap::new(),
+                bytes: 0,
             }),
         }
     }
@@ -108,22 +128,42 @@ impl MemoryLog {
                 entries: VecDeque::new(),
                 once: VecDeque::new(),
                 once_keys: HashSet::new(),
+                bytes: 0,
             }
         });
+        let before = log.bytes;
         log.evict(&self.cfg, now);
-        f(log)
+        let out = f(log);
+        inner.bytes = inner.bytes + log.bytes - before;
+        out
     }
 
-    /// Drops the logs of users whose every event has aged out. Such a user's next
-    /// event starts a new epoch, so old ids get `reset`, never a wrong replay.
-    pub fn sweep(&self, now: Millis) -> usize {
+    /// Whether `user` has a log: they opened a stream, or events were logged for them
+    /// within the window. The service logs events only for such users, so a made-up
+    /// recipient costs nothing.
+    pub fn has(&self, user: &str) -> bool {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.users.contains_key(user)
+    }
+
+    /// The bytes every user log holds ([`event_cost`] of each event).
+    pub fn bytes(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).bytes
+    }
+
+    /// Evicts what left the window from every log, and drops the logs of users whose
+    /// every event has aged out unless `keep` says they are still connected. Such a
+    /// user's next log starts a new epoch, so old ids get `reset`, never a wrong replay.
+    /// Returns how many logs it dropped.
+    pub fn sweep(&self, now: Millis, keep: impl Fn(&str) -> bool) -> usize {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let before = inner.users.len();
         let cfg = self.cfg;
-        inner.users.retain(|_, log| {
+        inner.users.retain(|user, log| {
             log.evict(&cfg, now);
-            !log.entries.is_empty()
+            !log.entries.is_empty() || keep(user)
         });
+        inner.bytes = inner.users.values().map(|l| l.bytes).sum();
         before - inner.users.len()
     }
 
@@ -139,21 +179,22 @@ impl MemoryLog {
     }
 }
 
-#[async_trait::async_trait]
-impl EventLog for MemoryLog {
-    async fn append(
+impl MemoryLog {
+    /// Appends an event to `user`'s log and returns it with its new id.
+    pub fn append(
         &self,
         user: &str,
         audience: Audience,
         name: &str,
         data: &str,
         now: Millis,
-    ) -> Result<LoggedEvent, Error> {
+    ) -> LoggedEvent {
         let cfg = self.cfg;
-        Ok(self.with_user(user, now, |log| log.push(&cfg, audience, name, data, now)))
+        self.with_user(user, now, |log| log.push(&cfg, audience, name, data, now))
     }
 
-    async fn append_once(
+    /// Appends unless `user`'s log took an event under `key` within its window.
+    pub fn append_once(
         &self,
         user: &str,
         key: &str,
@@ -161,25 +202,20 @@ impl EventLog for MemoryLog {
         name: &str,
         data: &str,
         now: Millis,
-    ) -> Result<Option<LoggedEvent>, Error> {
+    ) -> Option<LoggedEvent> {
         let cfg = self.cfg;
-        Ok(self.with_user(user, now, |log| {
+        self.with_user(user, now, |log| {
             if !log.once_keys.insert(key.to_owned()) {
                 return None;
             }
             log.once.push_back((key.to_owned(), now));
             Some(log.push(&cfg, audience, name, data, now))
-        }))
+        })
     }
 
-    async fn replay(
-        &self,
-        user: &str,
-        after: &str,
-        conn: &str,
-        now: Millis,
-    ) -> Result<Replay, Error> {
-        Ok(self.with_user(user, now, |log| {
+    /// Everything after `after` that connection `conn` sees, or a reset.
+    pub fn replay(&self, user: &str, after: &str, conn: &str, now: Millis) -> Replay {
+        self.with_user(user, now, |log| {
             replay_rule(
                 log.epoch,
                 log.seq,
@@ -188,13 +224,14 @@ impl EventLog for MemoryLog {
                 after,
                 conn,
             )
-        }))
+        })
     }
 
-    async fn newest(&self, user: &str) -> Result<EventId, Error> {
-        Ok(self.with_user(user, 0, |log| EventId {
+    /// The newest id of `user`'s log (`<epoch>-0` for an empty one).
+    pub fn newest(&self, user: &str) -> EventId {
+        self.with_user(user, 0, |log| EventId {
             epoch: log.epoch,
             seq: log.seq,
-        }))
+        })
     }
 }

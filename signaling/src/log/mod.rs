@@ -1,12 +1,13 @@
 //! The per-user event log (docs/PROTOCOL.md §3): ids `<epoch>-<seq>`, a replay window bounded
 //! by count and age, and "everything after id X" or `reset`.
 //!
-//! [`EventLog`] is the interface the service uses; [`MemoryLog`] is the embedded one.
-//! Another backend (Redis Streams) must pass [`conformance`] with the same semantics.
+//! These are the log's rules: ids, audiences, the window and [`replay_rule`], shared by
+//! every backend. [`MemoryLog`] is the embedded one; the service's `EventLog` trait
+//! puts it and the Redis log behind one async interface, with a conformance suite both
+//! pass.
 
 use std::fmt;
 
-use crate::error::Error;
 use crate::ids::Millis;
 
 /// An event id: `<epoch>-<seq>`. Within one epoch, `seq` increases by one per event.
@@ -121,55 +122,19 @@ pub struct LogConfig {
     pub max_events: usize,
     /// Oldest event kept, in ms.
     pub max_age_ms: u64,
+    /// Most bytes kept per user ([`event_cost`] of each event): the oldest go first.
+    pub max_bytes: usize,
 }
 
 impl Default for LogConfig {
-    /// docs/PROTOCOL.md §3: 1000 events, 10 minutes.
+    /// docs/PROTOCOL.md §3: 1000 events, 10 minutes; and 4 MiB.
     fn default() -> Self {
         LogConfig {
             max_events: 1000,
             max_age_ms: 10 * 60 * 1000,
+            max_bytes: 4 << 20,
         }
     }
-}
-
-/// A per-user event log shared by every node that serves the user.
-#[async_trait::async_trait]
-pub trait EventLog: Send + Sync {
-    /// Appends an event to `user`'s log and returns it with its new id.
-    async fn append(
-        &self,
-        user: &str,
-        audience: Audience,
-        name: &str,
-        data: &str,
-        now: Millis,
-    ) -> Result<LoggedEvent, Error>;
-
-    /// Appends like [`append`](Self::append) unless `user`'s log already took an event
-    /// under the same `key` within its age window; then it appends nothing and returns
-    /// `None`. A retried request uses it to finish an interrupted fan-out exactly once.
-    async fn append_once(
-        &self,
-        user: &str,
-        key: &str,
-        audience: Audience,
-        name: &str,
-        data: &str,
-        now: Millis,
-    ) -> Result<Option<LoggedEvent>, Error>;
-
-    /// Everything after `after` that connection `conn` sees, or a reset.
-    async fn replay(
-        &self,
-        user: &str,
-        after: &str,
-        conn: &str,
-        now: Millis,
-    ) -> Result<Replay, Error>;
-
-    /// The newest id of `user`'s log (`<epoch>-0` for an empty one).
-    async fn newest(&self, user: &str) -> Result<EventId, Error>;
 }
 
 /// The replay rule shared by every backend: given the log's epoch, its newest seq,
@@ -207,8 +172,6 @@ pub fn replay_rule<'a>(
     )
 }
 
-#[cfg(any(test, feature = "test-util"))]
-pub mod conformance;
 mod memory;
 
-pub use memory::MemoryLog;
+pub use memory::{MemoryLog, event_cost};

@@ -5,9 +5,16 @@
 use std::collections::BTreeMap;
 
 use pqcall_signaling::api::*;
-use pqcall_signaling::{Audience, Core, CoreConfig, Event, Output, SequentialIds, Timer};
+use pqcall_signaling::{
+    Audience, Core, CoreConfig, Event, Output, SequentialIds, Timer, Valid, Validate,
+};
 
 pub const T0: u64 = 1_700_000_000_000;
+
+/// A request the test means to be well-formed, checked as a shell checks it.
+pub fn v<T: Validate>(req: T) -> Valid<T> {
+    Valid::new(req).expect("a well-formed request")
+}
 
 pub fn kem_offer() -> OfferKemBody {
     let (_, offer) = pqcall_crypto::Caller::start().unwrap();

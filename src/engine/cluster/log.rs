@@ -8,9 +8,9 @@
 //! back under a new epoch and old ids get `reset`, never a wrong replay.
 
 use pqcall_signaling::log::replay_rule;
-use pqcall_signaling::{
-    Audience, Error, EventId, EventLog, LogConfig, LoggedEvent, Millis, Replay,
-};
+
+use crate::event_log::EventLog;
+use pqcall_signaling::{Audience, Error, EventId, LogConfig, LoggedEvent, Millis, Replay};
 use redis::aio::ConnectionManager;
 use redis::{Script, Value};
 

@@ -31,7 +31,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::future::BoxFuture;
-use pqcall_signaling::{Core, CoreConfig, Error, EventLog, LogConfig, Output, Scope};
+use pqcall_signaling::{Core, CoreConfig, Error, Output, Scope};
+
+use crate::event_log::EventLog;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
@@ -87,10 +89,7 @@ impl ClusterEngine {
         hub: Arc<Hub>,
         ticket_ttl_ms: u64,
     ) -> Result<Self, StartError> {
-        let cfg = LogConfig {
-            max_events: config.replay_events,
-            max_age_ms: config.replay_secs * 1000,
-        };
+        let cfg = config.log_config();
         let log = RedisLog::connect(url, &config.redis_prefix, cfg)
             .await
             .map_err(|e| StartError::Redis(e.to_string()))?;

@@ -20,19 +20,12 @@ pub(super) struct OpenStream {
 
 /// Every stream open on this node.
 pub(super) fn open_streams(hub: &Hub) -> Vec<OpenStream> {
-    let subs = hub.subs.lock().unwrap_or_else(|p| p.into_inner());
-    let mut all = Vec::new();
-    for (user, streams) in subs.iter() {
-        for s in streams {
-            let (user, conn, stream_no) = (user.clone(), s.conn.clone(), s.id);
-            all.push(OpenStream {
-                user,
-                conn,
-                stream_no,
-            });
-        }
-    }
-    all
+    let each = |(user, conn, stream_no)| OpenStream {
+        user,
+        conn,
+        stream_no,
+    };
+    hub.streams().into_iter().map(each).collect()
 }
 
 impl Cluster {

@@ -3,12 +3,15 @@
 //! fresh user names on every call, so one log can be checked more than once.
 #![allow(clippy::expect_used)] // a test suite: a failed step is a failed check
 
-use super::*; // the suite exercises every public item of the log
+use pqcall_signaling::{Audience, EventId, LogConfig, Millis, Replay, ResetReason};
+
+use super::EventLog;
 
 /// The window the suite expects the log under test to have.
 pub const CONFIG: LogConfig = LogConfig {
     max_events: 20,
     max_age_ms: 60_000,
+    max_bytes: 1 << 20,
 };
 
 fn user(tag: &str, salt: u64) -> String {

@@ -1,0 +1,121 @@
+//! What the server shows the world: security headers, only the demo's own files, a
+//! development server that answers only to localhost (no DNS rebinding), CORS for any
+//! origin when asked.
+
+mod common;
+
+use pqcall::{AppState, Config};
+use serde_json::json;
+
+const SECRET: &[u8] = b"exposure-secret-0123456789abcdef0123";
+
+async fn serve(config: Config) -> String {
+    common::serve(AppState::new(config, SECRET)).await
+}
+
+#[tokio::test]
+async fn the_demo_is_served_with_security_headers_and_nothing_else_of_its_folder() {
+    let base = serve(Config::default()).await;
+    let page = reqwest::get(format!("{base}/")).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let h = page.headers();
+    let csp = h["content-security-policy"].to_str().unwrap();
+    for directive in [
+        "default-src 'self'",
+        "frame-ancestors 'none'",
+        "object-src 'none'",
+        "base-uri 'none'",
+    ] {
+        assert!(csp.contains(directive), "{directive} in {csp}");
+    }
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert_eq!(h["x-frame-options"], "DENY");
+    for file in [
+        "/demo.css",
+        "/dist/pqcall.js",
+        "/dist/demo.js",
+        "/dist/e2ee-worker.js",
+    ] {
+        let res = reqwest::get(format!("{base}{file}")).await.unwrap();
+        assert_eq!(res.status(), 200, "{file}");
+    }
+    for private in [
+        "/package.json",
+        "/package-lock.json",
+        "/src/demo.js",
+        "/test/calls.test.js",
+        "/e2e/harness.js",
+        "/dist/../package.json",
+        "/node_modules/.package-lock.json",
+    ] {
+        let res = reqwest::get(format!("{base}{private}")).await.unwrap();
+        assert_eq!(res.status(), 404, "{private}");
+    }
+    // API answers carry the headers too.
+    let res = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+}
+
+#[tokio::test]
+async fn development_mode_answers_only_requests_addressed_to_localhost() {
+    let base = serve(Config {
+        dev: true,
+        ..Config::default()
+    })
+    .await;
+    let port = base.rsplit(':').next().unwrap();
+    let client = reqwest::Client::new();
+    let mint = |host: String| {
+        client
+            .post(format!("{base}/api/dev/token"))
+            .header("host", host)
+            .json(&json!({"user": "alice"}))
+            .send()
+    };
+    for host in [
+        format!("localhost:{port}"),
+        format!("127.0.0.1:{port}"),
+        format!("[::1]:{port}"),
+        format!("app.localhost:{port}"),
+    ] {
+        let res = mint(host.clone()).await.unwrap();
+        assert_eq!(res.status(), 200, "{host}");
+    }
+    // A page on another site that points its name at 127.0.0.1 (DNS rebinding).
+    for host in [
+        format!("evil.example:{port}"),
+        "evil.example".to_owned(),
+        format!("192.168.1.5:{port}"),
+        format!("localhost.evil.example:{port}"),
+    ] {
+        let res = mint(host.clone()).await.unwrap();
+        assert_eq!(res.status(), 403, "{host}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "forbidden");
+    }
+}
+
+#[tokio::test]
+async fn cors_for_any_origin_starts_and_answers() {
+    let base = serve(Config {
+        cors_origins: vec!["*".into()],
+        ..Config::default()
+    })
+    .await;
+    let res = reqwest::Client::new()
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{base}/api/messages/send"),
+        )
+        .header("origin", "https://anywhere.example")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
+}
