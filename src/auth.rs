@@ -2,9 +2,14 @@
 //! SSE tickets, and development-mode tokens.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::StartError;
+use crate::jwks::Jwks;
 use pqcall_signaling::{Error, Millis, check_subject};
 use serde::{Deserialize, Serialize};
 
@@ -36,15 +41,24 @@ struct RawHeader {
 pub struct Auth {
     /// Present for HS256 only: what dev mode and `pqcall token` sign with.
     encoding: Option<EncodingKey>,
-    decoding: DecodingKey,
+    decoding: Keys,
     validation: Validation,
-    tickets: Mutex<HashMap<String, (String, Millis)>>,
+    /// Ticket → (user, the ticket's expiry in ms, the token's expiry in s).
+    tickets: Mutex<HashMap<String, (String, Millis, u64)>>,
     ticket_ttl_ms: u64,
     /// The longest a token may still be valid, in seconds (0: no limit).
     max_lifetime_secs: u64,
     /// What minted tokens name as `aud` and `iss`.
     audience: Option<String>,
     issuer: Option<String>,
+}
+
+/// Where the keys that verify tokens come from.
+enum Keys {
+    /// One configured key (a secret or a public key).
+    One(DecodingKey),
+    /// The identity provider's published keys, by `kid`.
+    Published(Arc<Jwks>),
 }
 
 impl std::fmt::Debug for Auth {
@@ -87,6 +101,60 @@ fn has_crit(token: &str) -> bool {
 }
 
 impl Auth {
+    /// The keys `config` names (a JWKS document, a public key, or an HS256 secret; in
+    /// development mode without one, a random secret) and its rules for claims.
+    pub async fn from_config(config: &crate::Config) -> Result<Auth, StartError> {
+        let auth = match (
+            config.jwks_url.as_deref(),
+            config.jwt_alg.as_str(),
+            &config.jwt_public_key,
+            &config.jwt_secret,
+        ) {
+            (Some(url), ..) => {
+                let every = Duration::from_secs(config.jwks_refresh_secs.max(1));
+                Auth::published(Jwks::fetch(url, every).await.map_err(StartError::Key)?)
+            }
+            (None, "HS256", _, Some(s)) if !s.is_empty() => Auth::hs256(s.as_bytes()),
+            (None, "HS256", _, _) if config.dev => Auth::hs256(random_hex32().as_bytes()),
+            (None, "HS256", _, _) => {
+                let why = "set --jwt-secret (PQCALL_JWT_SECRET), --jwks-url, or run with --dev";
+                return Err(StartError::Config(why.into()));
+            }
+            (None, alg, Some(path), _) => {
+                let pem = std::fs::read(path)
+                    .map_err(|e| StartError::Key(format!("read {}: {e}", path.display())))?;
+                Auth::public_key(alg, &pem).map_err(StartError::Key)?
+            }
+            (None, alg, None, _) => {
+                let why = format!("--jwt-alg {alg} needs --jwt-public-key (or use --jwks-url)");
+                return Err(StartError::Config(why));
+            }
+        };
+        Ok(auth.configured(config))
+    }
+
+    /// Keys from an identity provider's JWKS document: RS256, ES256 or EdDSA tokens
+    /// whose `kid` names one of them. Such a server verifies tokens but cannot mint them.
+    pub fn published(jwks: Arc<Jwks>) -> Self {
+        Auth {
+            encoding: None,
+            decoding: Keys::Published(jwks),
+            validation: validation(Algorithm::RS256),
+            tickets: Mutex::new(HashMap::new()),
+            ticket_ttl_ms: TICKET_TTL_MS,
+            max_lifetime_secs: 0,
+            audience: None,
+            issuer: None,
+        }
+    }
+
+    /// Starts what keeps the keys fresh (a JWKS document's refresh), until `shutdown`.
+    pub fn spawn_tasks(&self, shutdown: CancellationToken) {
+        if let Keys::Published(jwks) = &self.decoding {
+            jwks.spawn_refresh(shutdown);
+        }
+    }
+
     /// The rules of `config`: the ticket lifetime, the audience and issuer tokens must
     /// name, and their longest lifetime.
     pub fn configured(mut self, config: &crate::Config) -> Self {
@@ -112,7 +180,7 @@ impl Auth {
         let validation = validation(Algorithm::HS256);
         Auth {
             encoding: Some(EncodingKey::from_secret(secret)),
-            decoding: DecodingKey::from_secret(secret),
+            decoding: Keys::One(DecodingKey::from_secret(secret)),
             validation,
             tickets: Mutex::new(HashMap::new()),
             ticket_ttl_ms: TICKET_TTL_MS,
@@ -139,7 +207,7 @@ impl Auth {
         let validation = validation(alg);
         Ok(Auth {
             encoding: None,
-            decoding,
+            decoding: Keys::One(decoding),
             validation,
             tickets: Mutex::new(HashMap::new()),
             ticket_ttl_ms: TICKET_TTL_MS,
@@ -151,22 +219,44 @@ impl Auth {
 
     /// The user of a valid `Authorization: Bearer` token.
     pub fn verify(&self, token: &str) -> Result<String, Error> {
+        self.verify_claims(token).map(|(user, _)| user)
+    }
+
+    /// The user of a valid token, and when the token expires (`exp`, Unix seconds).
+    pub fn verify_claims(&self, token: &str) -> Result<(String, u64), Error> {
         if has_crit(token) {
             return Err(unauthorized(
                 "invalid token: critical header extensions (crit) are not supported",
             ));
         }
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|e| unauthorized(&format!("invalid token: {e}")))?;
+        let invalid = |e: jsonwebtoken::errors::Error| unauthorized(&format!("invalid token: {e}"));
+        let data = match &self.decoding {
+            Keys::One(key) => jsonwebtoken::decode::<Claims>(token, key, &self.validation),
+            Keys::Published(jwks) => {
+                let header = jsonwebtoken::decode_header(token).map_err(invalid)?;
+                let kid = header
+                    .kid
+                    .ok_or_else(|| unauthorized("invalid token: it names no key (kid)"))?;
+                let key = jwks
+                    .key(&kid)
+                    .ok_or_else(|| unauthorized("invalid token: unknown key (kid)"))?;
+                let mut validation = self.validation.clone();
+                validation.algorithms = vec![key.alg];
+                jsonwebtoken::decode::<Claims>(token, &key.key, &validation)
+            }
+        }
+        .map_err(invalid)?;
         let now = crate::clock::now_ms() / 1000;
-        let limit = now + self.max_lifetime_secs + self.validation.leeway;
+        let limit = now
+            .saturating_add(self.max_lifetime_secs)
+            .saturating_add(self.validation.leeway);
         if self.max_lifetime_secs > 0 && data.claims.exp > limit {
             return Err(unauthorized(
                 "invalid token: it expires later than this server allows (--jwt-max-lifetime-secs)",
             ));
         }
         check_subject(&data.claims.sub)?;
-        Ok(data.claims.sub)
+        Ok((data.claims.sub, data.claims.exp))
     }
 
     /// Mints a token for `user` valid for `ttl_secs` (dev mode and `pqcall token`).
@@ -199,21 +289,22 @@ impl Auth {
         self.ticket_ttl_ms
     }
 
-    /// A single-use ticket for `user`'s SSE stream.
-    pub fn issue_ticket(&self, user: &str, now: Millis) -> (String, u64) {
+    /// A single-use ticket for `user`'s SSE stream, whose token expires at `token_exp`
+    /// (Unix seconds): the stream it opens ends then.
+    pub fn issue_ticket(&self, user: &str, token_exp: u64, now: Millis) -> (String, u64) {
         let ticket = random_hex32();
         let expires = now + self.ticket_ttl_ms;
         let mut t = self.tickets.lock().unwrap_or_else(|p| p.into_inner());
-        t.retain(|_, (_, exp)| *exp > now);
-        t.insert(ticket.clone(), (user.to_owned(), expires));
+        t.retain(|_, (_, exp, _)| *exp > now);
+        t.insert(ticket.clone(), (user.to_owned(), expires, token_exp));
         (ticket, expires / 1000)
     }
 
-    /// Redeems a ticket once.
-    pub fn redeem_ticket(&self, ticket: &str, now: Millis) -> Result<String, Error> {
+    /// Redeems a ticket once: its user, and when their token expires.
+    pub fn redeem_ticket(&self, ticket: &str, now: Millis) -> Result<(String, u64), Error> {
         let mut t = self.tickets.lock().unwrap_or_else(|p| p.into_inner());
         match t.remove(ticket) {
-            Some((user, exp)) if exp > now => Ok(user),
+            Some((user, exp, token_exp)) if exp > now => Ok((user, token_exp)),
             Some(_) => Err(unauthorized("the ticket has expired")),
             None => Err(unauthorized("unknown or already used ticket")),
         }

@@ -129,16 +129,39 @@ pub struct Config {
     /// Open TCP connections in all; more are closed as they arrive.
     #[arg(long, env = "PQCALL_MAX_CONNECTIONS", default_value_t = 8192)]
     pub max_connections: usize,
-    /// Open TCP connections per client IP address (behind a proxy, raise it: every
-    /// client has the proxy's address).
-    #[arg(long, env = "PQCALL_MAX_CONNECTIONS_PER_IP", default_value_t = 512)]
+    /// Open TCP connections per client address (an IPv6 client by its /64; behind a
+    /// proxy, raise it: every client has the proxy's address).
+    #[arg(long, env = "PQCALL_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
     pub max_connections_per_ip: usize,
+    /// Conversations one user may create (each names up to 256 members).
+    #[arg(
+        long,
+        env = "PQCALL_MAX_CONVERSATIONS_PER_USER",
+        default_value_t = 1000
+    )]
+    pub max_conversations_per_user: u64,
+    /// Requests per second per client address to the routes that need no token
+    /// (health, metrics, the API document, development tokens).
+    #[arg(long, env = "PQCALL_IP_RATE_PER_SEC", default_value_t = 20)]
+    pub ip_rate_per_sec: u32,
+    /// Burst of those requests per client address.
+    #[arg(long, env = "PQCALL_IP_RATE_BURST", default_value_t = 60)]
+    pub ip_rate_burst: u32,
     /// The `aud` every token must name; without it, tokens that carry `aud` are refused.
     #[arg(long, env = "PQCALL_JWT_AUDIENCE")]
     pub jwt_audience: Option<String>,
     /// The `iss` every token must have.
     #[arg(long, env = "PQCALL_JWT_ISSUER")]
     pub jwt_issuer: Option<String>,
+    /// The identity provider's JWKS document (RFC 7517): tokens are verified with the
+    /// key their `kid` names (RS256, ES256 or EdDSA). Takes the place of the other key
+    /// flags.
+    #[arg(long, env = "PQCALL_JWKS_URL")]
+    pub jwks_url: Option<String>,
+    /// How often the JWKS document is fetched again, in seconds; a token that names an
+    /// unknown key makes it fetch sooner, at most every 10 s.
+    #[arg(long, env = "PQCALL_JWKS_REFRESH_SECS", default_value_t = 300)]
+    pub jwks_refresh_secs: u64,
     /// The longest a token may be valid from now (`exp`), in seconds; 0: no limit.
     #[arg(long, env = "PQCALL_JWT_MAX_LIFETIME_SECS", default_value_t = 86_400)]
     pub jwt_max_lifetime_secs: u64,
@@ -181,10 +204,15 @@ impl Default for Config {
             body_timeout_secs: 30,
             write_timeout_secs: 30,
             max_connections: 8192,
-            max_connections_per_ip: 512,
+            max_connections_per_ip: 256,
+            max_conversations_per_user: 1000,
+            ip_rate_per_sec: 20,
+            ip_rate_burst: 60,
             jwt_audience: None,
             jwt_issuer: None,
             jwt_max_lifetime_secs: 86_400,
+            jwks_url: None,
+            jwks_refresh_secs: 300,
         }
     }
 }

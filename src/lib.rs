@@ -34,6 +34,7 @@ mod engine;
 mod error;
 pub mod event_log;
 mod hub;
+pub mod jwks;
 mod metrics;
 pub mod openapi;
 mod routes;

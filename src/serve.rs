@@ -30,6 +30,10 @@ use tower::ServiceExt;
 
 use crate::config::Config;
 
+/// Concurrent requests (streams) on one HTTP/2 connection: a browser's event stream and
+/// its POSTs, with room for a few tabs.
+const H2_STREAMS: u32 = 32;
+
 /// The connection limits of [`Config`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ConnLimits {
@@ -62,8 +66,21 @@ struct PerIp(Mutex<HashMap<IpAddr, usize>>);
 /// One connection's place in [`PerIp`], given back when the connection ends.
 struct IpSlot(Arc<PerIp>, IpAddr);
 
+/// The address a connection counts under: IPv4 as it is (also when written as an
+/// IPv4-mapped IPv6 address), IPv6 by its /64, which one subscriber usually holds whole.
+pub(crate) fn client_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
+    }
+}
+
 impl PerIp {
     fn take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<IpSlot> {
+        let ip = client_of(ip);
         let mut open = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let n = open.entry(ip).or_insert(0);
         if *n >= max {
@@ -132,10 +149,11 @@ pub(crate) async fn serve(
 /// Whether the client's first bytes arrive within `within`, enough of them to tell
 /// HTTP/1.1 from the HTTP/2 preface. hyper's protocol detection waits for them with no
 /// timer of its own, so a client that connects and says nothing would be held forever.
-async fn speaks_in_time(tcp: &TcpStream, within: Duration) -> bool {
+async fn speaks_in_time(tcp: &TcpStream, within: Duration, stop: &CancellationToken) -> bool {
     const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
     let first = async {
         let mut buf = [0u8; PREFACE.len()];
+        let mut pause = Duration::from_millis(5);
         loop {
             let n = tcp.peek(&mut buf).await?;
             if n == 0 {
@@ -144,11 +162,16 @@ async fn speaks_in_time(tcp: &TcpStream, within: Duration) -> bool {
             if n == PREFACE.len() || buf[..n] != PREFACE[..n] {
                 return Ok::<_, std::io::Error>(true);
             }
-            // Part of the preface: wait for the rest (peek does not consume).
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            // Part of the preface: wait for the rest (peek does not consume), less
+            // often the longer it takes.
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(500));
         }
     };
-    matches!(tokio::time::timeout(within, first).await, Ok(Ok(true)))
+    tokio::select! {
+        spoke = tokio::time::timeout(within, first) => matches!(spoke, Ok(Ok(true))),
+        _ = stop.cancelled() => false,
+    }
 }
 
 /// Serves one connection (HTTP/1.1, or HTTP/2 when it opens with the h2 preface).
@@ -159,7 +182,7 @@ async fn serve_one(
     limits: ConnLimits,
     stop: CancellationToken,
 ) {
-    if !speaks_in_time(&tcp, limits.header_timeout).await {
+    if !speaks_in_time(&tcp, limits.header_timeout, &stop).await {
         tracing::debug!("a connection sent no request in time: closing it");
         return;
     }
@@ -176,9 +199,15 @@ async fn serve_one(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
+    // HTTP/2 multiplies what one connection can ask for: few streams, small windows.
     builder
         .http2()
         .timer(TokioTimer::new())
+        .max_concurrent_streams(H2_STREAMS)
+        .initial_stream_window_size(64 * 1024)
+        .initial_connection_window_size(1 << 20)
+        .max_pending_accept_reset_streams(Some(16))
+        .max_header_list_size(64 * 1024)
         .keep_alive_interval(Some(limits.header_timeout))
         .keep_alive_timeout(limits.write_timeout);
     let conn = builder.serve_connection_with_upgrades(io, TowerToHyperService::new(app));

@@ -28,8 +28,30 @@ pub(crate) struct Inner {
     pub auth: Arc<Auth>,
     pub shutdown: CancellationToken,
     pub metrics: Metrics,
-    /// Keeps this node's chat writes and their fan-outs in one order.
-    pub chat: tokio::sync::Mutex<()>,
+    /// Keeps each conversation's writes and their fan-outs in one order on this node.
+    pub chat: ChatOrder,
+    /// The per-address rate of the routes that need no token.
+    pub open_routes: crate::routes::guards::OpenRoutes,
+}
+
+/// Locks by conversation (striped): writes to one conversation, and their fan-outs, run
+/// one at a time and in order; writes to different conversations run side by side.
+pub struct ChatOrder(Vec<tokio::sync::Mutex<()>>);
+
+impl Default for ChatOrder {
+    fn default() -> Self {
+        ChatOrder((0..64).map(|_| tokio::sync::Mutex::new(())).collect())
+    }
+}
+
+impl ChatOrder {
+    /// Waits for conversation `id`'s turn.
+    pub async fn lock(&self, id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let hash =
+            BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(id);
+        self.0[(hash % self.0.len() as u64) as usize].lock().await
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -54,29 +76,11 @@ impl AppState {
     /// What `pqcall serve` runs: the configured token keys and the SQLite store.
     /// In development mode without a secret, a random one is used.
     pub async fn from_config(config: Config) -> Result<Self, StartError> {
-        let auth = match (
-            config.jwt_alg.as_str(),
-            &config.jwt_public_key,
-            &config.jwt_secret,
-        ) {
-            ("HS256", _, Some(s)) if !s.is_empty() => Auth::hs256(s.as_bytes()),
-            ("HS256", _, _) if config.dev => Auth::hs256(crate::auth::random_hex32().as_bytes()),
-            ("HS256", _, _) => {
-                let why = "set --jwt-secret (PQCALL_JWT_SECRET), or run with --dev";
-                return Err(StartError::Config(why.into()));
-            }
-            (alg, Some(path), _) => {
-                let pem = std::fs::read(path)
-                    .map_err(|e| StartError::Key(format!("read {}: {e}", path.display())))?;
-                Auth::public_key(alg, &pem).map_err(StartError::Key)?
-            }
-            (alg, None, _) => {
-                return Err(StartError::Config(format!(
-                    "--jwt-alg {alg} needs --jwt-public-key"
-                )));
-            }
-        };
-        let auth = Arc::new(auth.configured(&config));
+        if config.dev && config.cors_origins.iter().any(|o| o.trim() == "*") {
+            let why = "--cors-origin '*' with --dev would let any web page mint tokens";
+            return Err(StartError::Config(why.into()));
+        }
+        let auth = Arc::new(Auth::from_config(&config).await?);
         let metrics = Metrics::default();
         let hub = Arc::new(Self::hub(&metrics));
         let shutdown = CancellationToken::new();
@@ -143,14 +147,15 @@ impl AppState {
         metrics: Metrics,
     ) -> Self {
         AppState(Arc::new(Inner {
-            config,
             engine,
             hub,
             store,
             auth,
             shutdown,
             metrics,
-            chat: tokio::sync::Mutex::new(()),
+            chat: ChatOrder::default(),
+            open_routes: crate::routes::guards::OpenRoutes::new(&config),
+            config,
         }))
     }
 
@@ -158,6 +163,17 @@ impl AppState {
     /// events); [`run`](crate::run) calls it.
     pub fn start(&self) {
         self.0.engine.spawn_tasks(self.0.shutdown.clone());
+        self.0.auth.spawn_tasks(self.0.shutdown.clone());
+        let (state, shutdown) = (self.clone(), self.0.shutdown.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => state.0.open_routes.prune(),
+                    _ = shutdown.cancelled() => return,
+                }
+            }
+        });
     }
 
     /// Runs one decision of the core on the records `scope` names (see
@@ -223,12 +239,16 @@ impl AppState {
     }
 
     /// A single-use SSE ticket for `user`, and when it expires (Unix seconds).
-    pub(crate) async fn issue_ticket(&self, user: &str) -> Result<(String, u64), Error> {
-        self.0.engine.issue_ticket(user).await
+    pub(crate) async fn issue_ticket(
+        &self,
+        user: &str,
+        token_exp: u64,
+    ) -> Result<(String, u64), Error> {
+        self.0.engine.issue_ticket(user, token_exp).await
     }
 
     /// Redeems a ticket once.
-    pub(crate) async fn redeem_ticket(&self, ticket: &str) -> Result<String, Error> {
+    pub(crate) async fn redeem_ticket(&self, ticket: &str) -> Result<(String, u64), Error> {
         self.0.engine.redeem_ticket(ticket).await
     }
 
@@ -239,13 +259,14 @@ impl AppState {
 
     /// 429 `rate_limited` when `user` has used up its requests.
     pub(crate) async fn check_rate(&self, user: &str) -> Result<(), Error> {
-        self.0.engine.check_rate(user).await
+        self.0.engine.check_rate(user, 1).await
     }
 
-    /// Admits a request that logs events: the user's rate (429), then the memory budget
-    /// for events (503 `server_busy`), before anything changes.
-    pub(crate) async fn admit(&self, user: &str) -> Result<(), Error> {
-        self.0.engine.check_rate(user).await?;
+    /// Admits a request that logs events, counting as `cost` requests: the user's rate
+    /// (429), then the memory budget for events (503 `server_busy`), before anything
+    /// changes.
+    pub(crate) async fn admit(&self, user: &str, cost: u32) -> Result<(), Error> {
+        self.0.engine.check_rate(user, cost).await?;
         self.0.engine.check_budget()
     }
 

@@ -27,6 +27,8 @@ fn unlimited() -> Config {
     Config {
         rate_per_sec: 100_000,
         rate_burst: 100_000,
+        ip_rate_per_sec: 100_000,
+        ip_rate_burst: 100_000,
         ..Config::default()
     }
 }
@@ -342,4 +344,56 @@ async fn one_users_connection_ids_are_bounded() {
     }
     let ids = metric(&base, "pqcall_connections").await;
     assert!(ids <= 8.0, "{ids} connection ids held for one user");
+}
+
+#[tokio::test]
+async fn fan_out_is_charged_to_the_sender_and_conversations_per_user_are_capped() {
+    let (base, state) = serve(Config {
+        rate_per_sec: 1,
+        rate_burst: 40,
+        max_conversations_per_user: 2,
+        ..unlimited()
+    })
+    .await;
+    let mallory = token(&state, "mallory");
+    let ghosts: Vec<String> = (0..255).map(|i| format!("ghost-{i}")).collect();
+    let create = json!({"members": ghosts});
+    let (st, conv) = common::post(&base, &mallory, None, "/api/conversations/create", create).await;
+    assert_eq!(st, 200, "{conv}");
+    let id = conv["conversation_id"].as_str().unwrap();
+    // 16 KiB to 256 members: one request and 65 more, more than the bucket holds.
+    let big = json!({"conversation_id": id, "body": "x".repeat(16 * 1024), "client_msg_id": "big"});
+    let (st, body) = common::post(&base, &mallory, None, "/api/messages/send", big).await;
+    assert_eq!(
+        (st, body["error"]["code"].as_str()),
+        (429, Some("rate_limited"))
+    );
+    // A short message to the same members costs little.
+    let small = json!({"conversation_id": id, "body": "hi", "client_msg_id": "small"});
+    let (st, _) = common::post(&base, &mallory, None, "/api/messages/send", small).await;
+    assert_eq!(st, 200);
+
+    // Conversations per user: the cap, then 429.
+    let (st, _) = common::post(
+        &base,
+        &mallory,
+        None,
+        "/api/conversations/create",
+        json!({"members": []}),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (st, body) = common::post(
+        &base,
+        &mallory,
+        None,
+        "/api/conversations/create",
+        json!({"members": []}),
+    )
+    .await;
+    assert_eq!(
+        (st, body["error"]["code"].as_str()),
+        (429, Some("rate_limited")),
+        "{body}"
+    );
 }

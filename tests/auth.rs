@@ -427,18 +427,24 @@ async fn rs256_and_eddsa_servers_accept_only_their_algorithm() {
     assert!(Auth::public_key("ES256", b"not a key").is_err());
 }
 
+const TOKEN_EXP: u64 = 1_700_003_600;
+
 #[test]
 fn tickets_are_single_use_bound_to_the_user_and_expire() {
     let auth = Auth::hs256(SECRET);
     let t0 = 1_700_000_000_000;
-    let (t, expires) = auth.issue_ticket("alice", t0);
+    let (t, expires) = auth.issue_ticket("alice", TOKEN_EXP, t0);
     assert_eq!(expires, (t0 + 60_000) / 1000);
-    assert_eq!(auth.redeem_ticket(&t, t0 + 1).unwrap(), "alice");
+    // The ticket names its user and when the token it was bought with expires.
+    assert_eq!(
+        auth.redeem_ticket(&t, t0 + 1).unwrap(),
+        ("alice".to_owned(), TOKEN_EXP)
+    );
     assert_eq!(
         auth.redeem_ticket(&t, t0 + 2).unwrap_err().code(),
         "unauthorized"
     );
-    let (t, _) = auth.issue_ticket("alice", t0);
+    let (t, _) = auth.issue_ticket("alice", TOKEN_EXP, t0);
     assert_eq!(
         auth.redeem_ticket(&t, t0 + 60_001).unwrap_err().code(),
         "unauthorized"
@@ -449,7 +455,7 @@ fn tickets_are_single_use_bound_to_the_user_and_expire() {
 fn a_configured_ticket_lifetime_is_honoured_up_to_60_seconds() {
     let t0 = 1_700_000_000_000;
     let short = Auth::hs256(SECRET).with_ticket_ttl(1_000);
-    let (t, expires) = short.issue_ticket("alice", t0);
+    let (t, expires) = short.issue_ticket("alice", TOKEN_EXP, t0);
     assert_eq!(expires, (t0 + 1_000) / 1000);
     assert_eq!(
         short.redeem_ticket(&t, t0 + 1_001).unwrap_err().code(),
@@ -457,7 +463,7 @@ fn a_configured_ticket_lifetime_is_honoured_up_to_60_seconds() {
     );
     // docs/PROTOCOL.md §2: never longer than 60 s, whatever the configuration says.
     let long = Auth::hs256(SECRET).with_ticket_ttl(600_000);
-    let (t, expires) = long.issue_ticket("alice", t0);
+    let (t, expires) = long.issue_ticket("alice", TOKEN_EXP, t0);
     assert_eq!(expires, (t0 + 60_000) / 1000);
     assert_eq!(
         long.redeem_ticket(&t, t0 + 60_001).unwrap_err().code(),
@@ -502,5 +508,129 @@ async fn acting_for_another_users_connection_is_forbidden() {
     assert_eq!(
         (s, v["error"]["code"].as_str()),
         (400, Some("missing_field"))
+    );
+}
+
+/// A stream lives no longer than its token: at `exp` it gets `auth.expired` and ends,
+/// whether it was opened with the token or with a ticket from it.
+#[tokio::test]
+async fn a_stream_ends_with_auth_expired_when_its_token_does() {
+    let state = AppState::new(Config::default(), SECRET);
+    let base = serve(state.clone()).await;
+    for with_ticket in [false, true] {
+        let exp = now() + 2;
+        let token = hs(SECRET, "alice", exp);
+        let mut events = if with_ticket {
+            common::open(&base, &token, "").await
+        } else {
+            let res = reqwest::Client::new()
+                .get(format!("{base}/api/events"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            use eventsource_stream::Eventsource;
+            Box::pin(res.bytes_stream().eventsource())
+        };
+        assert_eq!(common::next(&mut events).await.event, "hello");
+        let expired = common::next(&mut events).await;
+        assert_eq!(expired.event, "auth.expired", "ticket: {with_ticket}");
+        let data: Value = serde_json::from_str(&expired.data).unwrap();
+        assert_eq!(data["expires_at"], exp);
+        use futures_util::StreamExt;
+        let end = tokio::time::timeout(std::time::Duration::from_secs(10), events.next());
+        assert!(end.await.unwrap().is_none(), "the stream ends after it");
+    }
+}
+
+/// The Ed25519 public key of the fixtures as a JWK named `kid`.
+fn ed_jwk(kid: &str) -> Value {
+    use base64::Engine as _;
+    let pem = std::str::from_utf8(ED_PUBLIC).unwrap();
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap();
+    let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&der[der.len() - 32..]);
+    json!({"kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "use": "sig", "alg": "EdDSA"})
+}
+
+/// An EdDSA token whose header names `kid`.
+fn ed_with_kid(sub: &str, kid: &str) -> String {
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(kid.to_owned());
+    let key = EncodingKey::from_ed_pem(ED_PRIVATE).unwrap();
+    encode(&header, &json!({"sub": sub, "exp": now() + 600}), &key).unwrap()
+}
+
+/// Keys from a JWKS document served by the test: chosen by `kid`, and rotated without
+/// a restart (a token naming a new key makes the server fetch the document again).
+#[tokio::test]
+async fn keys_come_from_a_jwks_document_by_kid_and_rotate() {
+    let doc = Arc::new(std::sync::Mutex::new(json!({"keys": [ed_jwk("k1")]})));
+    let served = doc.clone();
+    let app = axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get(move || {
+            let doc = served.lock().unwrap().clone();
+            async move { axum::Json(doc) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let config = Config {
+        jwks_url: Some(url),
+        jwks_refresh_secs: 1,
+        ..Config::default()
+    };
+    let auth = Auth::from_config(&config).await.unwrap();
+    let base = serve(AppState::build(
+        config,
+        auth,
+        Arc::new(MemoryStore::default()),
+    ))
+    .await;
+    let code = |token: String| {
+        let base = base.clone();
+        async move {
+            status(&base, "/api/auth/authenticate", Some(&token), &json!({}))
+                .await
+                .0
+        }
+    };
+    assert_eq!(code(ed_with_kid("alice", "k1")).await, 200);
+    assert_eq!(code(ed_with_kid("alice", "k2")).await, 401, "unknown kid");
+    assert_eq!(code(ed("alice")).await, 401, "no kid");
+    let mut hs_k1 = Header::new(Algorithm::HS256);
+    hs_k1.kid = Some("k1".into());
+    let forged = encode(
+        &hs_k1,
+        &json!({"sub": "alice", "exp": now() + 600}),
+        &EncodingKey::from_secret(b"x"),
+    )
+    .unwrap();
+    assert_eq!(
+        code(forged).await,
+        401,
+        "the key's algorithm, not the token's"
+    );
+
+    // The provider rotates: k2 in, k1 out.
+    *doc.lock().unwrap() = json!({"keys": [ed_jwk("k2")]});
+    let rotated = async {
+        while code(ed_with_kid("alice", "k2")).await != 200 {
+            // Polling, at a pace under the rate limit.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), rotated)
+        .await
+        .expect("the new key is fetched");
+    assert_eq!(
+        code(ed_with_kid("alice", "k1")).await,
+        401,
+        "the retired key"
     );
 }

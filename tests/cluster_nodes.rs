@@ -496,6 +496,79 @@ async fn a_ring_timeout_is_missed_exactly_once_in_the_cluster() {
     }
 }
 
+/// Every per-user and per-call key in Redis expires by itself, and events for users who
+/// never opened a stream leave nothing behind (a made-up recipient costs nothing).
+#[tokio::test]
+async fn every_key_expires_and_made_up_recipients_leave_nothing() {
+    if !services_answer().await {
+        return;
+    }
+    let (prefix, nodes) = three_nodes("ttl", &[]).await;
+    let [n1, n2, _] = bases(&nodes);
+    let (alice, bob) = two_users();
+    let a = Device::open(&n1, &alice, None).await;
+    let mut b = Device::open(&n2, &bob, None).await;
+    let ghosts: Vec<String> = (0..50).map(|i| format!("ghost-{i}-{}", salt())).collect();
+    let mut members = ghosts.clone();
+    members.push(bob.clone());
+    let (st, conv) = post(
+        &n1,
+        &alice,
+        None,
+        "/api/conversations/create",
+        json!({"members": members}),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let send =
+        json!({"conversation_id": conv["conversation_id"], "body": "hi", "client_msg_id": "m1"});
+    let (st, _) = post(&n2, &alice, None, "/api/messages/send", send).await;
+    assert_eq!(st, 200);
+    b.until("message.new").await;
+    let r = offer(&n1, &a, &ghosts[0]).await;
+    assert!(r["call_id"].is_string(), "{r}");
+    let (st, _) = post(
+        &n2,
+        &alice,
+        Some(&a.conn),
+        "/api/auth/authenticate",
+        json!({}),
+    )
+    .await;
+    assert_eq!(st, 200); // a ticket and a rate key too
+
+    let client = redis::Client::open(redis_url().as_str()).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    // The cluster-wide keys: one each, bounded by what is open or pending.
+    let shared = ["streams", "timers", "gauges", "version"].map(|k| format!("{prefix}:{k}"));
+    let mut checked = 0;
+    for key in &keys {
+        assert!(
+            !(key.contains(":meta:ghost") || key.contains(":log:ghost")),
+            "a log for a user who never connected: {key}"
+        );
+        if shared.contains(key) {
+            continue;
+        }
+        let ttl: i64 = redis::cmd("TTL")
+            .arg(key)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        assert!(ttl > 0, "{key} has no expiry ({ttl})");
+        checked += 1;
+    }
+    assert!(
+        checked >= 8,
+        "per-user and per-call keys were written: {keys:?}"
+    );
+}
+
 #[tokio::test]
 async fn tickets_rates_and_stream_caps_hold_across_nodes() {
     if !services_answer().await {

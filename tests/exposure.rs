@@ -119,3 +119,46 @@ async fn cors_for_any_origin_starts_and_answers() {
         .unwrap();
     assert_eq!(res.headers()["access-control-allow-origin"], "*");
 }
+
+#[tokio::test]
+async fn the_routes_without_a_token_are_rate_limited_per_address() {
+    let base = serve(Config {
+        ip_rate_per_sec: 1,
+        ip_rate_burst: 5,
+        ..Config::default()
+    })
+    .await;
+    let mut codes = Vec::new();
+    for _ in 0..7 {
+        codes.push(
+            reqwest::get(format!("{base}/healthz"))
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(codes, [200, 200, 200, 200, 200, 429, 429]);
+    let res = reqwest::get(format!("{base}/metrics")).await.unwrap();
+    assert_eq!(res.status(), 429, "one bucket for every open route");
+    assert!(res.headers().contains_key("retry-after"));
+    // Routes with a token are charged to the user, not the address.
+    let res = reqwest::Client::new()
+        .post(format!("{base}/api/auth/authenticate"))
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+}
+
+#[tokio::test]
+async fn cors_for_any_origin_is_refused_in_development_mode() {
+    let config = Config {
+        dev: true,
+        cors_origins: vec!["*".into()],
+        ..Config::default()
+    };
+    let err = AppState::from_config(config).await.unwrap_err();
+    assert!(err.to_string().contains("--cors-origin"), "{err}");
+}

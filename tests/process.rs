@@ -222,7 +222,16 @@ async fn memory_stays_bounded_under_a_flood_of_made_up_recipients() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
     let dir = tempfile::tempdir().unwrap();
-    let rate = ["--rate-per-sec", "100000", "--rate-burst", "100000"];
+    let rate = [
+        "--rate-per-sec",
+        "100000",
+        "--rate-burst",
+        "100000",
+        "--ip-rate-per-sec",
+        "100000",
+        "--ip-rate-burst",
+        "100000",
+    ];
     let p = spawn_with(&dir.path().join("chat.db"), &rate).await;
     let (mallory, victim) = (token("mallory").await, token("victim").await);
     let ghosts: Vec<String> = (0..255).map(|i| format!("ghost-{i}")).collect();

@@ -136,6 +136,15 @@ pub struct Reset {
     pub reason: String,
 }
 
+/// `auth.expired`: the token the stream was opened with has expired; the stream ends
+/// after this event. Reconnect with a fresh token (a new ticket).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuthExpired {
+    /// When the token expired (Unix seconds).
+    pub expires_at: u64,
+}
+
 /// One event of a user's stream.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -168,6 +177,8 @@ pub enum Event {
     Hello(Hello),
     /// `reset`: the stream's position could not be resumed (never logged).
     Reset(Reset),
+    /// `auth.expired`: the stream's token expired; the stream ends (never logged).
+    AuthExpired(AuthExpired),
     /// `app.<name>`, published by the embedding application.
     App {
         /// The full event name, starting with `app.`.
@@ -195,6 +206,7 @@ impl Event {
             Event::Typing(_) => "typing",
             Event::Hello(_) => "hello",
             Event::Reset(_) => "reset",
+            Event::AuthExpired(_) => "auth.expired",
             Event::App { name, .. } => name,
         }
     }
@@ -231,6 +243,7 @@ impl Event {
             Event::Typing(e) => serde_json::to_string(e),
             Event::Hello(e) => serde_json::to_string(e),
             Event::Reset(e) => serde_json::to_string(e),
+            Event::AuthExpired(e) => serde_json::to_string(e),
             Event::App { data, .. } => serde_json::to_string(data),
         };
         // These types serialize infallibly (string keys, no non-finite floats).
@@ -254,6 +267,7 @@ impl Event {
             "typing" => Event::Typing(serde_json::from_str(data)?),
             "hello" => Event::Hello(serde_json::from_str(data)?),
             "reset" => Event::Reset(serde_json::from_str(data)?),
+            "auth.expired" => Event::AuthExpired(serde_json::from_str(data)?),
             other => Event::App {
                 name: other.to_owned(),
                 data: serde_json::from_str(data)?,

@@ -11,7 +11,7 @@
 //!
 //! | operation | seeds | touches |
 //! |---|---|---|
-//! | connect, disconnect, pending offers | the user | the user; its ringing calls |
+//! | connect, disconnect, pending offers | the user | the user; its live calls and their users (a connect past the connection-id cap ends the longest-idle id's calls) |
 //! | offer | caller, callee | both users; their ringing calls; the new call |
 //! | answer, confirm, ice, decline, end | the user, the call | the call; caller and callee |
 //! | ring timeout, forget | the call | the call; caller and callee |

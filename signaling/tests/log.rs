@@ -10,7 +10,11 @@ const T0: u64 = 1_700_000_000_000;
 #[test]
 fn a_new_log_has_a_new_epoch() {
     let before = MemoryLog::new(LogConfig::default(), 1_000);
-    let id = before.append("alice", Audience::All, "x", "{}", T0).id;
+    before.newest("alice"); // alice opened a stream
+    let id = before
+        .append("alice", Audience::All, "x", "{}", T0)
+        .unwrap()
+        .id;
     // A restart: a memory log cannot continue, so its epoch differs.
     let after = MemoryLog::new(LogConfig::default(), 2_000);
     let r = after.replay("alice", &id.to_string(), "c", T0);
@@ -31,7 +35,8 @@ fn sweep_forgets_idle_users_and_their_ids_reset() {
         ..LogConfig::default()
     };
     let log = MemoryLog::new(cfg, 7);
-    let id = log.append("bob", Audience::All, "x", "{}", T0).id;
+    log.newest("bob");
+    let id = log.append("bob", Audience::All, "x", "{}", T0).unwrap().id;
     assert_eq!(log.sweep(T0 + 500, |_| false), 0);
     assert_eq!(log.sweep(T0 + 1_000, |_| false), 1);
     let r = log.replay("bob", &id.to_string(), "c", T0 + 1_000);
@@ -55,6 +60,7 @@ fn once_keys_age_out_with_the_window_and_are_bounded_by_its_size() {
         ..LogConfig::default()
     };
     let log = MemoryLog::new(cfg, 7);
+    log.newest("carol");
     let once = |key: &str, at: u64| {
         log.append_once("carol", key, Audience::All, "x", "{}", at)
             .is_some()
@@ -81,7 +87,9 @@ fn each_user_log_is_bounded_in_bytes_and_the_total_is_kept() {
     };
     let log = MemoryLog::new(cfg, 7);
     let data = format!("\"{}\"", "x".repeat(998));
-    let first = log.append("dana", Audience::All, "e", &data, T0);
+    log.newest("dana");
+    log.newest("erin");
+    let first = log.append("dana", Audience::All, "e", &data, T0).unwrap();
     for _ in 0..100 {
         log.append("dana", Audience::All, "e", &data, T0);
         log.append("erin", Audience::All, "e", &data, T0);
@@ -111,7 +119,9 @@ fn the_sweep_keeps_the_logs_of_connected_users_and_frees_the_rest() {
     };
     let log = MemoryLog::new(cfg, 7);
     log.newest("online"); // a stream opened: the user has a log, with no events
+    log.newest("offline");
     log.append("offline", Audience::All, "e", "{}", T0);
+    log.append("never", Audience::All, "e", "{}", T0); // never opened a stream: not kept
     assert!(log.has("online") && log.has("offline") && !log.has("never"));
     assert!(log.bytes() > 0);
     assert_eq!(log.sweep(T0 + 1_000, |u| u == "online"), 1);
@@ -139,7 +149,7 @@ proptest! {
                 1 => Audience::Only(conns[*conn as usize % 3].into()),
                 _ => Audience::Except(conns[*conn as usize % 3].into()),
             };
-            let e = log.append("u", audience, "e", &format!("{i}"), T0 + i as u64);
+            let e = log.append("u", audience, "e", &format!("{i}"), T0 + i as u64).unwrap();
             all.push(e);
         }
         let n = all.len();

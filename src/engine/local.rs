@@ -32,6 +32,8 @@ struct Inner {
     hub: Arc<Hub>,
     auth: Arc<Auth>,
     limiter: DefaultKeyedRateLimiter<String>,
+    /// The limiter's burst: the most one request can cost.
+    burst: u32,
     streams: StreamLimits,
     /// Bytes the log may hold for all users together before new work is refused.
     max_log_bytes: usize,
@@ -69,6 +71,7 @@ impl Local {
             hub,
             auth,
             limiter: RateLimiter::keyed(quota),
+            burst: burst.max(1),
             streams,
             max_log_bytes,
             shutdown,
@@ -89,15 +92,15 @@ impl Inner {
                         audience,
                         event,
                     } => {
-                        // Only users who opened a stream (or still have events in the
-                        // window) have a log: an event for anyone else could never be
-                        // read, so a made-up recipient costs nothing.
-                        if !self.log.has(&user) {
-                            continue;
-                        }
+                        // Only users who opened a stream have a log: an event for
+                        // anyone else could never be read, so it is not kept.
                         let data = event.data_json();
                         let now = now_ms();
-                        let logged = self.log.append(&user, audience, event.name(), &data, now);
+                        let name = event.name();
+                        let Some(logged) = self.log.append(&user, audience, name, &data, now)
+                        else {
+                            continue;
+                        };
                         let frame = Arc::new(Frame {
                             id: Some(logged.id),
                             name: logged.name,
@@ -232,11 +235,15 @@ impl Engine for Local {
         })
     }
 
-    fn issue_ticket<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<(String, u64), Error>> {
-        Box::pin(async move { Ok(self.0.auth.issue_ticket(user, now_ms())) })
+    fn issue_ticket<'a>(
+        &'a self,
+        user: &'a str,
+        token_exp: u64,
+    ) -> BoxFuture<'a, Result<(String, u64), Error>> {
+        Box::pin(async move { Ok(self.0.auth.issue_ticket(user, token_exp, now_ms())) })
     }
 
-    fn redeem_ticket<'a>(&'a self, ticket: &'a str) -> BoxFuture<'a, Result<String, Error>> {
+    fn redeem_ticket<'a>(&'a self, ticket: &'a str) -> BoxFuture<'a, Result<(String, u64), Error>> {
         Box::pin(async move { self.0.auth.redeem_ticket(ticket, now_ms()) })
     }
 
@@ -244,11 +251,17 @@ impl Engine for Local {
         self.0.check_budget()
     }
 
-    fn check_rate<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+    fn check_rate<'a>(&'a self, user: &'a str, cost: u32) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            match self.0.limiter.check_key(&user.to_owned()) {
-                Ok(()) => Ok(()),
-                Err(not_until) => Err(Error::RateLimited {
+            let cost = NonZeroU32::new(cost.clamp(1, self.0.burst)).unwrap_or(NonZeroU32::MIN);
+            match self.0.limiter.check_key_n(&user.to_owned(), cost) {
+                Ok(Ok(())) => Ok(()),
+                // Never: the cost is at most the burst.
+                Err(_) => Err(Error::RateLimited {
+                    what: "requests per second",
+                    retry_after_secs: 1,
+                }),
+                Ok(Err(not_until)) => Err(Error::RateLimited {
                     what: "requests per second",
                     retry_after_secs: not_until
                         .wait_time_from(DefaultClock::default().now())

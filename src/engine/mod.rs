@@ -138,14 +138,20 @@ pub(crate) trait Engine: Send + Sync + std::fmt::Debug {
         stream_no: u64,
     ) -> BoxFuture<'a, ()>;
 
-    /// A single-use SSE ticket for `user`, and when it expires (Unix seconds).
-    fn issue_ticket<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<(String, u64), Error>>;
+    /// A single-use SSE ticket for `user`, whose token expires at `token_exp` (Unix
+    /// seconds), and when the ticket expires (Unix seconds).
+    fn issue_ticket<'a>(
+        &'a self,
+        user: &'a str,
+        token_exp: u64,
+    ) -> BoxFuture<'a, Result<(String, u64), Error>>;
 
-    /// The user of a ticket, once.
-    fn redeem_ticket<'a>(&'a self, ticket: &'a str) -> BoxFuture<'a, Result<String, Error>>;
+    /// The user of a ticket, once, and when their token expires (Unix seconds).
+    fn redeem_ticket<'a>(&'a self, ticket: &'a str) -> BoxFuture<'a, Result<(String, u64), Error>>;
 
-    /// 429 `rate_limited` when `user` has used up its requests.
-    fn check_rate<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<(), Error>>;
+    /// 429 `rate_limited` when `user` has used up its requests; this one counts as
+    /// `cost` requests (a fan-out to many recipients costs more; at most the burst).
+    fn check_rate<'a>(&'a self, user: &'a str, cost: u32) -> BoxFuture<'a, Result<(), Error>>;
 
     /// Whether everything this node needs answers (`/healthz`).
     fn ready(&self) -> BoxFuture<'_, bool>;

@@ -14,8 +14,11 @@ pub const CONFIG: LogConfig = LogConfig {
     max_bytes: 1 << 20,
 };
 
-fn user(tag: &str, salt: u64) -> String {
-    format!("conformance-{tag}-{salt}")
+/// A fresh user who opened a stream (which starts their log).
+async fn user(log: &dyn EventLog, tag: &str, salt: u64) -> String {
+    let name = format!("conformance-{tag}-{salt}");
+    log.newest(&name).await.expect("newest");
+    name
 }
 
 /// Runs every check. `salt` makes the user names unique for this run; `t0` is the
@@ -29,10 +32,37 @@ pub async fn run(log: &dyn EventLog, salt: u64, t0: Millis) {
     count_window(log, salt, t0).await;
     age_window(log, salt, t0).await;
     users_are_independent(log, salt, t0).await;
+    no_stream_no_log(log, salt, t0).await;
+}
+
+/// A user who never opened a stream has no log: appends keep nothing.
+async fn no_stream_no_log(log: &dyn EventLog, salt: u64, t0: Millis) {
+    let ghost = format!("conformance-ghost-{salt}");
+    let r = log.append(&ghost, Audience::All, "x", "{}", t0).await;
+    assert_eq!(
+        r.expect("append"),
+        None,
+        "nothing kept for a user with no log"
+    );
+    let r = log
+        .append_once(&ghost, "k", Audience::All, "x", "{}", t0)
+        .await;
+    assert_eq!(r.expect("append_once"), None);
+    // Opening a stream starts the log, empty: the appends above left no trace.
+    let newest = log.newest(&ghost).await.expect("newest");
+    assert_eq!(newest.seq, 0);
+    let kept = log
+        .append(&ghost, Audience::All, "x", "{}", t0)
+        .await
+        .expect("append");
+    assert_eq!(kept.map(|e| e.id.seq), Some(1));
 }
 
 async fn append_once_dedupes(log: &dyn EventLog, salt: u64, t0: Millis) {
-    let (a, b) = (user("once-a", salt), user("once-b", salt));
+    let (a, b) = (
+        user(log, "once-a", salt).await,
+        user(log, "once-b", salt).await,
+    );
     let first = log
         .append_once(&a, "k1", Audience::All, "t", "{\"n\":1}", t0)
         .await
@@ -88,7 +118,7 @@ async fn append_once_dedupes(log: &dyn EventLog, salt: u64, t0: Millis) {
 }
 
 async fn ids_increase(log: &dyn EventLog, salt: u64, t0: Millis) {
-    let u = user("ids", salt);
+    let u = user(log, "ids", salt).await;
     let first = log.newest(&u).await.expect("newest");
     assert_eq!(first.seq, 0, "an empty log's newest id has seq 0");
     let mut last = first;
@@ -96,7 +126,8 @@ async fn ids_increase(log: &dyn EventLog, salt: u64, t0: Millis) {
         let e = log
             .append(&u, Audience::All, "t", "{}", t0 + i)
             .await
-            .expect("append");
+            .expect("append")
+            .expect("a user who opened a stream has a log");
         assert_eq!(
             e.id.epoch, first.epoch,
             "same epoch while the log continues"
@@ -113,7 +144,7 @@ async fn ids_increase(log: &dyn EventLog, salt: u64, t0: Millis) {
 }
 
 async fn replay_every_suffix(log: &dyn EventLog, salt: u64, t0: Millis) {
-    let u = user("suffix", salt);
+    let u = user(log, "suffix", salt).await;
     let start = log.newest(&u).await.expect("newest");
     let mut ids = vec![start];
     for i in 0..10u64 {
@@ -122,6 +153,7 @@ async fn replay_every_suffix(log: &dyn EventLog, salt: u64, t0: Millis) {
             log.append(&u, Audience::All, "n", &data, t0 + i)
                 .await
                 .expect("append")
+                .expect("a user who opened a stream has a log")
                 .id,
         );
     }
@@ -149,17 +181,20 @@ async fn replay_every_suffix(log: &dyn EventLog, salt: u64, t0: Millis) {
 }
 
 async fn audiences(log: &dyn EventLog, salt: u64, t0: Millis) {
-    let u = user("aud", salt);
+    let u = user(log, "aud", salt).await;
     let start = log.newest(&u).await.expect("newest").to_string();
     log.append(&u, Audience::All, "all", "{}", t0)
         .await
-        .expect("append");
+        .expect("append")
+        .expect("a user who opened a stream has a log");
     log.append(&u, Audience::Only("a".into()), "only-a", "{}", t0)
         .await
-        .expect("append");
+        .expect("append")
+        .expect("a user who opened a stream has a log");
     log.append(&u, Audience::Except("a".into()), "not-a", "{}", t0)
         .await
-        .expect("append");
+        .expect("append")
+        .expect("a user who opened a stream has a log");
     let names = |r: Replay| match r {
         Replay::Events(e) => e.into_iter().map(|e| e.name).collect::<Vec<_>>(),
         other => panic!("expected events, got {other:?}"),
@@ -175,11 +210,12 @@ async fn audiences(log: &dyn EventLog, salt: u64, t0: Millis) {
 }
 
 async fn unknown_and_stale(log: &dyn EventLog, salt: u64, t0: Millis) {
-    let u = user("unknown", salt);
+    let u = user(log, "unknown", salt).await;
     let e = log
         .append(&u, Audience::All, "x", "{}", t0)
         .await
         .expect("append")
+        .expect("a user who opened a stream has a log")
         .id;
     let expect_reset = |r: Replay, want: ResetReason, what: &str| match r {
         Replay::Reset { reason, newest } => {
@@ -227,7 +263,7 @@ async fn unknown_and_stale(log: &dyn EventLog, salt: u64, t0: Millis) {
 }
 
 async fn count_window(log: &dyn EventLog, salt: u64, t0: Millis) {
-    let u = user("count", salt);
+    let u = user(log, "count", salt).await;
     let start = log.newest(&u).await.expect("newest");
     let n = CONFIG.max_events as u64 + 5;
     let mut ids = vec![start];
@@ -236,6 +272,7 @@ async fn count_window(log: &dyn EventLog, salt: u64, t0: Millis) {
             log.append(&u, Audience::All, "e", "{}", t0 + i)
                 .await
                 .expect("append")
+                .expect("a user who opened a stream has a log")
                 .id,
         );
     }
@@ -261,18 +298,20 @@ async fn count_window(log: &dyn EventLog, salt: u64, t0: Millis) {
 }
 
 async fn age_window(log: &dyn EventLog, salt: u64, t0: Millis) {
-    let u = user("age", salt);
+    let u = user(log, "age", salt).await;
     let start = log.newest(&u).await.expect("newest");
     let old = log
         .append(&u, Audience::All, "old", "{}", t0)
         .await
         .expect("append")
+        .expect("a user who opened a stream has a log")
         .id;
     let later = t0 + CONFIG.max_age_ms / 2;
     let fresh = log
         .append(&u, Audience::All, "fresh", "{}", later)
         .await
         .expect("append")
+        .expect("a user who opened a stream has a log")
         .id;
     // The old event ages out; the fresh one is still inside the window.
     let now = t0 + CONFIG.max_age_ms + 1;
@@ -297,16 +336,18 @@ async fn age_window(log: &dyn EventLog, salt: u64, t0: Millis) {
 }
 
 async fn users_are_independent(log: &dyn EventLog, salt: u64, t0: Millis) {
-    let a = user("indep-a", salt);
-    let b = user("indep-b", salt);
+    let a = user(log, "indep-a", salt).await;
+    let b = user(log, "indep-b", salt).await;
     let a0 = log.newest(&a).await.expect("newest");
     log.append(&a, Audience::All, "a", "{}", t0)
         .await
-        .expect("append");
+        .expect("append")
+        .expect("a user who opened a stream has a log");
     let b1 = log
         .append(&b, Audience::All, "b", "{}", t0)
         .await
-        .expect("append");
+        .expect("append")
+        .expect("a user who opened a stream has a log");
     assert_eq!(
         b1.id.seq, 1,
         "another user's appends do not advance this user's seq"

@@ -11,7 +11,13 @@ pub mod conformance;
 /// A per-user event log shared by every node that serves the user.
 #[async_trait::async_trait]
 pub trait EventLog: Send + Sync {
-    /// Appends an event to `user`'s log and returns it with its new id.
+    /// Appends an event to `user`'s log and returns it with its new id; `None` when the
+    /// user has no log: a log starts when its user opens a stream ([`replay`] or
+    /// [`newest`]) and ends once every event left the window while nobody read it, so
+    /// an event for a user who never connected costs nothing.
+    ///
+    /// [`replay`]: Self::replay
+    /// [`newest`]: Self::newest
     async fn append(
         &self,
         user: &str,
@@ -19,11 +25,11 @@ pub trait EventLog: Send + Sync {
         name: &str,
         data: &str,
         now: Millis,
-    ) -> Result<LoggedEvent, Error>;
+    ) -> Result<Option<LoggedEvent>, Error>;
 
     /// Appends like [`append`](Self::append) unless `user`'s log already took an event
-    /// under the same `key` within its age window; then it appends nothing and returns
-    /// `None`. A retried request uses it to finish an interrupted fan-out exactly once.
+    /// under the same `key` within its age window (or there is no log); then it appends
+    /// nothing and returns `None`. A retried request uses it to finish an interrupted fan-out exactly once.
     async fn append_once(
         &self,
         user: &str,
@@ -34,7 +40,8 @@ pub trait EventLog: Send + Sync {
         now: Millis,
     ) -> Result<Option<LoggedEvent>, Error>;
 
-    /// Everything after `after` that connection `conn` sees, or a reset.
+    /// Everything after `after` that connection `conn` sees, or a reset. Starts the
+    /// user's log if there is none.
     async fn replay(
         &self,
         user: &str,
@@ -43,7 +50,8 @@ pub trait EventLog: Send + Sync {
         now: Millis,
     ) -> Result<Replay, Error>;
 
-    /// The newest id of `user`'s log (`<epoch>-0` for an empty one).
+    /// The newest id of `user`'s log (`<epoch>-0` for an empty one). Starts the user's
+    /// log if there is none.
     async fn newest(&self, user: &str) -> Result<EventId, Error>;
 }
 
@@ -57,7 +65,7 @@ impl EventLog for MemoryLog {
         name: &str,
         data: &str,
         now: Millis,
-    ) -> Result<LoggedEvent, Error> {
+    ) -> Result<Option<LoggedEvent>, Error> {
         Ok(MemoryLog::append(self, user, audience, name, data, now))
     }
 

@@ -6,7 +6,9 @@ use axum::extract::State;
 use pqcall_signaling::api::{AuthenticateResponse, DevTokenRequest, DevTokenResponse, ErrorBody};
 
 use super::ApiResult;
-use super::extract::{AuthUser, Body};
+use axum::http::HeaderMap;
+
+use super::extract::{Body, bearer};
 use crate::clock::now_ms;
 use crate::state::AppState;
 
@@ -14,10 +16,12 @@ use crate::state::AppState;
 #[utoipa::path(post, path = "/api/auth/authenticate", tag = "auth", security(("bearer" = [])), responses((status = 200, body = AuthenticateResponse), (status = "4XX", body = ErrorBody, description = "docs/PROTOCOL.md §1 error codes")))]
 pub async fn authenticate(
     State(state): State<AppState>,
-    AuthUser(user): AuthUser,
+    headers: HeaderMap,
 ) -> ApiResult<Json<AuthenticateResponse>> {
+    let (user, token_exp) = state.0.auth.verify_claims(bearer(&headers)?)?;
     state.check_rate(&user).await?;
-    let (sse_ticket, expires_at) = state.issue_ticket(&user).await?;
+    // The ticket remembers when the token expires: the stream it opens ends then.
+    let (sse_ticket, expires_at) = state.issue_ticket(&user, token_exp).await?;
     Ok(Json(AuthenticateResponse {
         user_id: user,
         expires_at,

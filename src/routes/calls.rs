@@ -23,7 +23,7 @@ pub async fn offer(
     Body(req): Body<OfferRequest>,
 ) -> ApiResult<Json<OfferResponse>> {
     let conn = conn.required()?;
-    state.admit(&user).await?;
+    state.admit(&user, 1).await?;
     let now = now_ms();
     let scope = Scope::of_offer(&user, &req);
     let res = state
@@ -47,7 +47,9 @@ where
         + Sync,
 {
     let conn = conn.required()?;
-    state.admit(user).await?;
+    // Steps of a call that exists are never refused for the event budget (only new
+    // calls and messages are): a full log must not keep anyone from hanging up.
+    state.check_rate(user).await?;
     let now = now_ms();
     let scope = Scope::of_call_step(user, call_id);
     let res = state

@@ -32,12 +32,23 @@ pub async fn create_conversation(
     AuthUser(user): AuthUser,
     Body(req): Body<CreateConversationRequest>,
 ) -> ApiResult<Json<CreateConversationResponse>> {
-    state.admit(&user).await?;
+    state.admit(&user, 1).await?;
+    let cap = state.0.config.max_conversations_per_user;
+    if state.0.store.created_by(&user).await? >= cap {
+        return Err(Error::RateLimited {
+            what: "conversations created per user",
+            retry_after_secs: 3600,
+        }
+        .into());
+    }
     let id = state
         .decide_here(|core| Ok((core.new_id(), Vec::new())))
         .await?;
     let (conv, out) = chat::create(now_ms(), &user, id, &req)?;
-    let order = state.0.chat.lock().await;
+    // Its fan-out is charged: every member gets the whole member list.
+    let created_bytes = conv.members.iter().map(|m| m.len() + 8).sum::<usize>() + 512;
+    charge_fan_out(&state, &user, conv.members.len() * created_bytes).await?;
+    let order = state.0.chat.lock(&conv.id).await;
     state.0.store.create_conversation(&conv).await?;
     state.perform(out).await?;
     drop(order);
@@ -53,8 +64,8 @@ pub async fn join_conversation(
     AuthUser(user): AuthUser,
     Body(req): Body<ConversationIdBody>,
 ) -> ApiResult<Json<JoinResponse>> {
-    state.admit(&user).await?;
-    let order = state.0.chat.lock().await;
+    state.admit(&user, 1).await?;
+    let order = state.0.chat.lock(&req.conversation_id).await;
     let conv = conversation(&state, &req.conversation_id).await?;
     let mut members = conv.members.clone();
     if let Join::Add(out) = chat::join(&conv, &user)? {
@@ -69,6 +80,19 @@ pub async fn join_conversation(
     }))
 }
 
+/// The bytes of fan-out (members × event size) one request's cost pays for.
+const FAN_OUT_UNIT: usize = 64 * 1024;
+
+/// Charges `user` one request more per [`FAN_OUT_UNIT`] of fan-out: one account cannot
+/// multiply its traffic by the size of a conversation (429 when it would).
+async fn charge_fan_out(state: &AppState, user: &str, bytes: usize) -> Result<(), Error> {
+    let extra = u32::try_from(bytes / FAN_OUT_UNIT).unwrap_or(u32::MAX);
+    if extra > 0 {
+        state.admit(user, extra).await?;
+    }
+    Ok(())
+}
+
 /// `POST /api/messages/send`
 #[utoipa::path(post, path = "/api/messages/send", tag = "chat", request_body = SendRequest, security(("bearer" = [])), responses((status = 200, body = SendResponse), (status = "4XX", body = ErrorBody, description = "docs/PROTOCOL.md §1 error codes")))]
 pub async fn send_message(
@@ -76,10 +100,11 @@ pub async fn send_message(
     AuthUser(user): AuthUser,
     Body(req): Body<SendRequest>,
 ) -> ApiResult<Json<SendResponse>> {
-    state.admit(&user).await?;
-    let order = state.0.chat.lock().await;
+    state.admit(&user, 1).await?;
+    let order = state.0.chat.lock(&req.conversation_id).await;
     let conv = conversation(&state, &req.conversation_id).await?;
     let draft = chat::send(now_ms(), &conv, &user, &req)?;
+    charge_fan_out(&state, &user, conv.members.len() * (req.body.len() + 256)).await?;
     let (message, inserted) = state.0.store.insert_message(&draft).await?;
     // docs/PROTOCOL.md §4: a retry (same client_msg_id) returns the first result; the
     // engine decides what a retry fans out (see `Engine::fan_out_message`).

@@ -5,24 +5,21 @@
 //! turns that into SSE.
 
 use std::mem::take;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures_util::stream::{self, StreamExt};
+use futures_util::stream::StreamExt;
 use pqcall_signaling::stream::Opening;
 use serde::Deserialize;
-use tokio_stream::wrappers::ReceiverStream;
 
-use super::extract::user_of;
+use super::extract::bearer;
 use crate::clock::now_ms;
 use crate::engine::{Opened, StreamOpen};
 use crate::error::ApiError;
-use crate::hub::Frame;
-use crate::sse::{first_events, to_sse};
+use crate::sse::{self, Ends};
 use crate::state::AppState;
 
 /// Query parameters of the stream.
@@ -36,11 +33,6 @@ pub struct EventsQuery {
     /// Resume after this id (when the header is absent).
     pub last_event_id: Option<String>,
 }
-
-/// The error that ends a stream the hub cut off.
-#[derive(Debug, thiserror::Error)]
-#[error("the stream fell behind and was cut off")]
-struct CutOff;
 
 /// Unregisters the stream when the client goes away or the stream ends.
 struct Guard(AppState, String, String, u64);
@@ -65,9 +57,9 @@ pub async fn events(
     Query(q): Query<EventsQuery>,
 ) -> Result<Response, ApiError> {
     let now = now_ms();
-    let user = match &q.ticket {
+    let (user, token_exp) = match &q.ticket {
         Some(t) => state.redeem_ticket(t).await?,
-        None => user_of(&state, &headers)?,
+        None => state.0.auth.verify_claims(bearer(&headers)?)?,
     };
     // Opening a stream costs what a request costs: churning opens is rate limited.
     state.check_rate(&user).await?;
@@ -83,27 +75,14 @@ pub async fn events(
     let opening = Opening::new(user, &conn, start, now);
     tracing::info!(conn = %conn, resumed = opening.hello.resumed, "stream opened");
 
-    let after = opening.after;
-    let live = ReceiverStream::new(rx.rx).filter_map(move |f: Arc<Frame>| {
-        std::future::ready(Opening::is_new(after, f.id).then(|| to_sse(&f)))
+    let ends = Ends {
+        shutdown: state.shutdown_token(),
+        token_exp,
+    };
+    let body = sse::body(opening, rx, ends).map(move |e| {
+        let _ = &guard; // unregisters the stream when the body is dropped
+        e
     });
-    let (shutdown, cut) = (state.shutdown_token(), rx.cut);
-    let cut_off = cut.clone();
-    let body = stream::iter(first_events(opening))
-        .chain(live)
-        .take_until(async move { shutdown.cancelled().await })
-        .take_until(cut.cancelled_owned())
-        .map(Ok)
-        // A stream cut off for falling behind ends with an error: hyper then closes the
-        // connection instead of waiting to write what was queued.
-        .chain(
-            stream::once(async move { cut_off.is_cancelled() })
-                .filter_map(|cut| std::future::ready(cut.then_some(Err(CutOff)))),
-        )
-        .map(move |e| {
-            let _ = &guard; // unregisters the stream when the body is dropped
-            e
-        });
     let beat = Duration::from_millis(state.0.config.heartbeat_ms);
     let sse = Sse::new(body).keep_alive(KeepAlive::new().interval(beat).text("keep-alive"));
     let mut res = sse.into_response();

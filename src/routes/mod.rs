@@ -23,6 +23,7 @@ pub mod calls;
 pub mod chat;
 pub mod events;
 pub mod extract;
+pub(crate) mod guards;
 pub mod ops;
 pub mod server;
 
@@ -133,7 +134,8 @@ pub fn api_router(state: AppState) -> Router {
     let nosniff = HeaderValue::from_static("nosniff");
     let no_referrer = HeaderValue::from_static("no-referrer");
     api.layer(RequestBodyDeadlineLayer::new(body_deadline))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), ops::dev_host))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guards::open_routes))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guards::dev_host))
         .layer(axum::middleware::from_fn_with_state(state.clone(), ops::track))
         .layer(cors)
         // Every response names its request (given by a proxy, or a new UUID).

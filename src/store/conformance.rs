@@ -41,6 +41,21 @@ pub async fn run(store: &dyn ChatStore, salt: &str) {
         "stored as given, members in order"
     );
 
+    let creator = format!("creator-{salt}");
+    assert_eq!(store.created_by(&creator).await.unwrap(), 0);
+    for n in 0..3 {
+        let other = format!("{:0>32}", format!("{salt}c{n}"));
+        store
+            .create_conversation(&conv(&other, &[creator.as_str(), "bob"]))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.created_by(&creator).await.unwrap(),
+        3,
+        "created_by counts"
+    );
+
     store.add_member(&id, "carol").await.unwrap();
     store.add_member(&id, "carol").await.unwrap();
     let got = store.conversation(&id).await.unwrap().unwrap();

@@ -38,6 +38,11 @@ impl ChatStore for MemoryStore {
         Ok(self.lock().convs.get(id).cloned())
     }
 
+    async fn created_by(&self, user: &str) -> Result<u64, Error> {
+        let m = self.lock();
+        Ok(m.convs.values().filter(|c| c.created_by == user).count() as u64)
+    }
+
     async fn add_member(&self, id: &str, user: &str) -> Result<(), Error> {
         let mut m = self.lock();
         let conv = m.convs.get_mut(id).ok_or(Error::UnknownConversation)?;

@@ -27,6 +27,8 @@ pub trait ChatStore: Send + Sync {
     async fn conversation(&self, id: &str) -> Result<Option<Conversation>, Error>;
     /// Adds a member (idempotent).
     async fn add_member(&self, id: &str, user: &str) -> Result<(), Error>;
+    /// How many conversations `user` created (for the per-user cap).
+    async fn created_by(&self, user: &str) -> Result<u64, Error>;
     /// Stores a message unless one with the same `(conversation, from, client_msg_id)`
     /// exists; returns the stored message and whether it was inserted now. Returns
     /// only once the message is durable.

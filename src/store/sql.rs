@@ -9,6 +9,8 @@ pub(super) const SELECT_CONVERSATION: &str =
     "SELECT id, title, open, created_by, created_at FROM conversations WHERE id = $1";
 pub(super) const SELECT_MEMBERS: &str =
     "SELECT user_id FROM members WHERE conversation_id = $1 ORDER BY position";
+pub(super) const COUNT_CREATED: &str =
+    "SELECT COUNT(*) AS n FROM conversations WHERE created_by = $1";
 pub(super) const ADD_MEMBER: &str = "INSERT INTO members (conversation_id, user_id, position) \
      SELECT $1, $2, COALESCE(MAX(position), -1) + 1 FROM members WHERE conversation_id = $1 \
      ON CONFLICT DO NOTHING";
@@ -121,6 +123,16 @@ macro_rules! sql_chat_store {
                     .await
                     .map_err(db)?;
                 Ok(())
+            }
+
+            async fn created_by(&self, user: &str) -> Result<u64, ::pqcall_signaling::Error> {
+                use ::sqlx::Row;
+                let row = ::sqlx::query($crate::store::sql::COUNT_CREATED)
+                    .bind(user)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(row.get::<i64, _>("n") as u64)
             }
 
             async fn insert_message(

@@ -45,7 +45,8 @@ pub async fn start_server(
         "ulimit -n 65536 2>/dev/null; exec {path} serve --bind 127.0.0.1:0 --jwt-secret {SECRET} --database :memory: \
          --offers-per-minute 100000000 --max-ringing 100000000 --rate-per-sec 1000000 --rate-burst 1000000 \
          --max-streams-per-user 100000 --max-conn-ids-per-user 100000 --max-connections 1000000 \
-         --max-connections-per-ip 1000000 --max-log-bytes 8589934592 --server-key {SERVER_KEY}{engines} {extra}"
+         --max-connections-per-ip 1000000 --max-log-bytes 8589934592 \
+         --ip-rate-per-sec 1000000 --ip-rate-burst 1000000 --server-key {SERVER_KEY}{engines} {extra}"
     ));
     start_server_cmd(&mut cmd)
         .await

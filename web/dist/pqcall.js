@@ -17,6 +17,7 @@ var PqcallError = class extends Error {
 var EVENTS = [
   "hello",
   "reset",
+  "auth.expired",
   "call.offer",
   "call.answer",
   "call.answered_elsewhere",
@@ -151,6 +152,7 @@ var PqcallClient = class extends EventTarget {
     }
     this._emit(name, data, e.lastEventId);
     if (this.role === "leader") this._channel?.postMessage({ t: "event", name, data, id: e.lastEventId, connId: this.connId });
+    if (name === "auth.expired") this._reconnectSoon(0);
   }
   _emit(name, data, id) {
     this.dispatchEvent(new CustomEvent(name, { detail: data }));

@@ -14,7 +14,7 @@ export class PqcallError extends Error {
 
 /** The events of docs/PROTOCOL.md §3-4 (app events are added with `listen`). */
 export const EVENTS = [
-  'hello', 'reset',
+  'hello', 'reset', 'auth.expired',
   'call.offer', 'call.answer', 'call.answered_elsewhere', 'call.confirm', 'call.ice',
   'call.declined', 'call.ended', 'call.missed',
   'conversation.created', 'conversation.member_joined', 'message.new', 'typing',
@@ -154,6 +154,9 @@ export class PqcallClient extends EventTarget {
     }
     this._emit(name, data, e.lastEventId);
     if (this.role === 'leader') this._channel?.postMessage({ t: 'event', name, data, id: e.lastEventId, connId: this.connId });
+    // The stream's token expired and the server ends the stream: reconnect at once,
+    // with a fresh token from getToken() (a new ticket), resuming where it stopped.
+    if (name === 'auth.expired') this._reconnectSoon(0);
   }
 
   _emit(name, data, id) {

@@ -113,6 +113,24 @@ impl MemoryLog {
         }
     }
 
+    /// Runs `f` on `user`'s log, if there is one, after evicting what left the window.
+    fn with_existing<T>(
+        &self,
+        user: &str,
+        now: Millis,
+        f: impl FnOnce(&mut UserLog) -> T,
+    ) -> Option<T> {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let inner = &mut *inner;
+        let log = inner.users.get_mut(user)?;
+        let before = log.bytes;
+        log.evict(&self.cfg, now);
+        let out = f(log);
+        inner.bytes = inner.bytes + log.bytes - before;
+        Some(out)
+    }
+
+    /// Runs `f` on `user`'s log, starting one if there is none.
     fn with_user<T>(&self, user: &str, now: Millis, f: impl FnOnce(&mut UserLog) -> T) -> T {
         // A poisoned lock only means another thread panicked mid-call; the data is
         // still consistent at every await-free step, so keep serving.
@@ -138,9 +156,8 @@ impl MemoryLog {
         out
     }
 
-    /// Whether `user` has a log: they opened a stream, or events were logged for them
-    /// within the window. The service logs events only for such users, so a made-up
-    /// recipient costs nothing.
+    /// Whether `user` has a log: they opened a stream (a [`replay`](Self::replay) or
+    /// [`newest`](Self::newest) started it), and it was not swept since.
     pub fn has(&self, user: &str) -> bool {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         inner.users.contains_key(user)
@@ -180,7 +197,9 @@ impl MemoryLog {
 }
 
 impl MemoryLog {
-    /// Appends an event to `user`'s log and returns it with its new id.
+    /// Appends an event to `user`'s log and returns it with its new id; `None` when the
+    /// user has no log (never opened a stream, or was swept while away): nothing could
+    /// read the event, so a made-up recipient costs nothing.
     pub fn append(
         &self,
         user: &str,
@@ -188,12 +207,13 @@ impl MemoryLog {
         name: &str,
         data: &str,
         now: Millis,
-    ) -> LoggedEvent {
+    ) -> Option<LoggedEvent> {
         let cfg = self.cfg;
-        self.with_user(user, now, |log| log.push(&cfg, audience, name, data, now))
+        self.with_existing(user, now, |log| log.push(&cfg, audience, name, data, now))
     }
 
-    /// Appends unless `user`'s log took an event under `key` within its window.
+    /// Appends unless `user`'s log took an event under `key` within its window, or the
+    /// user has no log.
     pub fn append_once(
         &self,
         user: &str,
@@ -204,16 +224,18 @@ impl MemoryLog {
         now: Millis,
     ) -> Option<LoggedEvent> {
         let cfg = self.cfg;
-        self.with_user(user, now, |log| {
+        self.with_existing(user, now, |log| {
             if !log.once_keys.insert(key.to_owned()) {
                 return None;
             }
             log.once.push_back((key.to_owned(), now));
             Some(log.push(&cfg, audience, name, data, now))
         })
+        .flatten()
     }
 
-    /// Everything after `after` that connection `conn` sees, or a reset.
+    /// Everything after `after` that connection `conn` sees, or a reset. Starts the
+    /// user's log if there is none.
     pub fn replay(&self, user: &str, after: &str, conn: &str, now: Millis) -> Replay {
         self.with_user(user, now, |log| {
             replay_rule(
@@ -227,7 +249,8 @@ impl MemoryLog {
         })
     }
 
-    /// The newest id of `user`'s log (`<epoch>-0` for an empty one).
+    /// The newest id of `user`'s log (`<epoch>-0` for an empty one). Starts the user's
+    /// log if there is none.
     pub fn newest(&self, user: &str) -> EventId {
         self.with_user(user, 0, |log| EventId {
             epoch: log.epoch,

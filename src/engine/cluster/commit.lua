@@ -18,8 +18,9 @@ for _, g in ipairs(a.gauge) do redis.call('HINCRBY', a.gkey, g[1], g[2]) end
 if a.hold ~= cjson.null then redis.call('ZADD', a.skey, a.hold[1], a.hold[2]) end
 local out = {1}
 local now, max, age, ttl = tonumber(a.now), tonumber(a.max), tonumber(a.age), tonumber(a.ttl)
+local maxbytes = tonumber(a.maxbytes)
 for _, e in ipairs(a.ev) do
-  local r = append(e[1], e[2], now, max, age, ttl, e[3], e[4], e[5], e[6], a.chan, e[7])
-  table.insert(out, r[2])
+  local r = append(e[1], e[2], now, max, age, maxbytes, ttl, e[3], e[4], e[5], e[6], a.chan, e[7])
+  table.insert(out, r and r[2] or 0)
 end
 return out

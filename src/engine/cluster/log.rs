@@ -1,8 +1,10 @@
 //! Per-user event logs in Redis Streams (feature `cluster`), with the semantics of the
 //! in-memory log (`pqcall_signaling::log`) and checked by the same conformance suite.
 //!
-//! Each user has a hash `{prefix}:meta:{user}` (`epoch`, `seq`, `evicted`) and a stream
-//! `{prefix}:log:{user}` whose entry ids are `0-<seq>`. Every operation is one Lua script,
+//! Each user has a hash `{prefix}:meta:{user}` (`epoch`, `seq`, `evicted`, `bytes`) and a
+//! stream `{prefix}:log:{user}` whose entry ids are `0-<seq>`; both expire when unused for
+//! the window plus a minute (a node renews the meta of users with open streams). The
+//! meta starts when the user opens a stream: appends for a user without one keep nothing. Every operation is one Lua script,
 //! so appends from any node are atomic and ids strictly increase. The epoch is the Redis
 //! clock in ms when a user's log is (re)created, so a log lost with a Redis restart comes
 //! back under a new epoch and old ids get `reset`, never a wrong replay.
@@ -215,6 +217,7 @@ impl RedisLog {
             .arg(now)
             .arg(self.cfg.max_events)
             .arg(self.cfg.max_age_ms)
+            .arg(self.cfg.max_bytes)
             .arg(self.ttl_secs())
             .arg(aud)
             .arg(conn)
@@ -279,11 +282,14 @@ impl EventLog for RedisLog {
         name: &str,
         data: &str,
         now: Millis,
-    ) -> Result<LoggedEvent, Error> {
+    ) -> Result<Option<LoggedEvent>, Error> {
         let r = self
             .invoke_append(user, None, &audience, name, data, now)
             .await?;
-        Ok(logged(&r, audience, name, data, now))
+        Ok(match r {
+            Value::Nil => None,
+            r => Some(logged(&r, audience, name, data, now)),
+        })
     }
 
     async fn append_once(
@@ -322,6 +328,8 @@ impl EventLog for RedisLog {
             .arg(self.cfg.max_events)
             .arg(self.cfg.max_age_ms)
             .arg(from)
+            .arg(self.cfg.max_bytes)
+            .arg(self.ttl_secs())
             .invoke_async(&mut con)
             .await
             .map_err(unavailable)?;
@@ -352,6 +360,7 @@ impl EventLog for RedisLog {
             .newest
             .key(&meta)
             .key(&log)
+            .arg(self.ttl_secs())
             .invoke_async(&mut con)
             .await
             .map_err(unavailable)?;

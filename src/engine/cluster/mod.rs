@@ -255,16 +255,22 @@ impl Engine for ClusterEngine {
         })
     }
 
-    fn issue_ticket<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<(String, u64), Error>> {
+    fn issue_ticket<'a>(
+        &'a self,
+        user: &'a str,
+        token_exp: u64,
+    ) -> BoxFuture<'a, Result<(String, u64), Error>> {
         Box::pin(async move {
             let ticket = crate::auth::random_hex32();
             let ttl = self.ticket_ttl_ms;
-            self.cluster.put_ticket(&ticket, user, ttl).await?;
+            self.cluster
+                .put_ticket(&ticket, user, token_exp, ttl)
+                .await?;
             Ok((ticket, (now_ms() + ttl) / 1000))
         })
     }
 
-    fn redeem_ticket<'a>(&'a self, ticket: &'a str) -> BoxFuture<'a, Result<String, Error>> {
+    fn redeem_ticket<'a>(&'a self, ticket: &'a str) -> BoxFuture<'a, Result<(String, u64), Error>> {
         Box::pin(async move {
             self.cluster.take_ticket(ticket).await?.ok_or_else(|| {
                 Error::Unauthorized("unknown, expired or already used ticket".into())
@@ -272,8 +278,8 @@ impl Engine for ClusterEngine {
         })
     }
 
-    fn check_rate<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<(), Error>> {
-        Box::pin(self.cluster.check_rate(user, self.rate.0, self.rate.1))
+    fn check_rate<'a>(&'a self, user: &'a str, cost: u32) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.cluster.check_rate(user, self.rate, cost))
     }
 
     fn ready(&self) -> BoxFuture<'_, bool> {

@@ -23,7 +23,8 @@ const MAX_ATTEMPTS: usize = 64;
 
 const COMMIT: &str = include_str!("commit.lua");
 
-/// GCRA: one request per `interval` ms, `burst` at once. Returns 0, or the ms to wait.
+/// GCRA: one request per `interval` ms, `burst` at once, a request costing `cost` of
+/// them. Returns 0, or the ms to wait.
 const RATE: &str = include_str!("rate.lua");
 
 /// A stream's slot in the per-user cap: 1 when taken, 0 when the cap is reached.
@@ -348,6 +349,7 @@ impl Cluster {
                 "now": now_ms().to_string(),
                 "max": cfg.max_events,
                 "age": cfg.max_age_ms,
+                "maxbytes": cfg.max_bytes,
                 "ttl": self.log.ttl_secs(),
                 "chan": self.log.channel(),
             });
@@ -377,14 +379,22 @@ impl Cluster {
         Err(Error::Unavailable("too much contention; try again".into()))
     }
 
-    /// The cluster-wide request rate: `per_sec` requests a second, `burst` at once.
-    pub async fn check_rate(&self, user: &str, per_sec: u32, burst: u32) -> Result<(), Error> {
+    /// The cluster-wide request rate: `per_sec` requests a second, `burst` at once; this
+    /// request counts as `cost` of them (at most `burst`).
+    pub async fn check_rate(
+        &self,
+        user: &str,
+        (per_sec, burst): (u32, u32),
+        cost: u32,
+    ) -> Result<(), Error> {
         let mut con = self.con.clone();
+        let burst = burst.max(1);
         let wait_ms: u64 = self
             .rate
             .key(format!("{}:rl:{user}", self.prefix))
             .arg(1000.0 / f64::from(per_sec.max(1)))
-            .arg(burst.max(1))
+            .arg(burst)
+            .arg(cost.clamp(1, burst))
             .invoke_async(&mut con)
             .await
             .map_err(unavailable)?;
@@ -398,12 +408,18 @@ impl Cluster {
         }
     }
 
-    /// Stores a single-use SSE ticket.
-    pub async fn put_ticket(&self, ticket: &str, user: &str, ttl_ms: u64) -> Result<(), Error> {
+    /// Stores a single-use SSE ticket of `user`, whose token expires at `token_exp`.
+    pub async fn put_ticket(
+        &self,
+        ticket: &str,
+        user: &str,
+        token_exp: u64,
+        ttl_ms: u64,
+    ) -> Result<(), Error> {
         let mut con = self.con.clone();
         redis::cmd("SET")
             .arg(format!("{}:tk:{ticket}", self.prefix))
-            .arg(user)
+            .arg(format!("{token_exp}:{user}"))
             .arg("PX")
             .arg(ttl_ms)
             .query_async::<()>(&mut con)
@@ -411,14 +427,19 @@ impl Cluster {
             .map_err(unavailable)
     }
 
-    /// Redeems a ticket once, on whichever node.
-    pub async fn take_ticket(&self, ticket: &str) -> Result<Option<String>, Error> {
+    /// Redeems a ticket once, on whichever node: its user and their token's expiry.
+    pub async fn take_ticket(&self, ticket: &str) -> Result<Option<(String, u64)>, Error> {
         let mut con = self.con.clone();
-        redis::cmd("GETDEL")
+        let value = redis::cmd("GETDEL")
             .arg(format!("{}:tk:{ticket}", self.prefix))
             .query_async::<Option<String>>(&mut con)
             .await
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+        // `<token exp>:<user>`; the user id may itself hold ':'.
+        Ok(value.and_then(|v| {
+            let (exp, user) = v.split_once(':')?;
+            Some((user.to_owned(), exp.parse().ok()?))
+        }))
     }
 
     /// Publishes an ephemeral event (typing) to every node, without logging it.

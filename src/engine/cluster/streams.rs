@@ -72,9 +72,11 @@ impl Cluster {
         want: Option<&str>,
         stream_no: u64,
     ) -> Result<String, Error> {
+        // Connecting may drop the user's longest-idle connection id (and end its calls):
+        // those outputs commit with it.
         let connect = |core: &mut Core| {
-            let conn = core.connect(now, user, want, false).0.conn_id;
-            Ok((conn, Vec::new()))
+            let (connected, out) = core.connect(now, user, want, false);
+            Ok((connected.conn_id, out))
         };
         let hold = |conn: &String| LeaseChange::Hold(self.stream_member(user, conn, stream_no));
         let done = self.transact_with(Scope::users([user]), None, connect, hold);
@@ -105,8 +107,10 @@ impl Cluster {
         Ok(done.is_some())
     }
 
-    /// Renews the slots and leases of this node's open streams. A lease another node
-    /// already took over (this node was cut off too long) is not brought back.
+    /// Renews the slots and leases of this node's open streams, and keeps their users'
+    /// logs (an idle log of a connected user must not expire: appends need it). A lease
+    /// another node already took over (this node was cut off too long) is not brought
+    /// back.
     pub(super) async fn renew_streams(&self, streams: Vec<OpenStream>) -> Result<(), Error> {
         if streams.is_empty() {
             return Ok(());
@@ -121,6 +125,11 @@ impl Cluster {
                 .arg(format!("{}:{}", self.node, s.stream_no))
                 .ignore();
             pipe.cmd("PEXPIRE").arg(&key).arg(self.lease_ms).ignore();
+            let (meta, _) = self.log.keys(&s.user);
+            pipe.cmd("EXPIRE")
+                .arg(meta)
+                .arg(self.log.ttl_secs())
+                .ignore();
             pipe.cmd("ZADD")
                 .arg(self.streams_key())
                 .arg("XX")
