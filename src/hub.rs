@@ -8,21 +8,31 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use axum::body::Bytes;
 use prometheus_client::metrics::counter::Counter;
 
 use pqcall_signaling::{Audience, EventId};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-/// One event ready to frame.
+/// One event as it goes on the wire: its SSE frame, encoded once for every stream of
+/// its user (docs/PROTOCOL.md §3.2).
 #[derive(Debug)]
 pub struct Frame {
     /// The log id (none for ephemeral events).
     pub id: Option<EventId>,
-    /// SSE event name.
-    pub name: String,
-    /// One-line JSON.
-    pub data: String,
+    /// `id:`, `event:` and `data:` lines and the blank line that ends them.
+    pub sse: Bytes,
+}
+
+impl Frame {
+    /// The frame of event `name` with JSON `data`, logged as `id` (ephemeral: none).
+    pub fn new(id: Option<EventId>, name: &str, data: &str) -> Self {
+        Frame {
+            id,
+            sse: crate::sse::encode(id, name, data, None),
+        }
+    }
 }
 
 struct Sub {

@@ -1,14 +1,16 @@
-//! SSE framing: live frames, the opening of a stream, and how a stream ends
-//! (docs/PROTOCOL.md §3).
+//! SSE on the wire (docs/PROTOCOL.md §3): frames encoded once and shared by every stream
+//! they go to, the opening of a stream, heartbeats, and how a stream ends.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::response::sse::Event as SseEvent;
+use axum::body::Bytes;
 use futures_util::stream::{self, Stream, StreamExt};
-use pqcall_signaling::Event;
 use pqcall_signaling::event::AuthExpired;
 use pqcall_signaling::stream::Opening;
+use pqcall_signaling::{Event, EventId};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
@@ -30,17 +32,38 @@ pub(crate) struct Ends {
 #[error("the stream fell behind and was cut off")]
 pub(crate) struct CutOff;
 
-/// A stream's body: its opening, then the live events it has not sent yet. It ends at
-/// shutdown; at its token's expiry after an `auth.expired` event; and with [`CutOff`]
-/// when the hub cut it off for falling behind.
+/// The SSE encoding of one event: `retry:` (for `hello`), `id:` (for logged events),
+/// `event:` and one `data:` line per line of `data` (one-line JSON has one).
+pub(crate) fn encode(id: Option<EventId>, name: &str, data: &str, retry: Option<u64>) -> Bytes {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(data.len() + name.len() + 64);
+    if let Some(ms) = retry {
+        let _ = writeln!(out, "retry: {ms}");
+    }
+    if let Some(id) = id {
+        let _ = writeln!(out, "id: {id}");
+    }
+    let _ = writeln!(out, "event: {name}");
+    for line in data.split('\n') {
+        out.push_str("data: ");
+        out.push_str(line.strip_suffix('\r').unwrap_or(line));
+        out.push('\n');
+    }
+    out.push('\n');
+    Bytes::from(out)
+}
+
+/// A stream's body: its opening, then the live events it has not sent yet, each the
+/// frame its user's streams share. It ends at shutdown; at its token's expiry after an
+/// `auth.expired` event; and with [`CutOff`] when the hub cut it off for falling behind.
 pub(crate) fn body(
     opening: Opening,
     live: LiveQueue,
     ends: Ends,
-) -> impl Stream<Item = Result<SseEvent, CutOff>> + Send {
+) -> impl Stream<Item = Result<Bytes, CutOff>> + Send {
     let after = opening.after;
     let frames = ReceiverStream::new(live.rx).filter_map(move |f: Arc<Frame>| {
-        std::future::ready(Opening::is_new(after, f.id).then(|| to_sse(&f)))
+        std::future::ready(Opening::is_new(after, f.id).then(|| f.sse.clone()))
     });
     let (cut, cut_off) = (live.cut.clone(), live.cut);
     let expired = CancellationToken::new();
@@ -51,7 +74,7 @@ pub(crate) fn body(
     let left = Duration::from_secs(ends.token_exp).saturating_sub(now);
     let shutdown = ends.shutdown;
     let token_exp = ends.token_exp;
-    stream::iter(first_events(opening))
+    first_frames(opening)
         .chain(frames)
         .take_until(async move { shutdown.cancelled().await })
         .take_until(cut.cancelled_owned())
@@ -67,7 +90,7 @@ pub(crate) fn body(
                 let e = Event::AuthExpired(AuthExpired {
                     expires_at: token_exp,
                 });
-                Some(Ok(SseEvent::default().event(e.name()).data(e.data_json())))
+                Some(Ok(encode(None, e.name(), &e.data_json(), None)))
             } else {
                 None
             }
@@ -75,36 +98,56 @@ pub(crate) fn body(
         .filter_map(std::future::ready)
 }
 
-/// One frame as an SSE event (`id:` when it was logged).
-pub(crate) fn to_sse(f: &Frame) -> SseEvent {
-    let e = SseEvent::default().event(&f.name).data(&f.data);
-    match f.id {
-        Some(id) => e.id(id.to_string()),
-        None => e,
+/// `hello`, then a `reset` or the replayed events. The replay is framed as it is sent:
+/// until then a stream holds only pointers to the log's events, so a reader that does
+/// not read costs no copy of its replay.
+fn first_frames(o: Opening) -> impl Stream<Item = Bytes> + Send {
+    let hello = Event::Hello(o.hello);
+    let retry = Some(o.retry_ms);
+    let mut first = vec![encode(o.hello_id, hello.name(), &hello.data_json(), retry)];
+    if let Some((id, reset)) = o.reset {
+        let reset = Event::Reset(reset);
+        first.push(encode(Some(id), reset.name(), &reset.data_json(), None));
+    }
+    let replay = o.replay.into_iter();
+    let replay = replay.map(|e| encode(Some(e.id), &e.name, &e.data, None));
+    stream::iter(first).chain(stream::iter(replay))
+}
+
+/// A body stream with a `: keep-alive` comment whenever nothing was sent for `every`,
+/// so proxies and clients see a live connection (and a dead one is found by writing).
+pub(crate) struct Heartbeat<S> {
+    inner: Pin<Box<S>>,
+    beat: tokio::time::Interval,
+}
+
+impl<S> Heartbeat<S> {
+    /// `inner` with a comment after each `every` of silence.
+    pub fn new(inner: S, every: Duration) -> Self {
+        let start = tokio::time::Instant::now() + every;
+        let mut beat = tokio::time::interval_at(start, every);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Heartbeat {
+            inner: Box::pin(inner),
+            beat,
+        }
     }
 }
 
-/// `hello`, then a `reset` or the replayed events.
-fn first_events(o: Opening) -> Vec<SseEvent> {
-    let frame = SseEvent::default().retry(Duration::from_millis(o.retry_ms));
-    let frame = match o.hello_id {
-        Some(id) => frame.id(id.to_string()),
-        None => frame,
-    };
-    let hello = Event::Hello(o.hello);
-    let mut first = vec![frame.event(hello.name()).data(hello.data_json())];
-    if let Some((id, reset)) = o.reset {
-        let reset = Event::Reset(reset);
-        let e = SseEvent::default().id(id.to_string());
-        first.push(e.event(reset.name()).data(reset.data_json()));
+impl<S, E> Stream for Heartbeat<S>
+where
+    S: Stream<Item = Result<Bytes, E>>,
+{
+    type Item = Result<Bytes, E>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Poll::Ready(item) = self.inner.as_mut().poll_next(cx) {
+            self.beat.reset();
+            return Poll::Ready(item);
+        }
+        match self.beat.poll_tick(cx) {
+            Poll::Ready(_) => Poll::Ready(Some(Ok(Bytes::from_static(b": keep-alive\n\n")))),
+            Poll::Pending => Poll::Pending,
+        }
     }
-    let replay = o.replay.into_iter();
-    first.extend(replay.map(|e| {
-        to_sse(&Frame {
-            id: Some(e.id),
-            name: e.name,
-            data: e.data,
-        })
-    }));
-    first
 }

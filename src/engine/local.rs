@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use pqcall_signaling::{Core, CoreConfig, Error, LogConfig, MemoryLog, Output, Scope};
+use pqcall_signaling::{Core, CoreConfig, Error, Event, LogConfig, MemoryLog, Output, Scope};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
@@ -85,6 +85,8 @@ impl Inner {
     /// Boxed: a timer's outputs may schedule timers, so the future type is recursive.
     fn carry_out(self: &Arc<Self>, outputs: Vec<Output>) -> BoxFuture<'_, Result<(), Error>> {
         Box::pin(async move {
+            // One event for many users (a message to its members) is serialised once.
+            let mut last: Option<(Event, Arc<str>)> = None;
             for o in outputs {
                 match o {
                     Output::Deliver {
@@ -92,28 +94,22 @@ impl Inner {
                         audience,
                         event,
                     } => {
+                        let data = match last.take() {
+                            Some((e, data)) if e == event => data,
+                            _ => event.data_json().into(),
+                        };
                         // Only users who opened a stream have a log: an event for
                         // anyone else could never be read, so it is not kept.
-                        let data = event.data_json();
-                        let now = now_ms();
-                        let name = event.name();
-                        let Some(logged) = self.log.append(&user, audience, name, &data, now)
-                        else {
-                            continue;
-                        };
-                        let frame = Arc::new(Frame {
-                            id: Some(logged.id),
-                            name: logged.name,
-                            data: logged.data,
-                        });
-                        self.hub.send(&user, Some(&logged.audience), frame);
+                        let (now, name) = (now_ms(), event.name());
+                        let logged = self.log.append(&user, audience, name, &data, now);
+                        if let Some(logged) = logged {
+                            let frame = Arc::new(Frame::new(Some(logged.id), name, &data));
+                            self.hub.send(&user, Some(&logged.audience), frame);
+                        }
+                        last = Some((event, data));
                     }
                     Output::Ephemeral { user, event } => {
-                        let frame = Arc::new(Frame {
-                            id: None,
-                            name: event.name().to_owned(),
-                            data: event.data_json(),
-                        });
+                        let frame = Arc::new(Frame::new(None, event.name(), &event.data_json()));
                         self.hub.send(&user, None, frame);
                     }
                     Output::Timer { at, timer } => {

@@ -171,7 +171,7 @@ async fn replay_every_suffix(log: &dyn EventLog, salt: u64, t0: Millis) {
                     "replay after {from} is exactly the suffix"
                 );
                 for (j, e) in evs.iter().enumerate() {
-                    assert_eq!(e.data, format!("{{\"i\":{}}}", k + j), "payload kept");
+                    assert_eq!(&*e.data, format!("{{\"i\":{}}}", k + j), "payload kept");
                     assert_eq!(e.name, "n");
                 }
             }

@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::sse::{KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use futures_util::stream::StreamExt;
 use pqcall_signaling::stream::Opening;
 use serde::Deserialize;
@@ -19,7 +18,7 @@ use super::extract::bearer;
 use crate::clock::now_ms;
 use crate::engine::{Opened, StreamOpen};
 use crate::error::ApiError;
-use crate::sse::{self, Ends};
+use crate::sse::{self, Ends, Heartbeat};
 use crate::state::AppState;
 
 /// Query parameters of the stream.
@@ -84,10 +83,12 @@ pub async fn events(
         e
     });
     let beat = Duration::from_millis(state.0.config.heartbeat_ms);
-    let sse = Sse::new(body).keep_alive(KeepAlive::new().interval(beat).text("keep-alive"));
-    let mut res = sse.into_response();
+    let body = axum::body::Body::from_stream(Heartbeat::new(body, beat));
+    let mut res = Response::new(body);
     let headers = res.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    let h = HeaderValue::from_static;
+    headers.insert(header::CONTENT_TYPE, h("text/event-stream"));
+    headers.insert(header::CACHE_CONTROL, h("no-cache"));
+    headers.insert("x-accel-buffering", h("no"));
     Ok(res)
 }

@@ -48,7 +48,7 @@ impl UserLog {
             },
             audience,
             name: name.to_owned(),
-            data: data.to_owned(),
+            data: data.into(),
             at: now,
         };
         self.entries.push_back(ev.clone());

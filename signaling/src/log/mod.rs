@@ -7,6 +7,7 @@
 //! pass.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::ids::Millis;
 
@@ -72,8 +73,8 @@ pub struct LoggedEvent {
     pub audience: Audience,
     /// The SSE event name.
     pub name: String,
-    /// One-line JSON.
-    pub data: String,
+    /// One-line JSON, shared: a replay copies a pointer, not the event.
+    pub data: Arc<str>,
     /// When it was appended (Unix ms).
     pub at: Millis,
 }

@@ -244,7 +244,7 @@ fn logged(r: &Value, audience: Audience, name: &str, data: &str, now: Millis) ->
         id: EventId { epoch, seq },
         audience,
         name: name.to_owned(),
-        data: data.to_owned(),
+        data: data.into(),
         at: now,
     }
 }
@@ -268,7 +268,11 @@ fn entry_to_event(epoch: u64, v: &Value) -> Option<LoggedEvent> {
         id: EventId { epoch, seq },
         audience,
         name: f.get("name").map(|v| as_string(v)).unwrap_or_default(),
-        data: f.get("data").map(|v| as_string(v)).unwrap_or_default(),
+        data: f
+            .get("data")
+            .map(|v| as_string(v))
+            .unwrap_or_default()
+            .into(),
         at: f.get("at").map(|v| as_u64(v)).unwrap_or(0),
     })
 }

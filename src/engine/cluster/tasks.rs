@@ -117,7 +117,7 @@ pub(super) async fn relay_live(
             _ = shutdown.cancelled() => return,
             item = live.next() => match item {
                 Some(f) => {
-                    let frame = Arc::new(Frame { id: f.id, name: f.name, data: f.data });
+                    let frame = Arc::new(Frame::new(f.id, &f.name, &f.data));
                     hub.send(&f.user, Some(&f.audience), frame);
                 }
                 None => {

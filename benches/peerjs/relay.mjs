@@ -1,0 +1,199 @@
+// The relay anchor (BENCHMARKS.md): one Node.js client relays the same 3.3 KB trickle-ICE
+// batch inside an answered call through pqcall (`POST /api/calls/ice` → `call.ice` on the
+// callee's SSE stream) and through a PeerJS 1.0.2 server (a CANDIDATE message over
+// WebSocket, forwarded to the other peer), one message at a time and then with 100 in
+// flight, the two servers alternating run by run. It reports one-way latency (one clock:
+// the sender and the receiver are this process) and each server's CPU per message from
+// /proc/<pid>/stat.
+//
+//   npm ci && node relay.mjs --pqcall ../../target/release/pqcall [--count 3000] [--runs 2]
+//
+// With `--perf FILE`, only pqcall runs, with 100 in flight, under `perf record` with
+// DWARF call graphs (profile-relay.sh draws the flame graph).
+
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { WebSocket } from 'ws';
+
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : dflt;
+};
+const PQCALL = arg('pqcall', '../../target/release/pqcall');
+const COUNT = Number(arg('count', 3000));
+const RUNS = Number(arg('runs', 2));
+const INFLIGHT = Number(arg('inflight', 100));
+const PERF = arg('perf', null);
+const TICKS = 100; // USER_HZ
+
+/** The batch: 20 host/srflx candidates, about 3.3 KB of JSON; `seq` rides in the first. */
+function batch(seq) {
+  const candidates = [];
+  for (let i = 0; i < 20; i++) {
+    candidates.push({
+      candidate: `candidate:${i === 0 ? seq : 1000 + i} 1 udp 2122260223 192.168.${i}.${10 + i} ${50000 + i} typ host generation 0 ufrag abcd network-id ${i} network-cost 10`,
+      sdpMid: '0',
+      sdpMLineIndex: 0,
+      usernameFragment: 'abcd',
+    });
+  }
+  return candidates;
+}
+
+/** utime + stime of `pid`, in seconds. */
+function cpu(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / TICKS;
+}
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
+}
+
+/** Starts a process and resolves with it once `ready(line)` matched a stdout line. */
+function start(cmd, args, ready) {
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, PQCALL_LOG: 'warn' } });
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: proc.stdout });
+    lines.on('line', (l) => { const m = ready(l); if (m) resolve({ proc, m }); });
+    proc.on('exit', (c) => reject(new Error(`${cmd} exited ${c}`)));
+  });
+}
+
+/** Reads an SSE response, calling `on(name, data)` per event. */
+async function sse(res, on) {
+  const reader = res.body.getReader();
+  const dec = new TextDecoder();
+  let buf = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buf += dec.decode(value, { stream: true });
+    let i;
+    while ((i = buf.indexOf('\n\n')) >= 0) {
+      const frame = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      let name = 'message';
+      let data = '';
+      for (const line of frame.split('\n')) {
+        if (line.startsWith('event: ')) name = line.slice(7);
+        else if (line.startsWith('data: ')) data += line.slice(6);
+      }
+      if (data) on(name, data);
+    }
+  }
+}
+
+/** pqcall: an answered call between alice and bob; `send(seq)` relays one batch. */
+async function pqcallRelay(onArrive) {
+  const { proc, m } = await start(PQCALL, ['serve', '--dev', '--bind', '127.0.0.1:0', '--database', ':memory:',
+    '--rate-per-sec', '1000000', '--rate-burst', '1000000', '--ip-rate-per-sec', '1000000', '--ip-rate-burst', '1000000'],
+  (l) => l.match(/listening on (http:\/\/\S+)/));
+  const base = m[1];
+  const token = async (user) => (await (await fetch(`${base}/api/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user }) })).json()).token;
+  const [ta, tb] = [await token('alice'), await token('bob')];
+  const waiters = new Map();
+  const open = async (tok, onEvent) => {
+    const res = await fetch(`${base}/api/events`, { headers: { authorization: `Bearer ${tok}` } });
+    let hello;
+    const helloSeen = new Promise((r) => { hello = r; });
+    sse(res, (name, data) => { if (name === 'hello') hello(JSON.parse(data).conn_id); else onEvent(name, data); });
+    return helloSeen;
+  };
+  const next = (name) => new Promise((r) => waiters.set(name, r));
+  const dispatch = (name, data) => {
+    if (name === 'call.ice') return onArrive(Number(/candidate:(\d+) /.exec(data)[1]));
+    const w = waiters.get(name);
+    if (w) { waiters.delete(name); w(JSON.parse(data)); }
+  };
+  const ca = await open(ta, dispatch);
+  const cb = await open(tb, dispatch);
+  const post = (tok, conn, path, body) => fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/json', 'x-pqcall-conn': conn },
+    body: JSON.stringify(body),
+  }).then(async (r) => { if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`); return r.json(); });
+  const b64 = (n) => Buffer.alloc(n).toString('base64');
+  const offered = next('call.offer');
+  const { call_id } = await post(ta, ca, '/api/calls/offer', { to: 'bob', sdp: 'v=0\r\n', kem: { suite: 'ML-KEM-768', ek: b64(1184), commit: b64(32) } });
+  await offered;
+  await post(tb, cb, '/api/calls/answer', { call_id, sdp: 'v=0\r\n', kem: { ct: b64(1088) } });
+  const send = (seq) => post(ta, ca, '/api/calls/ice', { call_id, candidates: batch(seq), done: false });
+  return { name: 'pqcall', pid: proc.pid, send, stop: () => proc.kill() };
+}
+
+/** PeerJS 1.0.2: two peers on one server; `send(seq)` relays one CANDIDATE message. */
+async function peerjsRelay(onArrive) {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const bin = new URL('./node_modules/peer/dist/bin/peerjs.js', import.meta.url).pathname;
+  const { proc } = await start(process.execPath, [bin, '--port', String(port)], (l) => l.includes('Started PeerServer'));
+  const connect = (id) => new Promise((resolve) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/peerjs?key=peerjs&id=${id}&token=t${id}`);
+    ws.on('message', (m) => {
+      const msg = JSON.parse(m);
+      if (msg.type === 'OPEN') resolve(ws);
+      else if (msg.type === 'CANDIDATE') onArrive(msg.payload.seq);
+    });
+  });
+  const alice = await connect('alice');
+  await connect('bob');
+  const send = (seq) => new Promise((resolve) => {
+    alice.send(JSON.stringify({ type: 'CANDIDATE', dst: 'bob', payload: { seq, type: 'media', connectionId: 'mc_x', candidates: batch(seq) } }), resolve);
+  });
+  return { name: 'PeerJS 1.0.2', pid: proc.pid, send, stop: () => proc.kill() };
+}
+
+/** `COUNT` messages, `inflight` at a time: latencies (µs) and server CPU per message. */
+async function measure(make, inflight) {
+  const sentAt = new Map();
+  const lat = [];
+  let arrived;
+  let pending = 0;
+  const onArrive = (seq) => {
+    const t = sentAt.get(seq);
+    if (t === undefined) return;
+    lat.push(Number(process.hrtime.bigint() - t) / 1000);
+    sentAt.delete(seq);
+    pending--;
+    arrived?.();
+  };
+  const relay = await make(onArrive);
+  // Warm-up.
+  for (let i = 0; i < 200; i++) { sentAt.set(1e6 + i, process.hrtime.bigint()); pending++; await relay.send(1e6 + i); while (pending > 0) await new Promise((r) => { arrived = r; }); }
+  lat.length = 0;
+  const perf = PERF && spawn('perf', ['record', '-F', '999', '--call-graph', 'dwarf,32768', '-p', String(relay.pid), '-o', PERF], { stdio: 'inherit' });
+  if (perf) await new Promise((r) => setTimeout(r, 1000)); // perf attaches
+  const cpu0 = cpu(relay.pid);
+  const t0 = process.hrtime.bigint();
+  for (let seq = 0; seq < COUNT; seq++) {
+    while (pending >= inflight) await new Promise((r) => { arrived = r; });
+    sentAt.set(seq, process.hrtime.bigint());
+    pending++;
+    relay.send(seq).catch((e) => { console.error(e); process.exit(1); });
+  }
+  while (pending > 0) await new Promise((r) => { arrived = r; });
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  const used = cpu(relay.pid) - cpu0;
+  if (perf) { perf.kill('SIGINT'); await new Promise((r) => perf.on('exit', r)); }
+  relay.stop();
+  lat.sort((a, b) => a - b);
+  return { name: relay.name, p50: percentile(lat, 50), p99: percentile(lat, 99), cpuUs: (used / COUNT) * 1e6, rate: COUNT / secs };
+}
+
+if (PERF) {
+  const r = await measure(pqcallRelay, INFLIGHT);
+  console.log(`profiled: pqcall, ${INFLIGHT} in flight, server CPU/msg ${r.cpuUs.toFixed(1)} µs (perf adds its own)`);
+  process.exit(0);
+}
+const rows = [];
+for (let run = 0; run < RUNS; run++) {
+  for (const inflight of [1, INFLIGHT]) {
+    for (const make of run % 2 ? [peerjsRelay, pqcallRelay] : [pqcallRelay, peerjsRelay]) {
+      const r = await measure(make, inflight);
+      rows.push({ run, inflight, ...r });
+      console.log(`run ${run} in flight ${String(inflight).padStart(3)}  ${r.name.padEnd(13)} one-way p50 ${r.p50.toFixed(0).padStart(6)} µs  p99 ${r.p99.toFixed(0).padStart(6)} µs  server CPU/msg ${r.cpuUs.toFixed(1).padStart(6)} µs  ${r.rate.toFixed(0)} msg/s`);
+    }
+  }
+}
+process.exit(0);
