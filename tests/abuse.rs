@@ -199,17 +199,7 @@ async fn a_reader_that_stops_reading_is_disconnected_and_frees_its_slot() {
         .unwrap();
     // Far more than the socket buffers hold; the queue never fills, so only the
     // write timeout can end the stream.
-    let pad = "x".repeat(16 * 1024);
-    for n in 0..1000 {
-        pqcall::publish_app_event(
-            &state,
-            vec!["slow".into()],
-            "app.n",
-            json!({"n": n, "pad": pad}),
-        )
-        .await
-        .unwrap();
-    }
+    common::publish_padded(&state, "slow", 1000, 16 * 1024).await;
     // The server gives up on the socket (without the client reading a byte): the
     // stream ends, and what it had written is all the client can still read.
     let ended = async {
@@ -373,26 +363,16 @@ async fn fan_out_is_charged_to_the_sender_and_conversations_per_user_are_capped(
     let (st, _) = common::post(&base, &mallory, None, "/api/messages/send", small).await;
     assert_eq!(st, 200);
 
-    // Conversations per user: the cap, then 429.
-    let (st, _) = common::post(
-        &base,
-        &mallory,
-        None,
-        "/api/conversations/create",
-        json!({"members": []}),
-    )
-    .await;
-    assert_eq!(st, 200);
-    let (st, body) = common::post(
-        &base,
-        &mallory,
-        None,
-        "/api/conversations/create",
-        json!({"members": []}),
-    )
-    .await;
+    // Conversations per user: the cap (2, the first included), then 429.
+    let mut created = Vec::new();
+    for _ in 0..2 {
+        let empty = json!({"members": []});
+        created.push(common::post(&base, &mallory, None, "/api/conversations/create", empty).await);
+    }
+    assert_eq!(created[0].0, 200);
+    let (st, body) = &created[1];
     assert_eq!(
-        (st, body["error"]["code"].as_str()),
+        (*st, body["error"]["code"].as_str()),
         (429, Some("rate_limited")),
         "{body}"
     );

@@ -130,18 +130,8 @@ async fn a_stalled_reader_is_cut_off_and_resumes_without_loss() {
     .await
     .unwrap();
     // Not read while the events pile up: socket buffers fill, then the queue.
-    let pad = "x".repeat(4000);
     let total = 4000u64;
-    for n in 0..total {
-        pqcall::publish_app_event(
-            &state,
-            vec!["slow".into()],
-            "app.n",
-            json!({"n": n, "pad": pad}),
-        )
-        .await
-        .unwrap();
-    }
+    common::publish_padded(&state, "slow", total, 4000).await;
     assert!(
         metric(&base, "pqcall_slow_consumer_ends_total").await >= 1.0,
         "the stalled stream was ended"

@@ -25,6 +25,8 @@ const COUNT = Number(arg('count', 3000));
 const RUNS = Number(arg('runs', 2));
 const INFLIGHT = Number(arg('inflight', 100));
 const PERF = arg('perf', null);
+// `--against OTHER_PQCALL`: two pqcall binaries instead of pqcall and PeerJS.
+const AGAINST = arg('against', null);
 const TICKS = 100; // USER_HZ
 
 /** The batch: 20 host/srflx candidates, about 3.3 KB of JSON; `seq` rides in the first. */
@@ -86,9 +88,9 @@ async function sse(res, on) {
 }
 
 /** pqcall: an answered call between alice and bob; `send(seq)` relays one batch. */
-async function pqcallRelay(onArrive) {
-  const { proc, m } = await start(PQCALL, ['serve', '--dev', '--bind', '127.0.0.1:0', '--database', ':memory:',
-    '--rate-per-sec', '1000000', '--rate-burst', '1000000', '--ip-rate-per-sec', '1000000', '--ip-rate-burst', '1000000'],
+async function pqcallRelay(onArrive, bin = PQCALL) {
+  const { proc, m } = await start(bin, ['serve', '--dev', '--bind', '127.0.0.1:0', '--database', ':memory:',
+    '--rate-per-sec', '1000000', '--rate-burst', '1000000', '--ip-rate-per-sec', '1000000', '--ip-rate-burst', '1000000', '--max-connections-per-ip', '100000'],
   (l) => l.match(/listening on (http:\/\/\S+)/));
   const base = m[1];
   const token = async (user) => (await (await fetch(`${base}/api/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user }) })).json()).token;
@@ -120,7 +122,7 @@ async function pqcallRelay(onArrive) {
   await offered;
   await post(tb, cb, '/api/calls/answer', { call_id, sdp: 'v=0\r\n', kem: { ct: b64(1088) } });
   const send = (seq) => post(ta, ca, '/api/calls/ice', { call_id, candidates: batch(seq), done: false });
-  return { name: 'pqcall', pid: proc.pid, send, stop: () => proc.kill() };
+  return { name: bin === PQCALL ? 'pqcall' : 'pqcall (other)', pid: proc.pid, send, stop: () => proc.kill() };
 }
 
 /** PeerJS 1.0.2: two peers on one server; `send(seq)` relays one CANDIDATE message. */
@@ -189,7 +191,8 @@ if (PERF) {
 const rows = [];
 for (let run = 0; run < RUNS; run++) {
   for (const inflight of [1, INFLIGHT]) {
-    for (const make of run % 2 ? [peerjsRelay, pqcallRelay] : [pqcallRelay, peerjsRelay]) {
+    const other = AGAINST ? (f) => pqcallRelay(f, AGAINST) : peerjsRelay;
+    for (const make of run % 2 ? [other, pqcallRelay] : [pqcallRelay, other]) {
       const r = await measure(make, inflight);
       rows.push({ run, inflight, ...r });
       console.log(`run ${run} in flight ${String(inflight).padStart(3)}  ${r.name.padEnd(13)} one-way p50 ${r.p50.toFixed(0).padStart(6)} µs  p99 ${r.p99.toFixed(0).padStart(6)} µs  server CPU/msg ${r.cpuUs.toFixed(1).padStart(6)} µs  ${r.rate.toFixed(0)} msg/s`);

@@ -36,6 +36,11 @@ pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
         }
         return Err(Error::InvalidJson("the body must be a JSON object".into()));
     }
+    // The fast path: no path tracking. Only a body that fails is read again, with it,
+    // to name the field.
+    if let Ok(parsed) = serde_json::from_slice::<T>(bytes) {
+        return Ok(parsed);
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let parsed = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|e| {
         let path = e.path().to_string();

@@ -1,7 +1,6 @@
 //! Guards in front of the routes: development mode's `Host` check, and the rate per
 //! client address of the routes that take no token (docs/PROTOCOL.md §1.5, §2.4).
 
-use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 
@@ -12,13 +11,12 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use pqcall_signaling::Error;
 
-use super::Access;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::serve::client_of;
 use crate::state::AppState;
 
-/// In development mode, only requests addressed to this machine by a loopback name
+/// In development mode (the layer is there only then), only requests addressed to this machine by a loopback name
 /// (`localhost`, `*.localhost`, `127.0.0.0/8`, `[::1]`; with `--force-dev`, also the bound
 /// address) are served: a web page the developer visits cannot reach the dev server by
 /// pointing its own host name at 127.0.0.1 (DNS rebinding) and mint tokens. 403 otherwise.
@@ -54,9 +52,9 @@ fn is_local_host(host: &str, bound: Option<std::net::IpAddr>) -> bool {
 
 /// The rate of the routes that need no token (health, metrics, the API document,
 /// development tokens), per client address: with no user to charge, the address pays.
+/// A layer of those routes only (see `api_router`).
 pub(crate) struct OpenRoutes {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
-    paths: HashSet<String>,
 }
 
 impl OpenRoutes {
@@ -65,14 +63,8 @@ impl OpenRoutes {
         let nz = |n: u32| NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
         let quota =
             Quota::per_second(nz(config.ip_rate_per_sec)).allow_burst(nz(config.ip_rate_burst));
-        let open = |r: &super::RouteInfo| matches!(r.access, Access::Public | Access::Dev);
         OpenRoutes {
             limiter: RateLimiter::keyed(quota),
-            paths: super::routes()
-                .into_iter()
-                .filter(open)
-                .map(|r| r.path)
-                .collect(),
         }
     }
 
@@ -91,7 +83,7 @@ pub async fn open_routes(State(state): State<AppState>, req: Request, next: Next
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    if let Some(peer) = peer.filter(|_| open.paths.contains(req.uri().path())) {
+    if let Some(peer) = peer {
         if let Err(not_until) = open.limiter.check_key(&client_of(peer.ip())) {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             let refused = Error::RateLimited {

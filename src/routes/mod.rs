@@ -123,10 +123,22 @@ pub(crate) fn documented() -> (Paths, Vec<(String, RefOr<Schema>)>) {
 pub fn api_router(state: AppState) -> Router {
     let dev = state.0.config.dev;
     let mut api = Router::new();
+    let per_address = axum::middleware::from_fn_with_state(state.clone(), guards::open_routes);
     for (access, (_, paths, handler)) in table() {
-        if access != Access::Dev || dev {
-            api = api.route(&info(access, &paths).path, handler);
-        }
+        let handler = match access {
+            Access::Dev if !dev => continue,
+            // Routes without a token pay per client address; the others per user.
+            Access::Public | Access::Dev => handler.layer(per_address.clone()),
+            _ => handler,
+        };
+        api = api.route(&info(access, &paths).path, handler);
+    }
+    // Development mode's Host check, only in development mode.
+    if dev {
+        api = api.layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guards::dev_host,
+        ));
     }
     let cors = cors_layer(&state.0.config.cors_origins);
     let request_id = axum::http::HeaderName::from_static("x-request-id");
@@ -134,17 +146,16 @@ pub fn api_router(state: AppState) -> Router {
     let nosniff = HeaderValue::from_static("nosniff");
     let no_referrer = HeaderValue::from_static("no-referrer");
     api.layer(RequestBodyDeadlineLayer::new(body_deadline))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guards::open_routes))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guards::dev_host))
         .layer(axum::middleware::from_fn_with_state(state.clone(), ops::track))
         .layer(cors)
         // Every response names its request (given by a proxy, or a new UUID).
         .layer(tower_http::request_id::PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
-            // Spans name the method and path only: query strings can hold tickets.
+            // Spans name the method and path only: query strings can hold tickets. At
+            // debug level: recording three fields per request is a cost on the hot path.
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                tracing::debug_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
             }),
         )
         .layer(tower_http::request_id::SetRequestIdLayer::new(request_id, tower_http::request_id::MakeRequestUuid))

@@ -98,3 +98,14 @@ pub async fn metric(base: &str, name: &str) -> f64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("{name} not in /metrics:\n{text}"))
 }
+
+/// Publishes `count` events `app.n` `{"n": i, "pad": <pad bytes>}` to `user`, in order.
+pub async fn publish_padded(state: &pqcall::AppState, user: &str, count: u64, pad: usize) {
+    let pad = "x".repeat(pad);
+    for n in 0..count {
+        let data = json!({"n": n, "pad": pad});
+        pqcall::publish_app_event(state, vec![user.into()], "app.n", data)
+            .await
+            .unwrap();
+    }
+}
