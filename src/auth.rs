@@ -114,7 +114,9 @@ impl Auth {
                 let every = Duration::from_secs(config.jwks_refresh_secs.max(1));
                 Auth::published(Jwks::fetch(url, every).await.map_err(StartError::Key)?)
             }
-            (None, "HS256", _, Some(s)) if !s.is_empty() => Auth::hs256(s.as_bytes()),
+            (None, "HS256", _, Some(s)) if !s.expose().is_empty() => {
+                Auth::hs256(s.expose().as_bytes())
+            }
             (None, "HS256", _, _) if config.dev => Auth::hs256(random_hex32().as_bytes()),
             (None, "HS256", _, _) => {
                 let why = "set --jwt-secret (PQCALL_JWT_SECRET), --jwks-url, or run with --dev";

@@ -5,6 +5,43 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+/// A secret from a flag or the environment: its `Debug` shows nothing of it, so it cannot
+/// reach a log by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Secret(s.to_owned())
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Secret(s)
+    }
+}
+
 /// Everything `pqcall serve` can be told.
 #[derive(Debug, Clone, Args)]
 pub struct Config {
@@ -21,7 +58,7 @@ pub struct Config {
     /// HS256 secret that signs and verifies JWTs. In development mode a random one is
     /// used when none is given.
     #[arg(long, env = "PQCALL_JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<Secret>,
     /// JWT algorithm: HS256 (with `--jwt-secret`), or EdDSA, ES256, RS256 (with
     /// `--jwt-public-key`). Tokens with any other `alg` are refused.
     #[arg(long, env = "PQCALL_JWT_ALG", default_value = "HS256")]
@@ -32,7 +69,7 @@ pub struct Config {
     /// Key for `POST /api/server/publish` (`Authorization: Bearer <key>`); publishing
     /// is off without one.
     #[arg(long, env = "PQCALL_SERVER_KEY", hide_env_values = true)]
-    pub server_key: Option<String>,
+    pub server_key: Option<Secret>,
     /// Chat history database: an SQLite file path, or `:memory:`.
     #[arg(long, env = "PQCALL_DATABASE", default_value = "pqcall.db")]
     pub database: PathBuf,
@@ -133,6 +170,24 @@ pub struct Config {
     /// proxy, raise it: every client has the proxy's address).
     #[arg(long, env = "PQCALL_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
     pub max_connections_per_ip: usize,
+    /// A STUN server for `GET /api/ice-servers`, e.g. `stun:stun.example.com:3478`
+    /// (repeat for more).
+    #[arg(long = "stun-url", env = "PQCALL_STUN_URLS", value_delimiter = ',')]
+    pub stun_urls: Vec<String>,
+    /// A TURN server, e.g. `turn:turn.example.com:3478?transport=udp` (repeat for
+    /// more); needs `--turn-secret`.
+    #[arg(long = "turn-url", env = "PQCALL_TURN_URLS", value_delimiter = ',')]
+    pub turn_urls: Vec<String>,
+    /// The TURN server's shared secret (coturn's `static-auth-secret`): credentials are
+    /// HMAC-SHA1 of `<expires_at>:<user>` with it. Never logged.
+    #[arg(long, env = "PQCALL_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<Secret>,
+    /// A file holding the TURN secret (instead of `--turn-secret`).
+    #[arg(long, env = "PQCALL_TURN_SECRET_FILE")]
+    pub turn_secret_file: Option<PathBuf>,
+    /// How long TURN credentials live, in seconds.
+    #[arg(long, env = "PQCALL_TURN_TTL_SECS", default_value_t = 86_400)]
+    pub turn_ttl_secs: u64,
     /// Conversations one user may create (each names up to 256 members).
     #[arg(
         long,
@@ -205,6 +260,11 @@ impl Default for Config {
             write_timeout_secs: 30,
             max_connections: 8192,
             max_connections_per_ip: 256,
+            stun_urls: Vec::new(),
+            turn_urls: Vec::new(),
+            turn_secret: None,
+            turn_secret_file: None,
+            turn_ttl_secs: 86_400,
             max_conversations_per_user: 1000,
             ip_rate_per_sec: 20,
             ip_rate_burst: 60,

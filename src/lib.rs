@@ -54,7 +54,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use auth::Auth;
-pub use config::Config;
+pub use config::{Config, Secret};
 pub use error::{ApiError, StartError, status};
 pub use routes::extract::{AuthUser, BODY_LIMIT};
 pub use routes::server::publish_app_event;

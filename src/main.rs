@@ -46,9 +46,9 @@ async fn main() -> anyhow::Result<()> {
             let key = config
                 .jwt_secret
                 .clone()
-                .filter(|s| !s.is_empty())
+                .filter(|s| !s.expose().is_empty())
                 .context("--jwt-secret is required")?;
-            let state = AppState::new(config, key.as_bytes());
+            let state = AppState::new(config, key.expose().as_bytes());
             println!(
                 "{}",
                 state

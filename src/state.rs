@@ -32,6 +32,8 @@ pub(crate) struct Inner {
     pub chat: ChatOrder,
     /// The per-address rate of the routes that need no token.
     pub open_routes: crate::routes::guards::OpenRoutes,
+    /// The TURN secret (`--turn-secret`, or read from `--turn-secret-file`).
+    pub turn_secret: Option<crate::config::Secret>,
 }
 
 /// Locks by conversation (striped): writes to one conversation, and their fan-outs, run
@@ -75,9 +77,22 @@ impl AppState {
 
     /// What `pqcall serve` runs: the configured token keys and the SQLite store.
     /// In development mode without a secret, a random one is used.
-    pub async fn from_config(config: Config) -> Result<Self, StartError> {
+    pub async fn from_config(mut config: Config) -> Result<Self, StartError> {
         if config.dev && config.cors_origins.iter().any(|o| o.trim() == "*") {
             let why = "--cors-origin '*' with --dev would let any web page mint tokens";
+            return Err(StartError::Config(why.into()));
+        }
+        if let Some(path) = &config.turn_secret_file {
+            let read = std::fs::read_to_string(path)
+                .map_err(|e| StartError::Key(format!("read {}: {e}", path.display())))?;
+            config.turn_secret = Some(read.trim().into());
+        }
+        let no_secret = config
+            .turn_secret
+            .as_ref()
+            .is_none_or(|s| s.expose().is_empty());
+        if !config.turn_urls.is_empty() && no_secret {
+            let why = "--turn-url needs --turn-secret (or --turn-secret-file)";
             return Err(StartError::Config(why.into()));
         }
         let auth = Arc::new(Auth::from_config(&config).await?);
@@ -155,6 +170,7 @@ impl AppState {
             metrics,
             chat: ChatOrder::default(),
             open_routes: crate::routes::guards::OpenRoutes::new(&config),
+            turn_secret: config.turn_secret.clone(),
             config,
         }))
     }

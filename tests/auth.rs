@@ -45,6 +45,10 @@ fn endpoints() -> Vec<(&'static str, Value)> {
             "/api/calls/ice",
             json!({"call_id": id, "candidates": [], "done": true}),
         ),
+        (
+            "/api/calls/update",
+            json!({"call_id": id, "sdp": "v=0", "kind": "offer"}),
+        ),
         ("/api/calls/decline", json!({"call_id": id})),
         ("/api/calls/end", json!({"call_id": id})),
     ]

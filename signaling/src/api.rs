@@ -149,6 +149,61 @@ impl ConfirmRequest {
     }
 }
 
+/// One entry of `GET /api/ice-servers`, in the shape `RTCPeerConnection` takes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IceServer {
+    /// `stun:` or `turn:`/`turns:` URLs.
+    pub urls: Vec<String>,
+    /// TURN: `<expires_at>:<user>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// TURN: base64(HMAC-SHA1(secret, username)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// `GET /api/ice-servers`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IceServersResponse {
+    /// STUN, then TURN; empty when none is configured.
+    pub ice_servers: Vec<IceServer>,
+    /// When the TURN credentials expire (Unix seconds): fetch again before.
+    pub expires_at: u64,
+}
+
+/// What a `calls/update` carries: a new offer (ICE restart or renegotiation) or the
+/// answer to one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum SdpKind {
+    /// A new offer.
+    Offer,
+    /// The answer to the other side's new offer.
+    Answer,
+}
+
+/// `POST /api/calls/update`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UpdateRequest {
+    /// The call.
+    pub call_id: String,
+    /// The new SDP.
+    pub sdp: String,
+    /// `offer` or `answer`.
+    pub kind: SdpKind,
+}
+
+impl UpdateRequest {
+    /// Field checks (400).
+    pub fn validate(&self) -> Result<(), Error> {
+        check_text("sdp", &self.sdp, MAX_SDP, false)
+    }
+}
+
 /// `POST /api/calls/ice`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

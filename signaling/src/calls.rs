@@ -14,7 +14,7 @@ use crate::ids::Millis;
 pub use crate::wire::CallState;
 
 /// Which side of a call a request comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Role {
     /// The caller's offering connection.
     Caller,
@@ -46,6 +46,12 @@ pub struct Call {
     pub(crate) pending_candidates: usize,
     pub(crate) caller_confirmed: bool,
     pub(crate) callee_confirmed: bool,
+    /// When the last `calls/update`s were relayed (Unix ms), for their rate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) update_times: Vec<Millis>,
+    /// Whose updated offer awaits its answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) pending_update: Option<Role>,
 }
 
 impl Call {

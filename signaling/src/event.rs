@@ -55,6 +55,18 @@ pub struct CallIce {
     pub done: bool,
 }
 
+/// `call.update`: the other side's new offer (ICE restart, renegotiation) or its answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CallUpdate {
+    /// The call.
+    pub call_id: String,
+    /// The new SDP.
+    pub sdp: String,
+    /// `offer` or `answer`.
+    pub kind: crate::api::SdpKind,
+}
+
 /// An event that names only the call and, maybe, a reason
 /// (`call.answered_elsewhere`, `call.declined`, `call.ended`, `call.missed`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -159,6 +171,8 @@ pub enum Event {
     CallConfirm(CallConfirm),
     /// `call.ice`
     CallIce(CallIce),
+    /// `call.update`
+    CallUpdate(CallUpdate),
     /// `call.declined`
     CallDeclined(CallNotice),
     /// `call.ended`
@@ -197,6 +211,7 @@ impl Event {
             Event::CallAnsweredElsewhere(_) => "call.answered_elsewhere",
             Event::CallConfirm(_) => "call.confirm",
             Event::CallIce(_) => "call.ice",
+            Event::CallUpdate(_) => "call.update",
             Event::CallDeclined(_) => "call.declined",
             Event::CallEnded(_) => "call.ended",
             Event::CallMissed(_) => "call.missed",
@@ -218,6 +233,7 @@ impl Event {
             Event::CallAnswer(e) => Some(&e.call_id),
             Event::CallConfirm(e) => Some(&e.call_id),
             Event::CallIce(e) => Some(&e.call_id),
+            Event::CallUpdate(e) => Some(&e.call_id),
             Event::CallAnsweredElsewhere(e)
             | Event::CallDeclined(e)
             | Event::CallEnded(e)
@@ -233,6 +249,7 @@ impl Event {
             Event::CallAnswer(e) => serde_json::to_string(e),
             Event::CallConfirm(e) => serde_json::to_string(e),
             Event::CallIce(e) => serde_json::to_string(e),
+            Event::CallUpdate(e) => serde_json::to_string(e),
             Event::CallAnsweredElsewhere(e)
             | Event::CallDeclined(e)
             | Event::CallEnded(e)
@@ -258,6 +275,7 @@ impl Event {
             "call.answered_elsewhere" => Event::CallAnsweredElsewhere(serde_json::from_str(data)?),
             "call.confirm" => Event::CallConfirm(serde_json::from_str(data)?),
             "call.ice" => Event::CallIce(serde_json::from_str(data)?),
+            "call.update" => Event::CallUpdate(serde_json::from_str(data)?),
             "call.declined" => Event::CallDeclined(serde_json::from_str(data)?),
             "call.ended" => Event::CallEnded(serde_json::from_str(data)?),
             "call.missed" => Event::CallMissed(serde_json::from_str(data)?),

@@ -56,7 +56,9 @@ pub mod stream;
 mod valid;
 pub mod wire;
 
-pub use crate::core::{Connected, Core, CoreConfig, check_subject, publish, typing_to_others};
+pub use crate::core::{
+    Connected, Core, CoreConfig, UPDATES_PER_MINUTE, check_subject, publish, typing_to_others,
+};
 pub use calls::{Call, CallState, Role};
 pub use error::Error;
 pub use event::Event;

@@ -13,7 +13,7 @@
 //! |---|---|---|
 //! | connect, disconnect, pending offers | the user | the user; its live calls and their users (a connect past the connection-id cap ends the longest-idle id's calls) |
 //! | offer | caller, callee | both users; their ringing calls; the new call |
-//! | answer, confirm, ice, decline, end | the user, the call | the call; caller and callee |
+//! | answer, confirm, ice, update, decline, end | the user, the call | the call; caller and callee |
 //! | ring timeout, forget | the call | the call; caller and callee |
 //! | connection grace | the user | the user; its live calls; their other users |
 //!

@@ -7,6 +7,7 @@ use std::ops::Deref;
 use crate::api::{
     AnswerRequest, CallIdReason, ConfirmRequest, ConversationIdBody, CreateConversationRequest,
     DevTokenRequest, IceRequest, LoadRequest, OfferRequest, PublishRequest, SendRequest,
+    UpdateRequest,
 };
 use crate::error::Error;
 
@@ -59,6 +60,7 @@ validate_with!(
     AnswerRequest,
     ConfirmRequest,
     IceRequest,
+    UpdateRequest,
     CallIdReason,
     CreateConversationRequest,
     SendRequest,

@@ -524,3 +524,82 @@ fn an_answered_call_that_never_confirms_ends_with_handshake_timeout() {
     sim.advance(60_000);
     assert_eq!(sim.core.call(&call).unwrap().state, CallState::Active);
 }
+
+#[test]
+fn updates_go_between_the_bound_connections_of_an_active_call_only() {
+    use pqcall_signaling::api::{SdpKind, UpdateRequest};
+    let (mut sim, a, b1, b2, call) = answered();
+    let now = sim.now;
+    let update = |kind| {
+        v(UpdateRequest {
+            call_id: call.clone(),
+            sdp: "v=0\r\na=ice-options:restart\r\n".into(),
+            kind,
+        })
+    };
+    let code = |r: Result<_, Error>| r.map(|_: (_, _)| ()).unwrap_err().code();
+    // Not before the call is active.
+    assert_eq!(
+        code(sim.core.update(now, "alice", &a, &update(SdpKind::Offer))),
+        "invalid_state"
+    );
+    sim.core
+        .confirm(now, "alice", &a, &v(confirm(&call, true)))
+        .unwrap();
+    sim.core
+        .confirm(now, "bob", &b1, &v(confirm(&call, false)))
+        .unwrap();
+    for c in [&a, &b1, &b2] {
+        sim.take(c);
+    }
+    // The caller's restart offer reaches the callee's answering device only.
+    let (_, out) = sim
+        .core
+        .update(now, "alice", &a, &update(SdpKind::Offer))
+        .unwrap();
+    sim.perform(out);
+    assert_eq!(sim.take(&b1), ["call.update"]);
+    assert!(sim.take(&b2).is_empty() && sim.take(&a).is_empty());
+    // Glare: the callee's offer loses while the caller's waits for its answer.
+    let glare = sim.core.update(now, "bob", &b1, &update(SdpKind::Offer));
+    assert_eq!(code(glare), "glare");
+    // The answer goes back to the caller; a second answer has nothing to answer.
+    let (_, out) = sim
+        .core
+        .update(now, "bob", &b1, &update(SdpKind::Answer))
+        .unwrap();
+    sim.perform(out);
+    assert_eq!(sim.take(&a), ["call.update"]);
+    let again = sim.core.update(now, "bob", &b1, &update(SdpKind::Answer));
+    assert_eq!(code(again), "invalid_state");
+    // Another device of a participant is not one.
+    assert_eq!(
+        code(sim.core.update(now, "bob", &b2, &update(SdpKind::Offer))),
+        "not_a_participant"
+    );
+    // At most UPDATES_PER_MINUTE a minute per call (offers may follow offers).
+    let limit = pqcall_signaling::UPDATES_PER_MINUTE;
+    for _ in 2..limit {
+        sim.core
+            .update(now, "alice", &a, &update(SdpKind::Offer))
+            .unwrap();
+    }
+    assert_eq!(
+        code(sim.core.update(now, "alice", &a, &update(SdpKind::Offer))),
+        "rate_limited"
+    );
+    assert!(
+        sim.core
+            .update(now + 60_000, "alice", &a, &update(SdpKind::Offer))
+            .is_ok()
+    );
+    // Not after the end.
+    sim.core.end(now, "alice", &a, &v(reason(&call))).unwrap();
+    assert_eq!(
+        code(
+            sim.core
+                .update(now + 60_000, "alice", &a, &update(SdpKind::Offer))
+        ),
+        "invalid_state"
+    );
+}

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use pqcall_signaling::api::{
     AnswerRequest, CallIdReason, CallStateResponse, ConfirmRequest, ErrorBody, IceRequest,
-    OfferRequest, OfferResponse,
+    IceServer, IceServersResponse, OfferRequest, OfferResponse, UpdateRequest,
 };
 use pqcall_signaling::{Core, Error, Millis, Output, Scope};
 
@@ -86,6 +86,20 @@ pub async fn confirm(
     .await
 }
 
+/// `POST /api/calls/update`: a new offer or answer in an active call (ICE restart).
+#[utoipa::path(post, path = "/api/calls/update", tag = "calls", request_body = UpdateRequest, security(("bearer" = [])), params(("X-Pqcall-Conn" = String, Header, description = "the acting device's conn_id")), responses((status = 200, body = CallStateResponse), (status = "4XX", body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    conn: ConnId,
+    Body(req): Body<UpdateRequest>,
+) -> ApiResult<Json<CallStateResponse>> {
+    step(&state, &user, conn, &req.call_id, |core, now, u, c| {
+        core.update(now, u, c, &req)
+    })
+    .await
+}
+
 /// `POST /api/calls/ice`
 #[utoipa::path(post, path = "/api/calls/ice", tag = "calls", request_body = IceRequest, security(("bearer" = [])), params(("X-Pqcall-Conn" = String, Header, description = "the acting device's conn_id")), responses((status = 200, body = CallStateResponse), (status = "4XX", body = ErrorBody)))]
 pub async fn ice(
@@ -126,4 +140,48 @@ pub async fn end(
         core.end(now, u, c, &req)
     })
     .await
+}
+
+/// `GET /api/ice-servers`: the STUN and TURN servers to give `RTCPeerConnection`, with
+/// TURN credentials of the TURN REST scheme (docs/PROTOCOL.md §8): `username` is
+/// `<expires_at>:<user>`, `credential` base64(HMAC-SHA1(secret, username)).
+#[utoipa::path(get, path = "/api/ice-servers", tag = "calls", security(("bearer" = [])), responses((status = 200, body = IceServersResponse), (status = "4XX", body = ErrorBody)))]
+pub async fn ice_servers(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+) -> ApiResult<Json<IceServersResponse>> {
+    state.check_rate(&user).await?;
+    let config = &state.0.config;
+    let expires_at = now_ms() / 1000 + config.turn_ttl_secs;
+    let mut ice_servers = Vec::new();
+    if !config.stun_urls.is_empty() {
+        ice_servers.push(IceServer {
+            urls: config.stun_urls.clone(),
+            username: None,
+            credential: None,
+        });
+    }
+    if let Some(secret) = state
+        .0
+        .turn_secret
+        .as_ref()
+        .filter(|_| !config.turn_urls.is_empty())
+    {
+        use base64::Engine as _;
+        use hmac::Mac as _;
+        let username = format!("{expires_at}:{user}");
+        let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(secret.expose().as_bytes())
+            .map_err(|_| Error::Unavailable("the TURN secret cannot key HMAC-SHA1".into()))?;
+        mac.update(username.as_bytes());
+        let tag = mac.finalize().into_bytes();
+        ice_servers.push(IceServer {
+            urls: config.turn_urls.clone(),
+            username: Some(username),
+            credential: Some(base64::engine::general_purpose::STANDARD.encode(tag)),
+        });
+    }
+    Ok(Json(IceServersResponse {
+        ice_servers,
+        expires_at,
+    }))
 }

@@ -52,7 +52,8 @@ impl FromRequestParts<AppState> for ServerKey {
             .0
             .config
             .server_key
-            .as_deref()
+            .as_ref()
+            .map(|k| k.expose())
             .filter(|k| !k.is_empty());
         let given = bearer(&parts.headers)?;
         // Both sides hashed first: the comparison then takes the same time whatever

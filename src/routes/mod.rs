@@ -75,6 +75,8 @@ fn table() -> Vec<(Access, UtoipaMethodRouter<AppState>)> {
         (User, routes!(calls::answer)),
         (User, routes!(calls::confirm)),
         (User, routes!(calls::ice)),
+        (User, routes!(calls::update)),
+        (User, routes!(calls::ice_servers)),
         (User, routes!(calls::decline)),
         (User, routes!(calls::end)),
         (ServerKey, routes!(server::server_publish)),

@@ -190,6 +190,20 @@ var PqcallClient = class extends EventTarget {
     if (!res.ok) throw new PqcallError(res.status, json?.error?.code ?? "http_error", json?.error?.message ?? res.statusText, json);
     return json;
   }
+  /**
+   * The ICE servers for a peer connection (`GET /api/ice-servers`: STUN, and TURN with
+   * short-lived credentials), cached until a minute before they expire.
+   * @returns {Promise<RTCIceServer[]>}
+   */
+  async iceServers() {
+    const now = Date.now() / 1e3;
+    if (this._ice && this._ice.expires_at - 60 > now) return this._ice.ice_servers;
+    const res = await fetch(`${this.baseUrl}/api/ice-servers`, { headers: { Authorization: `Bearer ${await this.getToken()}` } });
+    const json = await res.json().catch(() => ({}));
+    if (!res.ok) throw new PqcallError(res.status, json?.error?.code ?? "http_error", json?.error?.message ?? res.statusText, json);
+    this._ice = json;
+    return json.ice_servers;
+  }
   // ---- chat ----
   createConversation(members, { title, open } = {}) {
     return this.post("/api/conversations/create", { members, title, open });
@@ -2032,7 +2046,8 @@ var Call = class extends EventTarget {
       this.dispatchEvent(new CustomEvent("e2ee", { detail: this.e2ee }));
     });
     e2ee.addEventListener("stats", () => this.dispatchEvent(new CustomEvent("e2ee", { detail: this.e2ee })));
-    const pc = new RTCPeerConnection({ iceServers: this.mgr.iceServers, ...e2ee.pcConfig() });
+    const iceServers = await this.mgr.currentIceServers();
+    const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: this.mgr.iceTransportPolicy, ...e2ee.pcConfig() });
     this.pc = pc;
     this.localStream = await this.mgr.getMedia();
     this.localStream.getTracks().forEach((t) => pc.addTrack(t, this.localStream));
@@ -2302,12 +2317,17 @@ var EARLY_TTL_MS = 6e4;
 var CallManager = class extends EventTarget {
   /**
    * @param {import('./client.js').PqcallClient} client
-   * @param {{iceServers?: RTCIceServer[], getMedia?: () => Promise<MediaStream>}} [opts]
+   * @param {{iceServers?: RTCIceServer[], iceTransportPolicy?: RTCIceTransportPolicy, getMedia?: () => Promise<MediaStream>}} [opts]
+   *   `iceServers`: fixed ones; without, the server's (`GET /api/ice-servers`).
+   *   `iceTransportPolicy: 'relay'` sends media through TURN only (to test a TURN server).
    */
   constructor(client, opts2 = {}) {
     super();
     this.client = client;
-    this.iceServers = opts2.iceServers ?? [];
+    this.iceServers = opts2.iceServers ?? null;
+    this.iceTransportPolicy = opts2.iceTransportPolicy ?? "all";
+    if (!this.iceServers) this.currentIceServers().catch(() => {
+    });
     this.getMedia = opts2.getMedia ?? (() => navigator.mediaDevices.getUserMedia({ audio: true, video: false }));
     this.calls = /* @__PURE__ */ new Map();
     this._spare = null;
@@ -2316,6 +2336,19 @@ var CallManager = class extends EventTarget {
     this._replenish();
     for (const name of ["call.offer", "call.answer", "call.answered_elsewhere", "call.confirm", "call.ice", "call.declined", "call.ended", "call.missed"]) {
       client.addEventListener(name, (e) => this._enqueue(() => this._onEvent(name, e.detail)));
+    }
+  }
+  /**
+   * The ICE servers for the next peer connection: the fixed ones, or the server's list
+   * (refreshed before its TURN credentials expire). Without one, host candidates only.
+   * @returns {Promise<RTCIceServer[]>}
+   */
+  async currentIceServers() {
+    if (this.iceServers) return this.iceServers;
+    try {
+      return await this.client.iceServers();
+    } catch {
+      return [];
     }
   }
   /** The spare worker for a new call (the next spare starts when a call finishes). */

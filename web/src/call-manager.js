@@ -15,12 +15,17 @@ const EARLY_TTL_MS = 60_000;
 export class CallManager extends EventTarget {
   /**
    * @param {import('./client.js').PqcallClient} client
-   * @param {{iceServers?: RTCIceServer[], getMedia?: () => Promise<MediaStream>}} [opts]
+   * @param {{iceServers?: RTCIceServer[], iceTransportPolicy?: RTCIceTransportPolicy, getMedia?: () => Promise<MediaStream>}} [opts]
+   *   `iceServers`: fixed ones; without, the server's (`GET /api/ice-servers`).
+   *   `iceTransportPolicy: 'relay'` sends media through TURN only (to test a TURN server).
    */
   constructor(client, opts = {}) {
     super();
     this.client = client;
-    this.iceServers = opts.iceServers ?? [];
+    this.iceServers = opts.iceServers ?? null;
+    this.iceTransportPolicy = opts.iceTransportPolicy ?? 'all';
+    // Fetched ahead of the first call, so that it costs no time then.
+    if (!this.iceServers) this.currentIceServers().catch(() => {});
     this.getMedia = opts.getMedia ?? (() => navigator.mediaDevices.getUserMedia({ audio: true, video: false }));
     /** @type {Map<string, Call>} */
     this.calls = new Map();
@@ -32,6 +37,20 @@ export class CallManager extends EventTarget {
     this._replenish();
     for (const name of ['call.offer', 'call.answer', 'call.answered_elsewhere', 'call.confirm', 'call.ice', 'call.declined', 'call.ended', 'call.missed']) {
       client.addEventListener(name, (e) => this._enqueue(() => this._onEvent(name, e.detail)));
+    }
+  }
+
+  /**
+   * The ICE servers for the next peer connection: the fixed ones, or the server's list
+   * (refreshed before its TURN credentials expire). Without one, host candidates only.
+   * @returns {Promise<RTCIceServer[]>}
+   */
+  async currentIceServers() {
+    if (this.iceServers) return this.iceServers;
+    try {
+      return await this.client.iceServers();
+    } catch {
+      return [];
     }
   }
 

@@ -156,7 +156,8 @@ export class Call extends EventTarget {
       this.dispatchEvent(new CustomEvent('e2ee', { detail: this.e2ee }));
     });
     e2ee.addEventListener('stats', () => this.dispatchEvent(new CustomEvent('e2ee', { detail: this.e2ee })));
-    const pc = new RTCPeerConnection({ iceServers: this.mgr.iceServers, ...e2ee.pcConfig() });
+    const iceServers = await this.mgr.currentIceServers();
+    const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: this.mgr.iceTransportPolicy, ...e2ee.pcConfig() });
     this.pc = pc;
     this.localStream = await this.mgr.getMedia();
     this.localStream.getTracks().forEach((t) => pc.addTrack(t, this.localStream));

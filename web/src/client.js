@@ -199,6 +199,21 @@ export class PqcallClient extends EventTarget {
     return json;
   }
 
+  /**
+   * The ICE servers for a peer connection (`GET /api/ice-servers`: STUN, and TURN with
+   * short-lived credentials), cached until a minute before they expire.
+   * @returns {Promise<RTCIceServer[]>}
+   */
+  async iceServers() {
+    const now = Date.now() / 1000;
+    if (this._ice && this._ice.expires_at - 60 > now) return this._ice.ice_servers;
+    const res = await fetch(`${this.baseUrl}/api/ice-servers`, { headers: { Authorization: `Bearer ${await this.getToken()}` } });
+    const json = await res.json().catch(() => ({}));
+    if (!res.ok) throw new PqcallError(res.status, json?.error?.code ?? 'http_error', json?.error?.message ?? res.statusText, json);
+    this._ice = json;
+    return json.ice_servers;
+  }
+
   // ---- chat ----
   createConversation(members, { title, open } = {}) { return this.post('/api/conversations/create', { members, title, open }); }
   joinConversation(conversationId) { return this.post('/api/conversations/join', { conversation_id: conversationId }); }

@@ -144,6 +144,8 @@ impl Core {
                 pending_candidates: 0,
                 caller_confirmed: false,
                 callee_confirmed: false,
+                update_times: Vec::new(),
+                pending_update: None,
             },
         );
         let devices = self.online_devices(&req.to);

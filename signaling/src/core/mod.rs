@@ -148,6 +148,9 @@ mod call_flow;
 mod connections;
 mod timers;
 mod typing;
+mod update;
+
+pub use update::UPDATES_PER_MINUTE;
 
 pub use typing::typing_to_others;
 
