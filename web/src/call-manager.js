@@ -35,9 +35,13 @@ export class CallManager extends EventTarget {
     this._early = new Map();
     this._queue = Promise.resolve();
     this._replenish();
-    for (const name of ['call.offer', 'call.answer', 'call.answered_elsewhere', 'call.confirm', 'call.ice', 'call.declined', 'call.ended', 'call.missed']) {
+    for (const name of ['call.offer', 'call.answer', 'call.answered_elsewhere', 'call.confirm', 'call.ice', 'call.update', 'call.declined', 'call.ended', 'call.missed']) {
       client.addEventListener(name, (e) => this._enqueue(() => this._onEvent(name, e.detail)));
     }
+    // Back online after a network change: restart ICE in the calls this side placed.
+    globalThis.addEventListener?.('online', () => {
+      for (const call of this.calls.values()) call.restartIce();
+    });
   }
 
   /**

@@ -5,7 +5,7 @@
 
 import { HandshakeError } from './bytes.js';
 import { CallE2ee } from './e2ee.js';
-import { certificateMatches, parseFingerprints } from './fingerprint.js';
+import { certificateMatches, fingerprintFromSdp, parseFingerprints } from './fingerprint.js';
 import {
   calleeAnswer, calleeConfirm, callerFinish, callerVerify, callContext,
 } from './handshake.js';
@@ -182,11 +182,15 @@ export class Call extends EventTarget {
     };
     pc.onconnectionstatechange = () => {
       this.mgr.dispatchEvent(new CustomEvent('pcstate', { detail: { call: this, state: pc.connectionState } }));
-      if (pc.connectionState === 'connected') {
+      if (pc.connectionState === 'connected' && !this.connectedAt) {
         this.connectedAt = this._mark('connected');
         this._verifyDtls();
         this._armE2eeCheck();
       }
+    };
+    // A network change breaks the path: the caller restarts ICE within the call (§4).
+    pc.oniceconnectionstatechange = () => {
+      if (pc.iceConnectionState === 'failed') this.restartIce();
     };
     return pc;
   }
@@ -206,6 +210,60 @@ export class Call extends EventTarget {
       if (s.sent === 0 || (s.arrived > 0 && s.received === 0)) this._fail('e2ee_failed');
       else this._e2eeChecked = true;
     }, E2EE_CHECK_MS);
+  }
+
+  /**
+   * Restarts ICE in an active call: a new offer with fresh ICE credentials through
+   * `/api/calls/update`; the callee answers. Only the caller offers (the callee's offer
+   * would lose to the caller's anyway). Also called when the browser comes back online.
+   */
+  async restartIce() {
+    if (this.role !== 'caller' || this.state !== 'active' || !this.pc || this._restarting) return;
+    this._restarting = true;
+    try {
+      const offer = await this.pc.createOffer({ iceRestart: true });
+      await this.pc.setLocalDescription(offer);
+      this.restarts = (this.restarts ?? 0) + 1;
+      await this.mgr.client.post('/api/calls/update', { call_id: this.id, sdp: offer.sdp, kind: 'offer' }, { conn: true });
+      this._doneSent = false;
+      this._iceDone = false;
+    } catch (e) {
+      this._restarting = false;
+      this.mgr._warn('ice restart', e);
+    }
+  }
+
+  /**
+   * A new offer or answer from the peer (`call.update`). Its DTLS fingerprints must be the
+   * ones the handshake bound, or the safety code would no longer vouch for the media: a
+   * different one ends the call with `fingerprint_mismatch`.
+   */
+  async _onUpdate(d) {
+    const bound = this.role === 'caller' ? this.answerSdp : this.offerSdp;
+    let same = false;
+    try {
+      same = fingerprintFromSdp(d.sdp) === fingerprintFromSdp(bound);
+    } catch {
+      same = false;
+    }
+    if (!same) {
+      await this._fail('fingerprint_mismatch');
+      return;
+    }
+    try {
+      if (d.kind === 'offer') {
+        await this.pc.setRemoteDescription({ type: 'offer', sdp: d.sdp });
+        await this.pc.setLocalDescription(await this.pc.createAnswer());
+        await this.mgr.client.post('/api/calls/update', { call_id: this.id, sdp: this.pc.localDescription.sdp, kind: 'answer' }, { conn: true });
+        this._doneSent = false;
+        this._iceDone = false;
+      } else {
+        await this.pc.setRemoteDescription({ type: 'answer', sdp: d.sdp });
+        this._restarting = false;
+      }
+    } catch (e) {
+      this.mgr._warn('call.update', e);
+    }
   }
 
   async _flushIce() {
@@ -324,7 +382,7 @@ export class Call extends EventTarget {
   async _onEvent(name, d) {
     // Another tab of this user rang too but did not accept: it only shows the outcome.
     const acting = this.role === 'caller' || this._accepted;
-    if (!acting && ['call.answer', 'call.confirm', 'call.ice'].includes(name)) return;
+    if (!acting && ['call.answer', 'call.confirm', 'call.ice', 'call.update'].includes(name)) return;
     switch (name) {
       case 'call.answer': {
         if (this.state !== 'ringing') return;
@@ -397,6 +455,7 @@ export class Call extends EventTarget {
         break;
       }
       case 'call.ice': await this._addRemoteIce(d.candidates ?? []); break;
+      case 'call.update': if (this.state === 'active') await this._onUpdate(d); break;
       case 'call.declined': this._set('declined', d.reason); break;
       case 'call.ended': this._set(d.reason === 'canceled' ? 'canceled' : 'ended', d.reason); break;
       case 'call.missed': this._set('missed'); break;

@@ -15,7 +15,7 @@ export class PqcallError extends Error {
 /** The events of docs/PROTOCOL.md §3-4 (app events are added with `listen`). */
 export const EVENTS = [
   'hello', 'reset', 'auth.expired',
-  'call.offer', 'call.answer', 'call.answered_elsewhere', 'call.confirm', 'call.ice',
+  'call.offer', 'call.answer', 'call.answered_elsewhere', 'call.confirm', 'call.ice', 'call.update',
   'call.declined', 'call.ended', 'call.missed',
   'conversation.created', 'conversation.member_joined', 'message.new', 'typing',
 ];
