@@ -16,15 +16,12 @@ use crate::error::ApiError;
 use crate::serve::client_of;
 use crate::state::AppState;
 
-/// In development mode (the layer is there only then), only requests addressed to this machine by a loopback name
-/// (`localhost`, `*.localhost`, `127.0.0.0/8`, `[::1]`; with `--force-dev`, also the bound
-/// address) are served: a web page the developer visits cannot reach the dev server by
+/// In development mode (the layer is there only then), only requests addressed to this
+/// machine by a loopback name (`localhost`, `*.localhost`, `127.0.0.0/8`, `[::1]`; with
+/// `--force-dev`, also the bound address) are served: a web page the developer visits cannot reach the dev server by
 /// pointing its own host name at 127.0.0.1 (DNS rebinding) and mint tokens. 403 otherwise.
 pub async fn dev_host(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let config = &state.0.config;
-    if !config.dev {
-        return next.run(req).await;
-    }
     let host = req.uri().host().map(str::to_owned).or_else(|| {
         let h = req.headers().get(axum::http::header::HOST)?.to_str().ok()?;
         let authority: axum::http::uri::Authority = h.parse().ok()?;

@@ -33,6 +33,12 @@ var EVENTS = [
   "typing"
 ];
 var jitter = (ms) => ms / 2 + Math.random() * ms;
+async function answer(res) {
+  if (res.status === 204) return null;
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok) throw new PqcallError(res.status, json?.error?.code ?? "http_error", json?.error?.message ?? res.statusText, json);
+  return json;
+}
 var PqcallClient = class extends EventTarget {
   /** @param {ClientOptions} opts */
   constructor(opts2) {
@@ -186,10 +192,7 @@ var PqcallClient = class extends EventTarget {
     const res = await fetch(`${this.baseUrl}${path}`, { method: "POST", headers, body: JSON.stringify(body) });
     this.lastPostMs = performance.now() - t0;
     this.dispatchEvent(new CustomEvent("post", { detail: { path, ms: this.lastPostMs, status: res.status } }));
-    if (res.status === 204) return null;
-    const json = await res.json().catch(() => ({}));
-    if (!res.ok) throw new PqcallError(res.status, json?.error?.code ?? "http_error", json?.error?.message ?? res.statusText, json);
-    return json;
+    return answer(res);
   }
   /**
    * The ICE servers for a peer connection (`GET /api/ice-servers`: STUN, and TURN with
@@ -200,10 +203,8 @@ var PqcallClient = class extends EventTarget {
     const now = Date.now() / 1e3;
     if (this._ice && this._ice.expires_at - 60 > now) return this._ice.ice_servers;
     const res = await fetch(`${this.baseUrl}/api/ice-servers`, { headers: { Authorization: `Bearer ${await this.getToken()}` } });
-    const json = await res.json().catch(() => ({}));
-    if (!res.ok) throw new PqcallError(res.status, json?.error?.code ?? "http_error", json?.error?.message ?? res.statusText, json);
-    this._ice = json;
-    return json.ice_servers;
+    this._ice = await answer(res);
+    return this._ice.ice_servers;
   }
   // ---- chat ----
   createConversation(members, { title, open } = {}) {
@@ -242,6 +243,9 @@ var PqcallClient = class extends EventTarget {
   }
   ice(callId, candidates, done) {
     return this.post("/api/calls/ice", { call_id: callId, candidates, done }, { conn: true });
+  }
+  update(callId, sdp, kind) {
+    return this.post("/api/calls/update", { call_id: callId, sdp, kind }, { conn: true });
   }
   decline(callId, reason) {
     return this.post("/api/calls/decline", { call_id: callId, reason }, { conn: true });
@@ -2108,9 +2112,8 @@ var Call = class extends EventTarget {
       const offer = await this.pc.createOffer({ iceRestart: true });
       await this.pc.setLocalDescription(offer);
       this.restarts = (this.restarts ?? 0) + 1;
-      await this.mgr.client.post("/api/calls/update", { call_id: this.id, sdp: offer.sdp, kind: "offer" }, { conn: true });
-      this._doneSent = false;
-      this._iceDone = false;
+      await this.mgr.client.update(this.id, offer.sdp, "offer");
+      this._newIceGeneration();
     } catch (e) {
       this._restarting = false;
       this.mgr._warn("ice restart", e);
@@ -2137,9 +2140,8 @@ var Call = class extends EventTarget {
       if (d.kind === "offer") {
         await this.pc.setRemoteDescription({ type: "offer", sdp: d.sdp });
         await this.pc.setLocalDescription(await this.pc.createAnswer());
-        await this.mgr.client.post("/api/calls/update", { call_id: this.id, sdp: this.pc.localDescription.sdp, kind: "answer" }, { conn: true });
-        this._doneSent = false;
-        this._iceDone = false;
+        await this.mgr.client.update(this.id, this.pc.localDescription.sdp, "answer");
+        this._newIceGeneration();
       } else {
         await this.pc.setRemoteDescription({ type: "answer", sdp: d.sdp });
         this._restarting = false;
@@ -2147,6 +2149,11 @@ var Call = class extends EventTarget {
     } catch (e) {
       this.mgr._warn("call.update", e);
     }
+  }
+  /** A restart gathers candidates anew, so their end is sent again. */
+  _newIceGeneration() {
+    this._doneSent = false;
+    this._iceDone = false;
   }
   async _flushIce() {
     this._iceTimer = null;
@@ -2213,7 +2220,7 @@ var Call = class extends EventTarget {
    */
   async accept() {
     let callee;
-    let answer;
+    let answer2;
     let pc;
     try {
       parseFingerprints(this.offerSdp);
@@ -2225,7 +2232,7 @@ var Call = class extends EventTarget {
       const [hs, made] = await Promise.allSettled([answering, this._makePc()]);
       if (hs.status === "rejected") throw hs.reason;
       if (made.status === "rejected") throw made.reason;
-      ({ callee, answer } = hs.value);
+      ({ callee, answer: answer2 } = hs.value);
       pc = made.value;
     } catch (e) {
       const reason = e?.code === "invalid_key" || e?.code === "bad_encoding" || e?.code === "bad_suite" ? "bad_key" : e?.code ?? "failed";
@@ -2238,7 +2245,7 @@ var Call = class extends EventTarget {
     this.answerSdp = pc.localDescription.sdp;
     this._hs = callee;
     this._mark("answer_sent");
-    await this.mgr.client.answer(this.id, this.answerSdp, answer);
+    await this.mgr.client.answer(this.id, this.answerSdp, answer2);
     if (this.state === "ringing") this._set("connecting");
     await this._addRemoteIce(this._pendingRemoteIce.splice(0));
     this._flushIce();

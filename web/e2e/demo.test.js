@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { openStreams, serverAndBrowser, signIn, startServer } from './harness.js';
+import { connect, openStreams, serverAndBrowser, signIn, startServer } from './harness.js';
 
 const env = serverAndBrowser();
 
@@ -30,14 +30,7 @@ async function waitForGrowth(page) {
 test('alice calls bob: connected, audio both ways, same code, hang up ends both', async () => {
   const alice = await signIn(env.browser, env.server.base, 'alice');
   const bob = await signIn(env.browser, env.server.base, 'bob');
-  await alice.fill('#callee', 'bob');
-  await alice.click('[data-testid=call]');
-  await bob.waitForSelector('[data-testid=incoming]:not([hidden])');
-  await bob.click('[data-testid=accept]');
-  for (const p of [alice, bob]) {
-    await p.waitForSelector('[data-testid=pc-state][data-state=connected]', { timeout: 20000 });
-    await p.waitForSelector('[data-testid=call-state][data-state=active]');
-  }
+  await connect(alice, bob, 'bob');
   const [codeA, codeB] = [await alice.textContent('[data-testid=code]'), await bob.textContent('[data-testid=code]')];
   assert.match(codeA, /^\d{3} \d{3}$/);
   assert.equal(codeA, codeB, 'both people see the same safety code');

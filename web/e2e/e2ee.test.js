@@ -4,7 +4,7 @@
 // that beat the offer's response to the caller are kept until it arrives.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serverAndBrowser, signIn } from './harness.js';
+import { connect, serverAndBrowser, signIn } from './harness.js';
 
 const env = serverAndBrowser();
 
@@ -19,17 +19,6 @@ const probe = (page) => page.evaluate(async () => {
   const { arrived, played, early } = call._e2ee.stats;
   return { energy, ...call.e2ee, arrived, played, early };
 });
-
-async function connect(caller, callee, calleeName) {
-  await caller.fill('#callee', calleeName);
-  await caller.click('[data-testid=call]');
-  await callee.waitForSelector('[data-testid=incoming]:not([hidden])');
-  await callee.click('[data-testid=accept]');
-  for (const p of [caller, callee]) {
-    await p.waitForSelector('[data-testid=call-state][data-state=active]', { timeout: 20000 });
-    await p.waitForSelector('[data-testid=e2ee][data-state=encrypted]', { timeout: 20000 });
-  }
-}
 
 test('audio and data are end-to-end encrypted both ways; a wrong key plays silence', async () => {
   const alice = await signIn(env.browser, env.server.base, 'e2ee-alice');

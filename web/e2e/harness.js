@@ -37,6 +37,23 @@ export async function launch() {
   });
 }
 
+/**
+ * `caller` calls `calleeName` (signed in on `callee`), who accepts in the page; resolves
+ * once both pages show the peer connection connected, the call active and the media
+ * end-to-end encrypted.
+ */
+export async function connect(caller, callee, calleeName) {
+  await caller.fill('#callee', calleeName);
+  await caller.click('[data-testid=call]');
+  await callee.waitForSelector('[data-testid=incoming]:not([hidden])');
+  await callee.click('[data-testid=accept]');
+  for (const p of [caller, callee]) {
+    await p.waitForSelector('[data-testid=pc-state][data-state=connected]', { timeout: 30000 });
+    await p.waitForSelector('[data-testid=call-state][data-state=active]', { timeout: 20000 });
+    await p.waitForSelector('[data-testid=e2ee][data-state=encrypted]', { timeout: 20000 });
+  }
+}
+
 /** A signed-in demo page for `user` in its own browser context (its own "device"). */
 export async function signIn(browser, base, user, context) {
   const ctx = context ?? (await browser.newContext({ permissions: ['microphone'] }));

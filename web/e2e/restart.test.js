@@ -4,21 +4,14 @@
 // `fingerprint_mismatch` on the side that gets it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serverAndBrowser, signIn } from './harness.js';
+import { connect, serverAndBrowser, signIn } from './harness.js';
 
 const env = serverAndBrowser();
 
 async function activeCall(a, b) {
   const alice = await signIn(env.browser, env.server.base, a);
   const bob = await signIn(env.browser, env.server.base, b);
-  await alice.fill('#callee', b);
-  await alice.click('[data-testid=call]');
-  await bob.waitForSelector('[data-testid=incoming]:not([hidden])');
-  await bob.click('[data-testid=accept]');
-  for (const p of [alice, bob]) {
-    await p.waitForSelector('[data-testid=pc-state][data-state=connected]', { timeout: 20000 });
-    await p.waitForSelector('[data-testid=call-state][data-state=active]');
-  }
+  await connect(alice, bob, b);
   return [alice, bob];
 }
 

@@ -6,7 +6,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { launch, signIn, startServer } from './harness.js';
+import { connect, launch, signIn, startServer } from './harness.js';
 
 const SECRET = 'turn-e2e-secret-0123456789';
 
@@ -56,13 +56,8 @@ test('a call through coturn with credentials from pqcall, relay candidates only'
     pages.push(page);
   }
   const [tina, ted] = pages;
-  await tina.fill('#callee', 'ted');
-  await tina.click('[data-testid=call]');
-  await ted.waitForSelector('[data-testid=incoming]:not([hidden])');
-  await ted.click('[data-testid=accept]');
+  await connect(tina, ted, 'ted');
   for (const p of pages) {
-    await p.waitForSelector('[data-testid=pc-state][data-state=connected]', { timeout: 30000 });
-    await p.waitForSelector('[data-testid=call-state][data-state=active]');
     assert.equal(await selectedType(p), 'relay', 'media goes through the TURN server');
     await p.waitForFunction(async () => {
       const call = [...window.pqcall.calls.calls.values()].at(-1);

@@ -224,9 +224,8 @@ export class Call extends EventTarget {
       const offer = await this.pc.createOffer({ iceRestart: true });
       await this.pc.setLocalDescription(offer);
       this.restarts = (this.restarts ?? 0) + 1;
-      await this.mgr.client.post('/api/calls/update', { call_id: this.id, sdp: offer.sdp, kind: 'offer' }, { conn: true });
-      this._doneSent = false;
-      this._iceDone = false;
+      await this.mgr.client.update(this.id, offer.sdp, 'offer');
+      this._newIceGeneration();
     } catch (e) {
       this._restarting = false;
       this.mgr._warn('ice restart', e);
@@ -254,9 +253,8 @@ export class Call extends EventTarget {
       if (d.kind === 'offer') {
         await this.pc.setRemoteDescription({ type: 'offer', sdp: d.sdp });
         await this.pc.setLocalDescription(await this.pc.createAnswer());
-        await this.mgr.client.post('/api/calls/update', { call_id: this.id, sdp: this.pc.localDescription.sdp, kind: 'answer' }, { conn: true });
-        this._doneSent = false;
-        this._iceDone = false;
+        await this.mgr.client.update(this.id, this.pc.localDescription.sdp, 'answer');
+        this._newIceGeneration();
       } else {
         await this.pc.setRemoteDescription({ type: 'answer', sdp: d.sdp });
         this._restarting = false;
@@ -264,6 +262,12 @@ export class Call extends EventTarget {
     } catch (e) {
       this.mgr._warn('call.update', e);
     }
+  }
+
+  /** A restart gathers candidates anew, so their end is sent again. */
+  _newIceGeneration() {
+    this._doneSent = false;
+    this._iceDone = false;
   }
 
   async _flushIce() {

@@ -22,6 +22,14 @@ export const EVENTS = [
 
 const jitter = (ms) => ms / 2 + Math.random() * ms;
 
+/** A response's JSON (null for 204), or its protocol error as a PqcallError. */
+async function answer(res) {
+  if (res.status === 204) return null;
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok) throw new PqcallError(res.status, json?.error?.code ?? 'http_error', json?.error?.message ?? res.statusText, json);
+  return json;
+}
+
 /**
  * @typedef {'closed'|'connecting'|'open'|'reconnecting'} StreamState
  * @typedef {{ baseUrl?: string, getToken: () => Promise<string>, share?: boolean,
@@ -193,10 +201,7 @@ export class PqcallClient extends EventTarget {
     const res = await fetch(`${this.baseUrl}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
     this.lastPostMs = performance.now() - t0;
     this.dispatchEvent(new CustomEvent('post', { detail: { path, ms: this.lastPostMs, status: res.status } }));
-    if (res.status === 204) return null;
-    const json = await res.json().catch(() => ({}));
-    if (!res.ok) throw new PqcallError(res.status, json?.error?.code ?? 'http_error', json?.error?.message ?? res.statusText, json);
-    return json;
+    return answer(res);
   }
 
   /**
@@ -208,10 +213,8 @@ export class PqcallClient extends EventTarget {
     const now = Date.now() / 1000;
     if (this._ice && this._ice.expires_at - 60 > now) return this._ice.ice_servers;
     const res = await fetch(`${this.baseUrl}/api/ice-servers`, { headers: { Authorization: `Bearer ${await this.getToken()}` } });
-    const json = await res.json().catch(() => ({}));
-    if (!res.ok) throw new PqcallError(res.status, json?.error?.code ?? 'http_error', json?.error?.message ?? res.statusText, json);
-    this._ice = json;
-    return json.ice_servers;
+    this._ice = await answer(res);
+    return this._ice.ice_servers;
   }
 
   // ---- chat ----
@@ -238,6 +241,7 @@ export class PqcallClient extends EventTarget {
   answer(callId, sdp, kem) { return this.post('/api/calls/answer', { call_id: callId, sdp, kem }, { conn: true }); }
   confirm(callId, kem) { return this.post('/api/calls/confirm', { call_id: callId, kem }, { conn: true }); }
   ice(callId, candidates, done) { return this.post('/api/calls/ice', { call_id: callId, candidates, done }, { conn: true }); }
+  update(callId, sdp, kind) { return this.post('/api/calls/update', { call_id: callId, sdp, kind }, { conn: true }); }
   decline(callId, reason) { return this.post('/api/calls/decline', { call_id: callId, reason }, { conn: true }); }
   end(callId, reason) { return this.post('/api/calls/end', { call_id: callId, reason }, { conn: true }); }
 }

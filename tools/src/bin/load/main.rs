@@ -128,6 +128,18 @@ pub(crate) fn save_rss_curve(curve: &[(f64, u64)]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prints a latency histogram's percentiles, in µs.
+pub(crate) fn print_latency(hist: &hdrhistogram::Histogram<u64>) {
+    println!(
+        "  p50 {}  p90 {}  p99 {}  max {}  mean {:.1}",
+        hist.value_at_quantile(0.5),
+        hist.value_at_quantile(0.9),
+        hist.value_at_quantile(0.99),
+        hist.max(),
+        hist.mean()
+    );
+}
+
 pub(crate) fn save_csv(label: &str, samples: &[f64]) -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     if let Some(path) = args

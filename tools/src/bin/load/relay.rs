@@ -138,14 +138,7 @@ pub(crate) async fn relay(server: &Server, callee: &Server, count: usize) -> any
     let (u, sy) = proc_ticks(server.pid)?;
     let tick_us = 1_000_000 / 100; // USER_HZ is 100 on Linux
     println!("relay of {count} offers (3.4 KB SDP), POST -> SSE event, one way, µs:");
-    println!(
-        "  p50 {}  p90 {}  p99 {}  max {}  mean {:.1}",
-        hist.value_at_quantile(0.5),
-        hist.value_at_quantile(0.9),
-        hist.value_at_quantile(0.99),
-        hist.max(),
-        hist.mean()
-    );
+    print_latency(&hist);
     println!(
         "  server CPU per relayed offer (offer + cancel, both POSTs and both events): {:.1} µs over {:.1} s",
         (ticks * tick_us) as f64 / count as f64,

@@ -98,14 +98,7 @@ pub(crate) async fn ws_relay(count: usize) -> anyhow::Result<()> {
     println!(
         "WebSocket relay of {count} offers (same 5.1 KB message), send -> receive, one way, µs:"
     );
-    println!(
-        "  p50 {}  p90 {}  p99 {}  max {}  mean {:.1}",
-        hist.value_at_quantile(0.5),
-        hist.value_at_quantile(0.9),
-        hist.value_at_quantile(0.99),
-        hist.max(),
-        hist.mean()
-    );
+    print_latency(&hist);
     println!(
         "  server CPU per relayed message: {:.1} µs",
         (ticks * 10_000) as f64 / count as f64
