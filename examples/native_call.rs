@@ -11,6 +11,9 @@
 //! cargo run --release --example native_call -- --webrtc-defaults   # no fix, default ICE timing
 //! cargo run --release --example native_call -- --calls 50          # median and p95 of 50 calls
 //! cargo run --release --example native_call -- --calls 50 --no-handshake   # dummy kem fields
+//! # relay candidates only, through a coturn started with use-auth-secret on 127.0.0.1:3478:
+//! cargo run --release --example native_call -- --calls 20 \
+//!     --turn-url "turn:127.0.0.1:3478?transport=udp" --turn-secret S --relay
 //! ```
 //!
 //! webrtc-rs 0.21's peer-connection driver sleeps until its next timer even when work is
@@ -36,6 +39,9 @@ async fn main() -> anyhow::Result<()> {
         native::use_webrtc_defaults();
     }
     let handshake = !args.iter().any(|a| a == "--no-handshake");
+    if args.iter().any(|a| a == "--relay") {
+        native::use_relay_only();
+    }
     let calls: usize = arg("--calls").and_then(|n| n.parse().ok()).unwrap_or(1);
     // The server: given, or started here.
     let (base, state) = match (arg("--url"), arg("--secret")) {
@@ -45,6 +51,8 @@ async fn main() -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let base = format!("http://{}", listener.local_addr()?);
             let config = Config {
+                turn_urls: arg("--turn-url").into_iter().collect(),
+                turn_secret: arg("--turn-secret").map(Into::into),
                 offers_per_minute: 100_000,
                 rate_per_sec: 100_000,
                 rate_burst: 100_000,

@@ -7,7 +7,11 @@
 //! ```sh
 //! cargo run --example native_peer -- --url http://127.0.0.1:8080 --user bob --answer
 //! cargo run --example native_peer -- --url http://127.0.0.1:8080 --user bob --call alice
+//! cargo run --example native_peer -- --url https://pqcall.example:8443 --user bob --answer --relay
 //! ```
+//!
+//! `--relay` uses relay candidates only, through the TURN servers the server hands out
+//! (`GET /api/ice-servers`).
 //!
 //! The token comes from the server's development endpoint (`pqcall serve --dev`).
 
@@ -27,6 +31,9 @@ async fn main() -> anyhow::Result<()> {
         (None, true) => native::peer::Side::Answer,
         _ => bail!("give exactly one of --answer and --call USER"),
     };
+    if args.iter().any(|a| a == "--relay") {
+        native::use_relay_only();
+    }
     let res = reqwest::Client::new()
         .post(format!("{base}/api/dev/token"))
         .json(&serde_json::json!({ "user": user }))

@@ -100,10 +100,22 @@ impl std::fmt::Debug for EventStream {
 }
 
 impl Client {
-    /// A client for the server at `base` (e.g. `http://127.0.0.1:8080`).
+    /// A client for the server at `base` (e.g. `http://127.0.0.1:8080`, or `https://…`:
+    /// rustls with the platform's roots, HTTP/2 when the server offers it by ALPN).
     pub fn new(base: impl Into<String>, token: impl Into<String>) -> Self {
+        Self::with_http(base, token, reqwest::Client::new())
+    }
+
+    /// A client that sends through `http`: for a server whose certificate only
+    /// `http` trusts (`reqwest::ClientBuilder::add_root_certificate`), a proxy, or h2c
+    /// (`http2_prior_knowledge`).
+    pub fn with_http(
+        base: impl Into<String>,
+        token: impl Into<String>,
+        http: reqwest::Client,
+    ) -> Self {
         Client {
-            http: reqwest::Client::new(),
+            http,
             base: base.into().trim_end_matches('/').to_owned(),
             token: token.into(),
         }
@@ -124,38 +136,15 @@ impl Client {
         if let Some(c) = conn {
             req = req.header("X-Pqcall-Conn", c);
         }
-        let res = req.send().await?;
-        let status = res.status().as_u16();
-        if status == 204 {
-            return serde_json::from_value(serde_json::Value::Null).map_err(|e| {
-                ClientError::Decode {
-                    name: path.into(),
-                    reason: e.to_string(),
-                }
-            });
-        }
-        let bytes = res.bytes().await?;
-        if status >= 400 {
-            let err: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
-            return Err(match err {
-                Some(e) => ClientError::Api {
-                    status,
-                    code: e.error.code,
-                    message: e.error.message,
-                    call_id: e.error.call_id,
-                },
-                None => ClientError::Api {
-                    status,
-                    code: "http_error".into(),
-                    message: String::from_utf8_lossy(&bytes).into_owned(),
-                    call_id: None,
-                },
-            });
-        }
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
-            name: path.into(),
-            reason: e.to_string(),
-        })
+        read(path, req.send().await?).await
+    }
+
+    /// `GET /api/ice-servers`: STUN and TURN servers, with TURN credentials for this
+    /// user; fetch again before `expires_at`.
+    pub async fn ice_servers(&self) -> Result<IceServersResponse, ClientError> {
+        let path = "/api/ice-servers";
+        let req = self.http.get(format!("{}{path}", self.base));
+        read(path, req.bearer_auth(&self.token).send().await?).await
     }
 
     /// Opens this user's event stream (a new device).
@@ -229,6 +218,15 @@ impl Client {
     ) -> Result<CallStateResponse, ClientError> {
         self.post("/api/calls/end", req, Some(conn)).await
     }
+    /// `POST /api/calls/update`: a new offer (ICE restart; the caller's wins a glare)
+    /// or the answer to one, in an active call.
+    pub async fn update(
+        &self,
+        conn: &str,
+        req: &UpdateRequest,
+    ) -> Result<CallStateResponse, ClientError> {
+        self.post("/api/calls/update", req, Some(conn)).await
+    }
     /// `POST /api/messages/send` (retry with the same `client_msg_id` to be idempotent)
     pub async fn send(&self, req: &SendRequest) -> Result<SendResponse, ClientError> {
         self.post("/api/messages/send", req, None).await
@@ -244,6 +242,39 @@ impl Client {
     pub async fn load(&self, req: &LoadRequest) -> Result<LoadResponse, ClientError> {
         self.post("/api/messages/load", req, None).await
     }
+}
+
+/// The body of a response to `path`: its JSON, or the protocol error it carries.
+async fn read<R: DeserializeOwned>(path: &str, res: reqwest::Response) -> Result<R, ClientError> {
+    let status = res.status().as_u16();
+    if status == 204 {
+        return serde_json::from_value(serde_json::Value::Null).map_err(|e| ClientError::Decode {
+            name: path.into(),
+            reason: e.to_string(),
+        });
+    }
+    let bytes = res.bytes().await?;
+    if status >= 400 {
+        let err: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
+        return Err(match err {
+            Some(e) => ClientError::Api {
+                status,
+                code: e.error.code,
+                message: e.error.message,
+                call_id: e.error.call_id,
+            },
+            None => ClientError::Api {
+                status,
+                code: "http_error".into(),
+                message: String::from_utf8_lossy(&bytes).into_owned(),
+                call_id: None,
+            },
+        });
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
+        name: path.into(),
+        reason: e.to_string(),
+    })
 }
 
 impl EventStream {

@@ -188,6 +188,23 @@ pub struct Config {
     /// How long TURN credentials live, in seconds.
     #[arg(long, env = "PQCALL_TURN_TTL_SECS", default_value_t = 86_400)]
     pub turn_ttl_secs: u64,
+    /// Serve HTTPS (HTTP/2 and HTTP/1.1 by ALPN) with this certificate chain (PEM);
+    /// needs `--tls-key`.
+    #[arg(long, env = "PQCALL_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert` (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "PQCALL_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a certificate made at start for the bind address, `localhost`
+    /// and the loopback addresses; its SHA-256 fingerprint is printed. For trying the
+    /// demo between machines on a LAN (browsers warn about it; compare the fingerprint).
+    #[arg(
+        long,
+        env = "PQCALL_TLS_SELF_SIGNED",
+        default_value_t = false,
+        conflicts_with = "tls_cert"
+    )]
+    pub tls_self_signed: bool,
     /// Conversations one user may create (each names up to 256 members).
     #[arg(
         long,
@@ -265,6 +282,9 @@ impl Default for Config {
             turn_secret: None,
             turn_secret_file: None,
             turn_ttl_secs: 86_400,
+            tls_cert: None,
+            tls_key: None,
+            tls_self_signed: false,
             max_conversations_per_user: 1000,
             ip_rate_per_sec: 20,
             ip_rate_burst: 60,

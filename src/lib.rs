@@ -42,6 +42,7 @@ mod serve;
 mod sse;
 mod state;
 pub mod store;
+mod tls;
 
 /// Cluster mode's engine parts, for tests and tools: the records transaction and the
 /// Redis event log.
@@ -61,9 +62,11 @@ pub use routes::server::publish_app_event;
 pub use routes::{Access, RouteInfo, api_router, router, routes};
 pub use state::AppState;
 pub use store::{ChatStore, MemoryStore, SqliteStore};
+pub use tls::Tls;
 
-/// Serves `state` on `listener` (HTTP/1.1 and h2c, with the connection limits of its
-/// [`Config`]) until `shutdown` completes; then ends every stream and returns once open
+/// Serves `state` on `listener` (HTTP/1.1 and HTTP/2; HTTPS when the state was made
+/// with TLS, see [`AppState::from_config`]; with the connection limits of its [`Config`])
+/// until `shutdown` completes; then ends every stream and returns once open
 /// requests have finished.
 pub async fn run(
     listener: TcpListener,
@@ -73,6 +76,7 @@ pub async fn run(
     state.start();
     let app = router(state.clone());
     let limits = serve::ConnLimits::of(&state.0.config);
+    let tls = state.0.tls.clone();
     let stop = CancellationToken::new();
     let stopping = stop.clone();
     tokio::spawn(async move {
@@ -82,7 +86,7 @@ pub async fn run(
         state.0.hub.close_all();
         stopping.cancel();
     });
-    serve::serve(listener, app, limits, stop).await
+    serve::serve(listener, app, limits, tls, stop).await
 }
 
 /// Serves `state` on a free port of 127.0.0.1 in a task until `shutdown` completes: the

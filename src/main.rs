@@ -78,8 +78,14 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("bind {}", config.bind))?;
             let addr = listener.local_addr()?;
-            println!("pqcall listening on http://{addr}");
             let state = AppState::from_config(config).await?;
+            match state.tls() {
+                Some(tls) => {
+                    println!("pqcall listening on https://{addr}");
+                    println!("TLS certificate SHA-256 fingerprint: {}", tls.fingerprint());
+                }
+                None => println!("pqcall listening on http://{addr}"),
+            }
             pqcall::run(listener, state, shutdown_signal()).await?;
             Ok(())
         }

@@ -1,5 +1,5 @@
-//! Serving connections: HTTP/1.1 and HTTP/2 (h2c with prior knowledge) on every accepted
-//! TCP connection, with the limits a public deployment needs (HARDENING.md):
+//! Serving connections: HTTP/1.1 and HTTP/2 on every accepted TCP connection (h2c with
+//! prior knowledge on plain TCP; over TLS, h2 or http/1.1 as ALPN chose), with the limits a public deployment needs (HARDENING.md):
 //!
 //! - a cap on open connections in all and one per client address: a connection past
 //!   either is closed as it arrives;
@@ -29,6 +29,7 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 use crate::config::Config;
+use crate::tls::Tls;
 
 /// Concurrent requests (streams) on one HTTP/2 connection: a browser's event stream and
 /// its POSTs, with room for a few tabs.
@@ -109,6 +110,7 @@ pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ConnLimits,
+    tls: Option<Tls>,
     stop: CancellationToken,
 ) -> std::io::Result<()> {
     let all = Arc::new(Semaphore::new(limits.max_connections));
@@ -135,7 +137,7 @@ pub(crate) async fn serve(
             tracing::info!("per-address connection cap reached: closing a new connection");
             continue;
         };
-        let one = serve_one(tcp, peer, app.clone(), limits, stop.clone());
+        let one = serve_one(tcp, peer, app.clone(), limits, tls.clone(), stop.clone());
         connections.spawn(async move {
             one.await;
             drop((permit, slot));
@@ -174,12 +176,14 @@ async fn speaks_in_time(tcp: &TcpStream, within: Duration, stop: &CancellationTo
     }
 }
 
-/// Serves one connection (HTTP/1.1, or HTTP/2 when it opens with the h2 preface).
+/// Serves one connection: TLS first when configured, then HTTP/1.1, or HTTP/2 when it
+/// opens with the h2 preface.
 async fn serve_one(
     tcp: TcpStream,
     peer: SocketAddr,
     app: Router,
     limits: ConnLimits,
+    tls: Option<Tls>,
     stop: CancellationToken,
 ) {
     if !speaks_in_time(&tcp, limits.header_timeout, &stop).await {
@@ -189,11 +193,46 @@ async fn serve_one(
     let _ = tcp.set_nodelay(true);
     let mut io = TimeoutStream::new(tcp);
     io.set_write_timeout(Some(limits.write_timeout));
-    let io = TokioIo::new(Box::pin(io));
+    let io = Box::pin(io);
     let app = app.map_request(move |mut req: Request<hyper::body::Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
         req
     });
+    let Some(tls) = tls else {
+        return serve_http(TokioIo::new(io), app, limits, stop).await;
+    };
+    // The handshake gets the time a request's headers get.
+    let handshake = tokio::time::timeout(limits.header_timeout, tls.acceptor().accept(io));
+    let io = tokio::select! {
+        done = handshake => match done {
+            Ok(Ok(io)) => io,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!("TLS handshake not done in time: closing the connection");
+                return;
+            }
+        },
+        _ = stop.cancelled() => return,
+    };
+    serve_http(TokioIo::new(io), app, limits, stop).await;
+}
+
+/// Serves HTTP on one connection (after TLS, if any) until it ends or `stop`.
+async fn serve_http<I, S>(io: I, app: S, limits: ConnLimits, stop: CancellationToken)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: tower::Service<
+            Request<hyper::body::Incoming>,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -210,10 +249,33 @@ async fn serve_one(
         .max_header_list_size(64 * 1024)
         .keep_alive_interval(Some(limits.header_timeout))
         .keep_alive_timeout(limits.write_timeout);
+    // hyper's protocol detection and the h2 handshake have no timer of their own: a
+    // connection whose first request does not start in time is dropped (after TLS, a
+    // client that finished the handshake and says nothing would be held forever).
+    let first = Arc::new(tokio::sync::Notify::new());
+    let app = {
+        let first = first.clone();
+        tower::ServiceExt::map_request(app, move |req: Request<hyper::body::Incoming>| {
+            first.notify_one();
+            req
+        })
+    };
+    let silent = async {
+        if tokio::time::timeout(limits.header_timeout, first.notified())
+            .await
+            .is_ok()
+        {
+            std::future::pending::<()>().await;
+        }
+    };
     let conn = builder.serve_connection_with_upgrades(io, TowerToHyperService::new(app));
     tokio::pin!(conn);
     let ended = tokio::select! {
         ended = conn.as_mut() => ended,
+        _ = silent => {
+            tracing::debug!("no request in time on a connection: closing it");
+            return;
+        }
         _ = stop.cancelled() => {
             conn.as_mut().graceful_shutdown();
             conn.await

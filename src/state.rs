@@ -10,7 +10,7 @@ use crate::auth::Auth;
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::engine::local::Local;
-use crate::engine::{Counts, Engine, Opened, StreamLimits, StreamOpen};
+use crate::engine::{Charge, Counts, Engine, Opened, StreamLimits, StreamOpen};
 use crate::error::StartError;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
@@ -34,6 +34,31 @@ pub(crate) struct Inner {
     pub open_routes: crate::routes::guards::OpenRoutes,
     /// The TURN secret (`--turn-secret`, or read from `--turn-secret-file`).
     pub turn_secret: Option<crate::config::Secret>,
+    /// HTTPS, when `--tls-cert` or `--tls-self-signed` asked for it.
+    pub tls: Option<crate::tls::Tls>,
+}
+
+/// What every state starts with: its metrics, the hub of open streams counting into
+/// them, and the token that ends everything at shutdown.
+struct Wiring {
+    metrics: Metrics,
+    hub: Arc<Hub>,
+    shutdown: CancellationToken,
+}
+
+impl Wiring {
+    fn new() -> Self {
+        let metrics = Metrics::default();
+        let hub = Arc::new(Hub::new(
+            metrics.events_delivered.clone(),
+            metrics.slow_consumer_ends.clone(),
+        ));
+        Wiring {
+            metrics,
+            hub,
+            shutdown: CancellationToken::new(),
+        }
+    }
 }
 
 /// Locks by conversation (striped): writes to one conversation, and their fan-outs, run
@@ -95,10 +120,9 @@ impl AppState {
             let why = "--turn-url needs --turn-secret (or --turn-secret-file)";
             return Err(StartError::Config(why.into()));
         }
+        let tls = crate::tls::Tls::from_config(&config)?;
         let auth = Arc::new(Auth::from_config(&config).await?);
-        let metrics = Metrics::default();
-        let hub = Arc::new(Self::hub(&metrics));
-        let shutdown = CancellationToken::new();
+        let w = Wiring::new();
         let store: Arc<dyn ChatStore> = match crate::engine::shared_store(&config).await? {
             Some(store) => store,
             None => Arc::new(SqliteStore::open(&config.database).await.map_err(|e| {
@@ -106,30 +130,19 @@ impl AppState {
             })?),
         };
         let ttl = auth.ticket_ttl_ms();
-        let engine = match crate::engine::cluster_engine(&config, &hub, ttl).await? {
+        let engine = match crate::engine::cluster_engine(&config, &w.hub, ttl).await? {
             Some(engine) => engine,
-            None => Box::new(Self::local(&config, &hub, &auth, &shutdown)),
+            None => Box::new(Self::local(&config, &w.hub, &auth, &w.shutdown)),
         };
-        Ok(Self::assemble(
-            config, engine, hub, store, auth, shutdown, metrics,
-        ))
+        Ok(Self::assemble(config, engine, w, store, auth, tls))
     }
 
     /// Any combination of configuration, token keys and chat store, on one node.
     pub fn build(config: Config, auth: Auth, store: Arc<dyn ChatStore>) -> Self {
         let auth = Arc::new(auth.configured(&config));
-        let metrics = Metrics::default();
-        let hub = Arc::new(Self::hub(&metrics));
-        let shutdown = CancellationToken::new();
-        let engine = Box::new(Self::local(&config, &hub, &auth, &shutdown));
-        Self::assemble(config, engine, hub, store, auth, shutdown, metrics)
-    }
-
-    fn hub(metrics: &Metrics) -> Hub {
-        Hub::new(
-            metrics.events_delivered.clone(),
-            metrics.slow_consumer_ends.clone(),
-        )
+        let w = Wiring::new();
+        let engine = Box::new(Self::local(&config, &w.hub, &auth, &w.shutdown));
+        Self::assemble(config, engine, w, store, auth, None)
     }
 
     pub(crate) fn local(
@@ -155,24 +168,31 @@ impl AppState {
     fn assemble(
         config: Config,
         engine: Box<dyn Engine>,
-        hub: Arc<Hub>,
+        w: Wiring,
         store: Arc<dyn ChatStore>,
         auth: Arc<Auth>,
-        shutdown: CancellationToken,
-        metrics: Metrics,
+        tls: Option<crate::tls::Tls>,
     ) -> Self {
         AppState(Arc::new(Inner {
             engine,
-            hub,
+            hub: w.hub,
             store,
             auth,
-            shutdown,
-            metrics,
+            shutdown: w.shutdown,
+            metrics: w.metrics,
             chat: ChatOrder::default(),
             open_routes: crate::routes::guards::OpenRoutes::new(&config),
             turn_secret: config.turn_secret.clone(),
+            tls,
             config,
         }))
+    }
+
+    /// The TLS this state serves with ([`AppState::from_config`] sets it up from
+    /// `--tls-cert`/`--tls-key` or `--tls-self-signed`; [`AppState::build`] serves plain
+    /// HTTP).
+    pub fn tls(&self) -> Option<&crate::tls::Tls> {
+        self.0.tls.as_ref()
     }
 
     /// Starts the engine's background tasks (cluster mode: timers, stream leases, live
@@ -192,14 +212,27 @@ impl AppState {
         });
     }
 
-    /// Runs one decision of the core on the records `scope` names (see
-    /// `pqcall_signaling::records`) and carries out its outputs.
-    pub(crate) async fn decide<R, F>(&self, scope: Scope, op: F) -> Result<R, Error>
+    /// Runs one decision of the core for a request of `user` on the records `scope`
+    /// names (see `pqcall_signaling::records`) and carries out its outputs, after
+    /// charging one request of the user's rate (429) and, when it is `new_work`, the
+    /// event budget (503).
+    pub(crate) async fn decide_for<R, F>(
+        &self,
+        user: &str,
+        new_work: bool,
+        scope: Scope,
+        op: F,
+    ) -> Result<R, Error>
     where
         R: Send,
         F: Fn(&mut Core) -> Result<(R, Vec<Output>), Error> + Send + Sync,
     {
-        self.run(Some(scope), op).await
+        let charge = Charge {
+            user,
+            cost: 1,
+            new_work,
+        };
+        self.run(Some((scope, Some(charge))), op).await
     }
 
     /// Runs a decision on state that is this node's own (new ids, the typing throttle).
@@ -211,8 +244,8 @@ impl AppState {
         self.run(None, op).await
     }
 
-    /// [`decide`](Self::decide) with a scope, [`decide_here`](Self::decide_here) without.
-    async fn run<R, F>(&self, scope: Option<Scope>, op: F) -> Result<R, Error>
+    /// [`decide_for`](Self::decide_for) with a scope, [`decide_here`](Self::decide_here) without.
+    async fn run<R, F>(&self, scope: Option<(Scope, Option<Charge<'_>>)>, op: F) -> Result<R, Error>
     where
         R: Send,
         F: Fn(&mut Core) -> Result<(R, Vec<Output>), Error> + Send + Sync,
@@ -226,7 +259,7 @@ impl AppState {
             Ok(out)
         };
         match scope {
-            Some(scope) => self.0.engine.decide(scope, &keep).await?,
+            Some((scope, charge)) => self.0.engine.decide(scope, charge, &keep).await?,
             None => self.0.engine.decide_here(&keep).await?,
         }
         let result = result.into_inner().unwrap_or_else(|p| p.into_inner());

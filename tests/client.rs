@@ -6,9 +6,7 @@ mod common;
 use pqcall::client::{Client, ClientError, StreamItem};
 use pqcall::{AppState, Config};
 use pqcall_signaling::Event;
-use pqcall_signaling::api::{
-    AnswerKemBody, AnswerRequest, CallIdReason, OfferKemBody, OfferRequest,
-};
+use pqcall_signaling::api::{AnswerKemBody, AnswerRequest, CallIdReason, OfferRequest};
 use serde_json::json;
 
 async fn serve() -> (String, AppState) {
@@ -32,16 +30,7 @@ async fn typed_call_flow_and_refusals() {
     let mut b = bob.events();
     assert!(!hello(&mut a).await);
     assert!(!hello(&mut b).await);
-    let (_, kem) = pqcall_crypto::Caller::start().unwrap();
-    let req = OfferRequest {
-        to: "bob".into(),
-        sdp: "v=0".into(),
-        kem: OfferKemBody {
-            suite: "ML-KEM-768".into(),
-            ek: kem.ek_b64(),
-            commit: kem.commit_b64(),
-        },
-    };
+    let req = common::offer_to("bob", "v=0");
     let res = alice.offer(a.conn_id().unwrap(), &req).await.unwrap();
     assert_eq!(res.devices, 1);
     match b.next().await.unwrap() {
@@ -206,4 +195,88 @@ async fn a_saved_position_resumes_or_resets() {
         stale.last_event_id().is_some_and(|id| id != "1-1"),
         "the reset moves the position to the newest id"
     );
+}
+
+#[tokio::test]
+async fn call_updates_go_between_the_bound_devices_of_an_active_call() {
+    use pqcall_signaling::api::{ConfirmKemBody, ConfirmRequest, SdpKind, UpdateRequest};
+    let (base, state) = serve().await;
+    let alice = Client::new(&base, state.mint_token("alice", 600).unwrap());
+    let bob = Client::new(&base, state.mint_token("bob", 600).unwrap());
+    let (mut a, mut b1, mut b2) = (alice.events(), bob.events(), bob.events());
+    for s in [&mut a, &mut b1, &mut b2] {
+        hello(s).await;
+    }
+    let offer = common::offer_to("bob", "v=0");
+    let (ac, bc) = (a.conn_id().unwrap(), b1.conn_id().unwrap());
+    let call_id = alice.offer(ac, &offer).await.unwrap().call_id;
+    let update = |kind| UpdateRequest {
+        call_id: call_id.clone(),
+        sdp: "v=0 restart".into(),
+        kind,
+    };
+    let status_code = |e: ClientError| match e {
+        ClientError::Api { status, code, .. } => (status, code),
+        e => panic!("{e:?}"),
+    };
+    // Ringing: 409.
+    let e = alice.update(ac, &update(SdpKind::Offer)).await.unwrap_err();
+    assert_eq!(status_code(e), (409, "invalid_state".into()));
+    // A kind that is neither offer nor answer: 400, naming the field.
+    let (st, body) = common::post(
+        &base,
+        &state.mint_token("alice", 600).unwrap(),
+        Some(ac),
+        "/api/calls/update",
+        json!({"call_id": call_id, "sdp": "v=0", "kind": "pranswer"}),
+    )
+    .await;
+    assert_eq!(
+        (st, body["error"]["code"].as_str()),
+        (400, Some("invalid_field")),
+        "{body}"
+    );
+
+    let ct = pqcall_crypto::wire::encode(&[0; 1088]);
+    let answer = AnswerRequest {
+        call_id: call_id.clone(),
+        sdp: "v=0".into(),
+        kem: AnswerKemBody { ct },
+    };
+    bob.answer(bc, &answer).await.unwrap();
+    let tag = pqcall_crypto::wire::encode(&[0; 32]);
+    let confirm = |nonce: bool| ConfirmRequest {
+        call_id: call_id.clone(),
+        kem: ConfirmKemBody {
+            nonce: nonce.then(|| tag.clone()),
+            tag: tag.clone(),
+        },
+    };
+    alice.confirm(ac, &confirm(true)).await.unwrap();
+    bob.confirm(bc, &confirm(false)).await.unwrap();
+    // Bob's other device is not bound to the call: 403.
+    let e = bob
+        .update(b2.conn_id().unwrap(), &update(SdpKind::Offer))
+        .await
+        .unwrap_err();
+    assert_eq!(status_code(e), (403, "not_a_participant".into()));
+    // The caller's restart offer reaches the answering device as `call.update`.
+    alice.update(ac, &update(SdpKind::Offer)).await.unwrap();
+    loop {
+        match b1.next().await.unwrap() {
+            StreamItem::Event {
+                event: Event::CallUpdate(u),
+                ..
+            } => {
+                assert_eq!(
+                    (u.call_id.as_str(), u.sdp.as_str()),
+                    (&*call_id, "v=0 restart")
+                );
+                assert_eq!(u.kind, SdpKind::Offer);
+                break;
+            }
+            StreamItem::Event { .. } => continue,
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -624,6 +624,33 @@ async fn tickets_rates_and_stream_caps_hold_across_nodes() {
         codes.push(st);
     }
     assert_eq!(codes, [200, 200, 200, 200, 200, 200, 429]);
+    // A call step charges the same rate, in the round trip that loads its records:
+    // refused before the call is even looked up.
+    let (st, body) = post(
+        &bases[1],
+        &erin,
+        Some("c0ffee"),
+        "/api/calls/end",
+        json!({"call_id": "no-such-call"}),
+    )
+    .await;
+    assert_eq!(
+        (st, body["error"]["code"].as_str()),
+        (429, Some("rate_limited"))
+    );
+    // Another user's step goes on to find no call.
+    let (st, body) = post(
+        &bases[1],
+        &format!("fred-{s}"),
+        Some("c0ffee"),
+        "/api/calls/end",
+        json!({"call_id": "no-such-call"}),
+    )
+    .await;
+    assert_eq!(
+        (st, body["error"]["code"].as_str()),
+        (404, Some("unknown_call"))
+    );
 }
 
 /// A node on its own Redis server (started here on a free port), which goes away and

@@ -97,6 +97,32 @@ async fn development_mode_answers_only_requests_addressed_to_localhost() {
 }
 
 #[tokio::test]
+async fn with_force_dev_a_lan_address_mints_but_a_host_name_never_does() {
+    let base = serve(Config {
+        dev: true,
+        force_dev: true,
+        ..Config::default()
+    })
+    .await;
+    let client = reqwest::Client::new();
+    for (host, status) in [
+        ("192.168.1.5:8443", 200),
+        ("[fd00::5]:8443", 200),
+        ("evil.example:8443", 403),
+        ("pqcall.lan", 403),
+    ] {
+        let res = client
+            .post(format!("{base}/api/dev/token"))
+            .header("host", host)
+            .json(&json!({"user": "alice"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), status, "{host}");
+    }
+}
+
+#[tokio::test]
 async fn cors_for_any_origin_starts_and_answers() {
     let base = serve(Config {
         cors_origins: vec!["*".into()],

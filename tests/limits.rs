@@ -316,6 +316,15 @@ async fn openapi_document_lists_every_endpoint_with_schemas() {
         schemas["OfferRequest"]["required"],
         json!(["to", "sdp", "kem"])
     );
+    // The stream's parameters are optional query parameters, not path parameters.
+    let params = doc["paths"]["/api/events"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    for name in ["ticket", "conn_id", "last_event_id"] {
+        let p = params.iter().find(|p| p["name"] == name).unwrap();
+        assert_eq!(p["in"], "query", "{name}");
+        assert_ne!(p["required"], true, "{name}");
+    }
 }
 
 #[tokio::test]

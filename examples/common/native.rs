@@ -78,6 +78,14 @@ pub fn use_webrtc_defaults() {
     DEFAULT_SETTINGS.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
+static RELAY_ONLY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Gathers relay candidates only (through the TURN servers of `GET /api/ice-servers`),
+/// as a peer behind a strict firewall would.
+pub fn use_relay_only() {
+    RELAY_ONLY.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// One whole call: offer (with or without the handshake), answer, confirms, trickle
 /// ICE, connected, one data channel message each way, hang up.
 pub async fn call_once(

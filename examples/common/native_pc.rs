@@ -11,8 +11,9 @@ use tokio::sync::mpsc;
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelInit};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceCandidateInit,
-    RTCPeerConnectionIceEvent, RTCPeerConnectionState, SettingEngineBuilder,
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
+    RTCIceCandidateInit, RTCIceServer, RTCIceTransportPolicy, RTCPeerConnectionIceEvent,
+    RTCPeerConnectionState, SettingEngineBuilder,
 };
 use webrtc::rtp_transceiver::RtpSender;
 use webrtc::runtime::Runtime;
@@ -66,6 +67,28 @@ impl Peer {
         runtime: Option<Arc<dyn Runtime>>,
     ) -> anyhow::Result<Peer> {
         let client = Client::new(base, token);
+        // STUN and TURN (with this user's credentials) as the server hands them out.
+        let ice_servers = client
+            .ice_servers()
+            .await?
+            .ice_servers
+            .into_iter()
+            .map(|s| RTCIceServer {
+                urls: s.urls,
+                username: s.username.unwrap_or_default(),
+                credential: s.credential.unwrap_or_default(),
+            })
+            .collect();
+        let relay_only = RELAY_ONLY.load(std::sync::atomic::Ordering::Relaxed);
+        let policy = if relay_only {
+            RTCIceTransportPolicy::Relay
+        } else {
+            RTCIceTransportPolicy::All
+        };
+        let configuration = RTCConfigurationBuilder::new()
+            .with_ice_servers(ice_servers)
+            .with_ice_transport_policy(policy)
+            .build();
         let mut events = client.events();
         match events.next().await? {
             StreamItem::Hello(_) => {}
@@ -76,7 +99,10 @@ impl Peer {
         let (tracks, tracks_rx) = mpsc::unbounded_channel();
         // ICE connectivity checks every 20 ms instead of 200 ms (50 attempts, so a
         // candidate is still tried for a second), unless webrtc-rs defaults are asked for.
-        let settings = if DEFAULT_SETTINGS.load(std::sync::atomic::Ordering::Relaxed) {
+        // Relay-only too: through TURN, webrtc-rs's pairs need its own pacing (with 50
+        // checks 20 ms apart, a pair through the relay sometimes never succeeds).
+        let settings = if relay_only || DEFAULT_SETTINGS.load(std::sync::atomic::Ordering::Relaxed)
+        {
             SettingEngineBuilder::new().build()
         } else {
             SettingEngineBuilder::new()
@@ -85,6 +111,7 @@ impl Peer {
         };
         let mut builder = PeerConnectionBuilder::new()
             .with_setting_engine(settings)
+            .with_configuration(configuration)
             .with_media_engine(media::media_engine()?)
             .with_handler(Arc::new(Handler { ice, state, tracks }))
             .with_udp_addrs(vec!["127.0.0.1:0".to_string()]);

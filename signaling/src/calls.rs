@@ -39,8 +39,10 @@ pub struct Call {
     pub state: CallState,
     /// When the ring timeout fires (Unix ms).
     pub ring_deadline: Millis,
-    /// The offer, for devices that connect while it rings.
-    pub(crate) offer: CallOffer,
+    /// The offer (SDP and the caller's key), for devices that connect while it rings;
+    /// dropped once it is answered or over, so a call's record stays small.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) offer: Option<CallOffer>,
     /// The caller's ICE sent while ringing, in order, for the answering connection.
     pub(crate) pending_ice: Vec<CallIce>,
     pub(crate) pending_candidates: usize,

@@ -16,7 +16,9 @@ use pqcall_signaling::{Core, CoreConfig, Error, Event, LogConfig, MemoryLog, Out
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use super::{Counts, Engine, Op, Opened, StreamLimits, StreamOpen, read_start, streams_full};
+use super::{
+    Charge, Counts, Engine, Op, Opened, StreamLimits, StreamOpen, read_start, streams_full,
+};
 use crate::auth::Auth;
 use crate::clock::now_ms;
 use crate::hub::{Frame, Hub};
@@ -156,8 +158,21 @@ impl Inner {
 }
 
 impl Engine for Local {
-    fn decide<'a>(&'a self, _scope: Scope, op: Op<'a>) -> BoxFuture<'a, Result<(), Error>> {
-        Box::pin(self.0.decide(op))
+    fn decide<'a>(
+        &'a self,
+        _scope: Scope,
+        charge: Option<Charge<'a>>,
+        op: Op<'a>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            if let Some(c) = charge {
+                self.check_rate(c.user, c.cost).await?;
+                if c.new_work {
+                    self.check_budget()?;
+                }
+            }
+            self.0.decide(op).await
+        })
     }
 
     fn decide_here<'a>(&'a self, op: Op<'a>) -> BoxFuture<'a, Result<(), Error>> {

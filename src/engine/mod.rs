@@ -31,6 +31,19 @@ pub(crate) mod local;
 /// that commits counts.
 pub(crate) type Op<'a> = &'a (dyn Fn(&mut Core) -> Result<Vec<Output>, Error> + Send + Sync);
 
+/// What a decision charges before it runs (docs/PROTOCOL.md §1.2, step 4): `cost`
+/// requests of `user`'s rate (429), then, for new work (offers), the memory budget for
+/// events (503). A cluster charges the rate in the round trip that loads the records.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Charge<'a> {
+    /// Whose rate.
+    pub user: &'a str,
+    /// What the request counts as.
+    pub cost: u32,
+    /// New work, refused while the event budget is spent.
+    pub new_work: bool,
+}
+
 /// A stream to open (`GET /api/events`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct StreamOpen<'a> {
@@ -102,9 +115,14 @@ pub(crate) type Counts = (u64, Vec<(CallState, u64)>);
 /// What differs between one node and a cluster. Object safe: the state holds an
 /// `Arc<dyn Engine>`.
 pub(crate) trait Engine: Send + Sync + std::fmt::Debug {
-    /// Runs `op` on the records `scope` names and carries out its outputs (log, live
-    /// delivery, timers), all or nothing.
-    fn decide<'a>(&'a self, scope: Scope, op: Op<'a>) -> BoxFuture<'a, Result<(), Error>>;
+    /// Charges `charge` (when given), runs `op` on the records `scope` names and carries
+    /// out its outputs (log, live delivery, timers), all or nothing.
+    fn decide<'a>(
+        &'a self,
+        scope: Scope,
+        charge: Option<Charge<'a>>,
+        op: Op<'a>,
+    ) -> BoxFuture<'a, Result<(), Error>>;
 
     /// Runs `op` on state that is this node's own even in a cluster (new ids, the typing
     /// throttle) and carries out its outputs.

@@ -30,6 +30,7 @@ pub async fn run(log: &dyn EventLog, salt: u64, t0: Millis) {
     audiences(log, salt, t0).await;
     unknown_and_stale(log, salt, t0).await;
     count_window(log, salt, t0).await;
+    bytes_window(log, salt, t0).await;
     age_window(log, salt, t0).await;
     users_are_independent(log, salt, t0).await;
     no_stream_no_log(log, salt, t0).await;
@@ -294,6 +295,39 @@ async fn count_window(log: &dyn EventLog, salt: u64, t0: Millis) {
             }
         ),
         "resume before the window resets"
+    );
+}
+
+/// Past `max_bytes` of events (each costing its name, data and 96 bytes), the oldest go
+/// first: with events of a quarter of the budget, the newest three stay.
+async fn bytes_window(log: &dyn EventLog, salt: u64, t0: Millis) {
+    let u = user(log, "bytes", salt).await;
+    let data = format!("\"{}\"", "x".repeat(CONFIG.max_bytes / 4));
+    let mut ids = vec![log.newest(&u).await.expect("newest")];
+    for i in 0..6 {
+        let e = log.append(&u, Audience::All, "e", &data, t0 + i).await;
+        ids.push(e.expect("append").expect("a log").id);
+    }
+    // Six appended, three fit: resuming after the third replays the last three.
+    match log
+        .replay(&u, &ids[3].to_string(), "c", t0 + 6)
+        .await
+        .expect("r")
+    {
+        Replay::Events(e) => assert_eq!(e.len(), 3, "the newest three replay"),
+        other => panic!("resume inside the byte window: {other:?}"),
+    }
+    assert!(
+        matches!(
+            log.replay(&u, &ids[2].to_string(), "c", t0 + 6)
+                .await
+                .expect("r"),
+            Replay::Reset {
+                reason: ResetReason::OutOfWindow,
+                ..
+            }
+        ),
+        "resume before the byte window resets"
     );
 }
 

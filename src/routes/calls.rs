@@ -23,17 +23,19 @@ pub async fn offer(
     Body(req): Body<OfferRequest>,
 ) -> ApiResult<Json<OfferResponse>> {
     let conn = conn.required()?;
-    state.admit(&user, 1).await?;
     let now = now_ms();
     let scope = Scope::of_offer(&user, &req);
     let res = state
-        .decide(scope, |core| core.offer(now, &user, &conn, &req))
+        .decide_for(&user, true, scope, |core| {
+            core.offer(now, &user, &conn, &req)
+        })
         .await?;
     Ok(Json(res))
 }
 
 /// A step of an existing call by one device of `user`: the rate, then the core's
-/// decision on the records of the user and the call.
+/// decision on the records of the user and the call (in a cluster, the rate and the
+/// load are one round trip, the commit another).
 async fn step<F>(
     state: &AppState,
     user: &str,
@@ -49,11 +51,10 @@ where
     let conn = conn.required()?;
     // Steps of a call that exists are never refused for the event budget (only new
     // calls and messages are): a full log must not keep anyone from hanging up.
-    state.check_rate(user).await?;
     let now = now_ms();
     let scope = Scope::of_call_step(user, call_id);
     let res = state
-        .decide(scope, |core| op(core, now, user, &conn))
+        .decide_for(user, false, scope, |core| op(core, now, user, &conn))
         .await?;
     Ok(Json(res))
 }

@@ -18,8 +18,9 @@ use crate::state::AppState;
 
 /// In development mode (the layer is there only then), only requests addressed to this
 /// machine by a loopback name (`localhost`, `*.localhost`, `127.0.0.0/8`, `[::1]`; with
-/// `--force-dev`, also the bound address) are served: a web page the developer visits cannot reach the dev server by
-/// pointing its own host name at 127.0.0.1 (DNS rebinding) and mint tokens. 403 otherwise.
+/// `--force-dev`, also any IP address, as a LAN test reaches it) are served: a web page
+/// the developer visits cannot reach the dev server by pointing its own host name at
+/// this machine (DNS rebinding needs a name) and mint tokens. 403 otherwise.
 pub async fn dev_host(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let config = &state.0.config;
     let host = req.uri().host().map(str::to_owned).or_else(|| {
@@ -27,8 +28,7 @@ pub async fn dev_host(State(state): State<AppState>, req: Request, next: Next) -
         let authority: axum::http::uri::Authority = h.parse().ok()?;
         Some(authority.host().to_owned())
     });
-    let bound = config.force_dev.then(|| config.bind.ip());
-    if host.is_some_and(|h| is_local_host(&h, bound)) {
+    if host.is_some_and(|h| is_local_host(&h, config.force_dev)) {
         return next.run(req).await;
     }
     let refused = Error::Forbidden("development mode answers only requests addressed to localhost");
@@ -36,15 +36,15 @@ pub async fn dev_host(State(state): State<AppState>, req: Request, next: Next) -
 }
 
 /// Whether `host` (from a URI: IPv6 in brackets) names this machine by loopback, or is
-/// the `bound` address.
-fn is_local_host(host: &str, bound: Option<std::net::IpAddr>) -> bool {
+/// an IP address at all when `any_ip`.
+fn is_local_host(host: &str, any_ip: bool) -> bool {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
     if host == "localhost" || host.ends_with(".localhost") {
         return true;
     }
     let ip = host.trim_start_matches('[').trim_end_matches(']');
     ip.parse::<std::net::IpAddr>()
-        .is_ok_and(|ip| ip.is_loopback() || Some(ip) == bound)
+        .is_ok_and(|ip| ip.is_loopback() || any_ip)
 }
 
 /// The rate of the routes that need no token (health, metrics, the API document,

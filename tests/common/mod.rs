@@ -109,3 +109,17 @@ pub async fn publish_padded(state: &pqcall::AppState, user: &str, count: u64, pa
             .unwrap();
     }
 }
+
+/// An offer to `to` with a real ML-KEM-768 key and `sdp`.
+pub fn offer_to(to: &str, sdp: &str) -> pqcall_signaling::api::OfferRequest {
+    let (_, kem) = pqcall_crypto::Caller::start().unwrap();
+    pqcall_signaling::api::OfferRequest {
+        to: to.into(),
+        sdp: sdp.into(),
+        kem: pqcall_signaling::api::OfferKemBody {
+            suite: "ML-KEM-768".into(),
+            ek: kem.ek_b64(),
+            commit: kem.commit_b64(),
+        },
+    }
+}

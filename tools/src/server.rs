@@ -19,7 +19,7 @@ pub const SERVER_KEY: &str = "load-tool-server-key";
 pub struct Server {
     /// The process (killed when dropped).
     pub child: Child,
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>` (`https://` with `--tls-self-signed`).
     pub base: String,
     /// The address it listens on.
     pub addr: SocketAddr,
@@ -66,7 +66,10 @@ pub async fn start_server_cmd(cmd: &mut Command) -> anyhow::Result<Server> {
         .await??
         .context("no address")?;
     let base = line.rsplit(' ').next().context("address")?.to_owned();
-    let addr: SocketAddr = base.trim_start_matches("http://").parse()?;
+    let addr: SocketAddr = base
+        .trim_start_matches("http://")
+        .trim_start_matches("https://")
+        .parse()?;
     Ok(Server {
         child,
         base,

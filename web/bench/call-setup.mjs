@@ -4,23 +4,34 @@
 // computing the ML-KEM handshake; and where the time goes (each call's timeline, median
 // per step).
 //
-//   cargo build --bin pqcall && cd web && node bench/call-setup.mjs [calls] [--against DIR]
+//   cargo build --bin pqcall && cd web && node bench/call-setup.mjs [calls] [--against DIR] [--turn]
+//
+// `--turn` starts coturn on loopback, serves TURN credentials for it and lets both pages
+// use relay candidates only (the path of two peers behind strict NATs).
 //
 // `--against DIR` also serves another client (a `web/` folder, e.g. a worktree of an older
 // commit) from a second server in the same browser, and alternates the two call by call,
 // so that load drift on the machine falls on both alike.
-import { launch, signIn, startServer } from '../e2e/harness.js';
+import { coturn, freePort, launch, signIn, startServer } from '../e2e/harness.js';
 
 const args = process.argv.slice(2);
 const against = args.includes('--against') ? args[args.indexOf('--against') + 1] : null;
 const calls = Number(args.find((a, i) => /^\d+$/.test(a) && args[i - 1] !== '--against') ?? 20);
 const flags = ['--offers-per-minute', '100000'];
+const relayOnly = args.includes('--turn');
+let turn;
+if (relayOnly) {
+  const port = await freePort();
+  turn = await coturn(port, 'bench-turn-secret');
+  flags.push('--turn-url', `turn:127.0.0.1:${port}?transport=udp`, '--turn-secret', 'bench-turn-secret');
+}
 
 const browser = await launch();
 async function pair(extra) {
   const server = await startServer([...flags, ...extra]);
   const alice = await signIn(browser, server.base, 'alice');
   const bob = await signIn(browser, server.base, 'bob');
+  if (relayOnly) for (const p of [alice, bob]) await p.evaluate(() => { window.pqcall.calls.iceTransportPolicy = 'relay'; });
   await bob.evaluate(() => window.pqcall.calls.addEventListener('incoming', (e) => e.detail.accept()));
   return { server, alice, bob, setup: [], media: [], share: [], steps: { alice: {}, bob: {} } };
 }
@@ -61,7 +72,7 @@ const med = (v) => sorted(v)[Math.floor(v.length / 2)];
 const p95 = (v) => sorted(v)[Math.min(v.length - 1, Math.ceil(0.95 * v.length) - 1)];
 const ms = (x) => `${x.toFixed(1)} ms`;
 for (const [name, s] of Object.entries(sides)) {
-  const label = name === 'current' ? 'this client' : `client from ${against}`;
+  const label = (name === 'current' ? 'this client' : `client from ${against}`) + (relayOnly ? ', relay candidates only (coturn)' : '');
   console.log(`${label}, ${calls} calls: offer -> both connected median ${ms(med(s.setup))}, p95 ${ms(p95(s.setup))}`);
   if (s.media.length) console.log(`  offer -> media from the peer decrypting on both sides: median ${ms(med(s.media))}, p95 ${ms(p95(s.media))}`);
   console.log(`  handshake computation (both sides): median ${(100 * med(s.share)).toFixed(1)}% of the setup time`);
@@ -76,3 +87,4 @@ if (rows.length) {
 }
 await browser.close();
 for (const s of Object.values(sides)) await s.server.stop();
+turn?.kill();

@@ -57,7 +57,21 @@ var REASONS = {
   fingerprint_mismatch: "the DTLS certificate does not match the one bound in the key exchange",
   e2ee_failed: "audio could not be end-to-end encrypted, so the call was ended",
   e2ee_unsupported: "this browser cannot encrypt call audio end to end",
-  handshake_timeout: "the key exchange did not finish in time"
+  handshake_timeout: "the key exchange did not finish in time",
+  no_microphone: "no microphone: allow it in the browser (or plug one in) and try again",
+  answered_in_another_tab: "answered in another tab",
+  page_closed: "the other side closed or reloaded the page"
+};
+var why = (err) => REASONS[err?.code] ?? err?.message ?? String(err);
+var guarded = (what, fn) => async (e) => {
+  e?.preventDefault?.();
+  showError("");
+  try {
+    await fn(e);
+  } catch (err) {
+    console.warn(what, err);
+    showError(`${what}: ${why(err)}`);
+  }
 };
 var E2EE_TEXT = {
   off: "",
@@ -74,7 +88,11 @@ function renderCall() {
   $("call-peer").textContent = current.peer;
   $("call-state").textContent = current.reason && done ? `${current.state} (${REASONS[current.reason] ?? current.reason})` : current.state;
   $("call-state").dataset.state = current.state;
-  $("code").textContent = current.code ?? "--- ---";
+  $("code").textContent = done ? "" : current.code ?? "--- ---";
+  if (done) {
+    $("pc-state").textContent = "closed";
+    $("pc-state").dataset.state = "closed";
+  }
   $("dtls").textContent = done || current.dtlsVerified == null ? "" : current.dtlsVerified ? "DTLS certificate matches the transcript" : "DTLS MISMATCH";
   const e = current.e2ee;
   $("e2ee").textContent = E2EE_TEXT[e.state] ?? e.state;
@@ -101,35 +119,50 @@ function track(call) {
   });
   renderCall();
 }
-async function signIn(e) {
-  e.preventDefault();
-  const user = $("user").value.trim();
-  if (!user) return;
-  client = new PqcallClient({ getToken: devTokens("", user) });
+var signingIn = null;
+function signIn(user) {
+  signingIn ??= startSession(user).finally(() => {
+    signingIn = null;
+  });
+  return signingIn;
+}
+async function startSession(user) {
+  $("signin-form").querySelector("button").disabled = true;
+  try {
+    const getToken = devTokens("", user);
+    await getToken();
+    client?.close();
+    client = new PqcallClient({ getToken });
+    await wire(user);
+  } finally {
+    $("signin-form").querySelector("button").disabled = false;
+  }
+}
+async function wire(user) {
   calls = new CallManager(client);
   window.pqcall = { client, calls };
   client.addEventListener("statechange", () => {
     diag();
     log(`stream ${client.state}`);
   });
-  client.addEventListener("event", (e2) => {
+  client.addEventListener("event", (e) => {
     diag();
-    if (e2.detail.name !== "typing") log(e2.detail.name);
+    if (e.detail.name !== "typing") log(e.detail.name);
   });
   client.addEventListener("post", diag);
   client.addEventListener("reset", () => {
     if (conv) openConversation(conv);
   });
-  client.addEventListener("conversation.created", (e2) => {
+  client.addEventListener("conversation.created", (e) => {
     const o = document.createElement("option");
-    o.value = e2.detail.conversation_id;
-    o.textContent = `${e2.detail.title || "untitled"} (${e2.detail.members.join(", ")})`;
+    o.value = e.detail.conversation_id;
+    o.textContent = `${e.detail.title || "untitled"} (${e.detail.members.join(", ")})`;
     $("convs").append(o);
-    if (!conv) openConversation(e2.detail.conversation_id);
+    if (!conv) openConversation(e.detail.conversation_id);
   });
-  client.addEventListener("message.new", (e2) => addMessage(e2.detail.message));
-  client.addEventListener("typing", (e2) => {
-    const { conversation_id: c, user_id: u, active } = e2.detail;
+  client.addEventListener("message.new", (e) => addMessage(e.detail.message));
+  client.addEventListener("typing", (e) => {
+    const { conversation_id: c, user_id: u, active } = e.detail;
     if (c !== conv) return;
     clearTimeout(typingTimers.get(u));
     $("typing").textContent = active ? `${u} is typing\u2026` : "";
@@ -137,50 +170,67 @@ async function signIn(e) {
       $("typing").textContent = "";
     }, 6e3));
   });
-  calls.addEventListener("incoming", (e2) => {
-    const call = e2.detail;
+  calls.addEventListener("incoming", (e) => {
+    const call = e.detail;
     $("incoming-from").textContent = call.peer;
     show("incoming", true);
     current = call;
     call.addEventListener("state", () => {
-      if (call.state !== "ringing") show("incoming", false);
+      if (call.state !== "ringing") {
+        show("incoming", false);
+        if (current === call) renderCall();
+      }
     });
     log(`incoming call from ${call.peer}`);
   });
-  calls.addEventListener("pcstate", (e2) => {
-    $("pc-state").textContent = e2.detail.state;
-    $("pc-state").dataset.state = e2.detail.state;
+  calls.addEventListener("pcstate", (e) => {
+    $("pc-state").textContent = e.detail.state;
+    $("pc-state").dataset.state = e.detail.state;
   });
   await client.connect();
+  sessionStorage.setItem("pqcall-user", user);
   $("me").textContent = user;
   show("signin", false);
   show("app", true);
   diag();
 }
-$("signin-form").addEventListener("submit", signIn);
-$("create-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
+$("signin-form").addEventListener("submit", guarded("Could not sign in", async () => {
+  const user = $("user").value.trim();
+  if (!user) throw new Error("enter a name");
+  await signIn(user);
+}));
+var saved = sessionStorage.getItem("pqcall-user");
+if (saved) {
+  signIn(saved).catch((err) => {
+    if (err?.status >= 400 && err.status < 500) sessionStorage.removeItem("pqcall-user");
+    showError(`Could not sign in: ${why(err)}`);
+  });
+}
+$("create-form").addEventListener("submit", guarded("Could not create the conversation", async () => {
   const members = $("members").value.split(",").map((s) => s.trim()).filter(Boolean);
-  const { conversation_id } = await client.createConversation(members, { title: $("title").value || void 0, open: $("open").checked });
+  if (!members.length) throw new Error("name at least one member");
+  const { conversation_id } = await client.createConversation(members, { title: $("title").value.trim() || void 0, open: $("open").checked });
+  $("members").value = "";
+  $("title").value = "";
   await openConversation(conversation_id);
-});
-$("join-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
+}));
+$("join-form").addEventListener("submit", guarded("Could not join", async () => {
   const id = $("join-id").value.trim();
+  if (!id) throw new Error("paste a conversation id");
   await client.joinConversation(id);
+  $("join-id").value = "";
   await openConversation(id);
-});
-$("convs").addEventListener("change", () => openConversation($("convs").value));
-$("send-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
+}));
+$("convs").addEventListener("change", guarded("Could not open the conversation", () => openConversation($("convs").value)));
+$("send-form").addEventListener("submit", guarded("Not sent", async () => {
   const body = $("text").value;
-  if (!body || !conv) return;
-  $("text").value = "";
+  if (!body.trim() || !conv) return;
   client.typing(conv, false).catch(() => {
   });
   const { message } = await client.send(conv, body);
+  if ($("text").value === body) $("text").value = "";
   addMessage(message);
-});
+}));
 var lastTyping = 0;
 $("text").addEventListener("input", () => {
   if (!conv || Date.now() - lastTyping < 2e3) return;
@@ -188,35 +238,32 @@ $("text").addEventListener("input", () => {
   client.typing(conv, true).catch(() => {
   });
 });
-$("call-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  showError("");
-  let call;
-  try {
-    call = await calls.call($("callee").value.trim());
-  } catch (err) {
-    showError(`Call failed: ${REASONS[err.code] ?? err.message}`);
-    return;
-  }
+$("call-form").addEventListener("submit", guarded("Call failed", async () => {
+  const to = $("callee").value.trim();
+  if (!to) throw new Error("name the person to call");
+  $("pc-state").textContent = "new";
+  $("pc-state").dataset.state = "new";
+  const call = await calls.call(to);
   track(call);
   log(`calling ${call.peer} (rang ${call.devices} device${call.devices === 1 ? "" : "s"})`);
-});
-$("accept").addEventListener("click", async () => {
+  if (call.devices === 0) showError(`${call.peer} is not online: it rings until they open pqcall or the call is missed.`);
+}));
+$("accept").addEventListener("click", guarded("Could not accept", async () => {
   show("incoming", false);
-  showError("");
+  $("pc-state").textContent = "new";
+  $("pc-state").dataset.state = "new";
   track(current);
   try {
     await current.accept();
-  } catch (err) {
-    showError(`Could not accept: ${REASONS[err.code] ?? err.message}`);
+  } finally {
     renderCall();
   }
-});
-$("decline").addEventListener("click", async () => {
+}));
+$("decline").addEventListener("click", guarded("Could not decline", async () => {
   show("incoming", false);
   await current.decline();
-});
-$("hangup").addEventListener("click", () => current?.hangup());
+}));
+$("hangup").addEventListener("click", guarded("Could not hang up", () => current?.hangup()));
 $("mute").addEventListener("click", () => {
   current?.mute(!current.muted);
   renderCall();

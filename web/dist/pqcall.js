@@ -172,6 +172,8 @@ var PqcallClient = class extends EventTarget {
       Object.assign(this, { connId: m.connId, lastEventId: m.lastEventId, reconnects: m.reconnects });
       this.state = m.s;
       this.dispatchEvent(new CustomEvent("statechange", { detail: m.s }));
+    } else if (m.t === "tab") {
+      this.dispatchEvent(new CustomEvent("tab", { detail: m.m }));
     } else if (m.t === "event" && this.role === "follower") {
       this.connId = m.connId;
       if (m.id) this.lastEventId = m.id;
@@ -183,13 +185,16 @@ var PqcallClient = class extends EventTarget {
    * @returns {Promise<any>} the JSON result (null for 204)
    */
   async post(path, body, { conn = false } = {}) {
-    const headers = { "Content-Type": "application/json", Authorization: `Bearer ${await this.getToken()}` };
+    this._token = await this.getToken();
+    const headers = { "Content-Type": "application/json", Authorization: `Bearer ${this._token}` };
     if (conn) {
       if (!this.connId) throw new PqcallError(0, "not_connected", "the event stream is not open yet");
       headers["X-Pqcall-Conn"] = this.connId;
     }
     const t0 = performance.now();
-    const res = await fetch(`${this.baseUrl}${path}`, { method: "POST", headers, body: JSON.stringify(body) });
+    const res = await fetch(`${this.baseUrl}${path}`, { method: "POST", headers, body: JSON.stringify(body) }).catch((e) => {
+      throw new PqcallError(0, "network", `the server could not be reached (${e?.message ?? e})`);
+    });
     this.lastPostMs = performance.now() - t0;
     this.dispatchEvent(new CustomEvent("post", { detail: { path, ms: this.lastPostMs, status: res.status } }));
     return answer(res);
@@ -202,9 +207,43 @@ var PqcallClient = class extends EventTarget {
   async iceServers() {
     const now = Date.now() / 1e3;
     if (this._ice && this._ice.expires_at - 60 > now) return this._ice.ice_servers;
-    const res = await fetch(`${this.baseUrl}/api/ice-servers`, { headers: { Authorization: `Bearer ${await this.getToken()}` } });
+    const res = await fetch(`${this.baseUrl}/api/ice-servers`, { headers: { Authorization: `Bearer ${await this.getToken()}` } }).catch((e) => {
+      throw new PqcallError(0, "network", `the server could not be reached (${e?.message ?? e})`);
+    });
     this._ice = await answer(res);
     return this._ice.ice_servers;
+  }
+  /**
+   * Ends (or, `action = 'decline'`, declines) a call while the page goes away
+   * (`pagehide`): a keepalive request the browser sends even as it unloads, with the
+   * token last used (no await in between).
+   */
+  endNow(callId, reason, action = "end") {
+    if (!this._token || !this.connId) return;
+    const headers = { "Content-Type": "application/json", Authorization: `Bearer ${this._token}`, "X-Pqcall-Conn": this.connId };
+    const body = JSON.stringify({ call_id: callId, reason });
+    fetch(`${this.baseUrl}/api/calls/${action}`, { method: "POST", headers, body, keepalive: true }).catch(() => {
+    });
+  }
+  /**
+   * Claims `name` for this tab among the tabs of this user (Web Locks): resolves to a
+   * function that gives it back, or null when another tab holds it. Closing the tab
+   * gives it back too. Without shared streams, every claim succeeds.
+   * @returns {Promise<(() => void) | null>}
+   */
+  claim(name) {
+    if (!this._share || !this.userId) return Promise.resolve(() => {
+    });
+    return new Promise((resolve) => {
+      navigator.locks.request(`pqcall-${this.userId}:${name}`, { ifAvailable: true }, (lock) => {
+        if (!lock) return resolve(null);
+        return new Promise((release) => resolve(release));
+      });
+    });
+  }
+  /** Tells this user's other tabs `m` (they get a 'tab' event with it). */
+  tellTabs(m) {
+    this._channel?.postMessage({ t: "tab", m });
   }
   // ---- chat ----
   createConversation(members, { title, open } = {}) {
@@ -259,9 +298,11 @@ function devTokens(baseUrl, user) {
   let exp = 0;
   return async () => {
     if (!token || exp - Date.now() / 1e3 < 60) {
-      const res = await fetch(`${baseUrl}/api/dev/token`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ user }) });
-      if (!res.ok) throw new PqcallError(res.status, "dev_token", "development mode is off");
-      ({ token, expires_at: exp } = await res.json());
+      const res = await fetch(`${baseUrl}/api/dev/token`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ user }) }).catch((e) => {
+        throw new PqcallError(0, "network", `the server could not be reached (${e?.message ?? e})`);
+      });
+      if (res.status === 404) throw new PqcallError(404, "dev_token", "development mode is off on this server");
+      ({ token, expires_at: exp } = await answer(res));
     }
     return token;
   };
@@ -1994,6 +2035,8 @@ var Call = class extends EventTarget {
     this.mgr.dispatchEvent(new CustomEvent("callstate", { detail: { call: this, state, reason } }));
   }
   _teardown() {
+    this._release?.();
+    this._release = null;
     clearTimeout(this._iceTimer);
     clearTimeout(this._e2eeTimer);
     this.localStream?.getTracks().forEach((t) => t.stop());
@@ -2054,7 +2097,11 @@ var Call = class extends EventTarget {
     const iceServers = await this.mgr.currentIceServers();
     const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: this.mgr.iceTransportPolicy, ...e2ee.pcConfig() });
     this.pc = pc;
-    this.localStream = await this.mgr.getMedia();
+    try {
+      this.localStream = await this.mgr.getMedia();
+    } catch (e) {
+      throw new HandshakeError("no_microphone", `the microphone is not available (${e?.name ?? e})`);
+    }
     this.localStream.getTracks().forEach((t) => pc.addTrack(t, this.localStream));
     e2ee.attachAll(pc);
     this._dc = pc.createDataChannel("pqcall", { negotiated: true, id: 0 });
@@ -2219,6 +2266,13 @@ var Call = class extends EventTarget {
    * `fingerprint_mismatch`, `e2ee_unsupported`) and rejects with a HandshakeError.
    */
   async accept() {
+    if (this.state !== "ringing") throw new PqcallError(409, "invalid_state", `this call is ${this.state}`);
+    this._release ??= await this.mgr.client.claim(`call:${this.id}`);
+    if (!this._release) {
+      this._set("ended", "answered_in_another_tab");
+      throw new PqcallError(409, "answered_in_another_tab", "this call was answered in another tab");
+    }
+    this.mgr.client.tellTabs({ kind: "taken", call_id: this.id });
     let callee;
     let answer2;
     let pc;
@@ -2239,13 +2293,18 @@ var Call = class extends EventTarget {
       await this._fail(reason);
       throw new HandshakeError(reason, e?.message ?? String(e));
     }
-    this._accepted = true;
-    await pc.setRemoteDescription({ type: "offer", sdp: this.offerSdp });
-    await pc.setLocalDescription(await pc.createAnswer());
-    this.answerSdp = pc.localDescription.sdp;
-    this._hs = callee;
-    this._mark("answer_sent");
-    await this.mgr.client.answer(this.id, this.answerSdp, answer2);
+    try {
+      this._accepted = true;
+      await pc.setRemoteDescription({ type: "offer", sdp: this.offerSdp });
+      await pc.setLocalDescription(await pc.createAnswer());
+      this.answerSdp = pc.localDescription.sdp;
+      this._hs = callee;
+      this._mark("answer_sent");
+      await this.mgr.client.answer(this.id, this.answerSdp, answer2);
+    } catch (e) {
+      await this._fail("failed");
+      throw e;
+    }
     if (this.state === "ringing") this._set("connecting");
     await this._addRemoteIce(this._pendingRemoteIce.splice(0));
     this._flushIce();
@@ -2406,6 +2465,40 @@ var CallManager = class extends EventTarget {
     globalThis.addEventListener?.("online", () => {
       for (const call of this.calls.values()) call.restartIce();
     });
+    this._elsewhere = /* @__PURE__ */ new Map();
+    client.addEventListener("tab", (e) => this._enqueue(() => this._onTab(e.detail)));
+    globalThis.addEventListener?.("pagehide", () => this._leave());
+    this._fresh = setInterval(() => {
+      if (!this._ownCalls().next().done) this.client.getToken().then((t) => {
+        this.client._token = t;
+      }, () => {
+      });
+    }, 3e4);
+    this._fresh.unref?.();
+  }
+  /** The calls this tab acts on and that are not over. */
+  *_ownCalls() {
+    for (const call of this.calls.values()) {
+      if (!FINAL.includes(call.state) && (call.role === "caller" || call._release)) yield call;
+    }
+  }
+  _leave() {
+    for (const call of this._ownCalls()) {
+      const declining = call.role === "callee" && call.state === "ringing";
+      this.client.endNow(call.id, "page_closed", declining ? "decline" : "end");
+      call._set(declining ? "declined" : call.state === "ringing" ? "canceled" : "ended", "page_closed");
+    }
+  }
+  /** Another tab placed or took call `call_id`: this tab leaves it alone. */
+  _onTab(m) {
+    if (!m || m.kind !== "placed" && m.kind !== "taken" || typeof m.call_id !== "string") return;
+    const now = Date.now();
+    for (const [id, at] of this._elsewhere) if (now - at > EARLY_TTL_MS) this._elsewhere.delete(id);
+    if (this._elsewhere.size >= EARLY_MAX) this._elsewhere.delete(this._elsewhere.keys().next().value);
+    this._elsewhere.set(m.call_id, now);
+    this._early.delete(m.call_id);
+    const call = this.calls.get(m.call_id);
+    if (call && !call._release && call.role === "callee") call._set("ended", "answered_in_another_tab");
   }
   /**
    * The ICE servers for the next peer connection: the fixed ones, or the server's list
@@ -2463,6 +2556,8 @@ var CallManager = class extends EventTarget {
       call.id = res.call_id;
       call.devices = res.devices;
       call._mark("offer_sent");
+      call._release = await this.client.claim(`call:${call.id}`);
+      this.client.tellTabs({ kind: "placed", call_id: call.id });
     } catch (e) {
       call._teardown();
       throw e;
@@ -2489,6 +2584,7 @@ var CallManager = class extends EventTarget {
     if (entry.events.length < EARLY_MAX) entry.events.push([name, d]);
   }
   async _onEvent(name, d) {
+    if (this._elsewhere.has(d.call_id)) return;
     if (name === "call.offer") {
       if (this.calls.has(d.call_id)) return;
       const call2 = new Call(this, d.call_id, d.from, "callee");

@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { dirname } from 'node:path';
 import { after, before } from 'node:test';
@@ -116,4 +117,29 @@ export function serverAndBrowser(extra = []) {
     await env.server?.stop();
   });
   return env;
+}
+
+/** A free TCP port on 127.0.0.1 (coturn listens on UDP and TCP there). */
+export function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+/**
+ * coturn from Debian's package on 127.0.0.1:`port`, checking TURN REST credentials made
+ * with `secret` (`use-auth-secret`), relaying to loopback peers; resolves once it listens.
+ */
+export async function coturn(port, secret) {
+  const proc = spawn('turnserver', ['-n', '--listening-ip=127.0.0.1', '--relay-ip=127.0.0.1', '-p', String(port),
+    '--min-port=49152', '--max-port=65000', '--use-auth-secret', `--static-auth-secret=${secret}`, '--realm=pqcall.test',
+    '--allow-loopback-peers', '--no-tls', '--no-dtls', '--no-cli', '--log-file=stdout'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((resolve, reject) => {
+    let out = '';
+    proc.stdout.on('data', (d) => { out += d; if (/Total (UDP|General) servers|IPv4. (UDP|TCP) listener opened/.test(out)) resolve(); });
+    proc.on('exit', (c) => reject(new Error(`turnserver exited ${c}: ${out.slice(-500)}`)));
+  });
+  proc.stdout.resume();
+  return proc;
 }

@@ -28,6 +28,12 @@ const iceUfrag = (page, which) => page.evaluate((w) => {
 test('the caller restarts ICE: new ICE credentials, same call, audio keeps flowing', async () => {
   const [alice, bob] = await activeCall('ria', 'rob');
   const before = await iceUfrag(bob, 'remoteDescription');
+  const identity = (p) => p.evaluate(() => {
+    const call = [...window.pqcall.calls.calls.values()].at(-1);
+    return { id: call.id, code: document.querySelector('[data-testid=code]').textContent };
+  });
+  const was = [await identity(alice), await identity(bob)];
+  assert.equal(was[0].code, was[1].code);
   await alice.evaluate(() => [...window.pqcall.calls.calls.values()].at(-1).restartIce());
   await bob.waitForFunction((old) => {
     const call = [...window.pqcall.calls.calls.values()].at(-1);
@@ -46,6 +52,7 @@ test('the caller restarts ICE: new ICE credentials, same call, audio keeps flowi
     assert.equal(await p.getAttribute('[data-testid=call-state]', 'data-state'), 'active');
   }
   assert.notEqual(await iceUfrag(bob, 'remoteDescription'), before);
+  assert.deepEqual([await identity(alice), await identity(bob)], was, 'same call id and safety code');
   await alice.context().close();
   await bob.context().close();
 });

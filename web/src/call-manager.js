@@ -2,7 +2,7 @@
 // keeps events that arrive before the offer's response names the call; starts each call's
 // E2EE worker ahead of time.
 
-import { Call } from './calls.js';
+import { Call, FINAL } from './calls.js';
 import { spareWorker } from './e2ee.js';
 import { parseFingerprints } from './fingerprint.js';
 import { callerStart } from './handshake.js';
@@ -42,6 +42,46 @@ export class CallManager extends EventTarget {
     globalThis.addEventListener?.('online', () => {
       for (const call of this.calls.values()) call.restartIce();
     });
+    /** Calls another tab of this user placed or took: call id -> when it said so. */
+    this._elsewhere = new Map();
+    client.addEventListener('tab', (e) => this._enqueue(() => this._onTab(e.detail)));
+    // The page goes away (closed, reloaded) mid-call: end its calls now, so the peer
+    // does not wait for the connection's grace period to learn it.
+    globalThis.addEventListener?.('pagehide', () => this._leave());
+    // `_leave` cannot wait for a token: keep the one it uses fresh while a call is on.
+    this._fresh = setInterval(() => {
+      if (!this._ownCalls().next().done) this.client.getToken().then((t) => { this.client._token = t; }, () => {});
+    }, 30_000);
+    this._fresh.unref?.(); // (Node) a timer that keeps nothing alive
+  }
+
+  /** The calls this tab acts on and that are not over. */
+  *_ownCalls() {
+    for (const call of this.calls.values()) {
+      if (!FINAL.includes(call.state) && (call.role === 'caller' || call._release)) yield call;
+    }
+  }
+
+  _leave() {
+    for (const call of this._ownCalls()) {
+      // A callee still answering declines; anything else ends (a caller's ringing call
+      // is canceled by its end).
+      const declining = call.role === 'callee' && call.state === 'ringing';
+      this.client.endNow(call.id, 'page_closed', declining ? 'decline' : 'end');
+      call._set(declining ? 'declined' : call.state === 'ringing' ? 'canceled' : 'ended', 'page_closed');
+    }
+  }
+
+  /** Another tab placed or took call `call_id`: this tab leaves it alone. */
+  _onTab(m) {
+    if (!m || (m.kind !== 'placed' && m.kind !== 'taken') || typeof m.call_id !== 'string') return;
+    const now = Date.now();
+    for (const [id, at] of this._elsewhere) if (now - at > EARLY_TTL_MS) this._elsewhere.delete(id);
+    if (this._elsewhere.size >= EARLY_MAX) this._elsewhere.delete(this._elsewhere.keys().next().value);
+    this._elsewhere.set(m.call_id, now);
+    this._early.delete(m.call_id);
+    const call = this.calls.get(m.call_id);
+    if (call && !call._release && call.role === 'callee') call._set('ended', 'answered_in_another_tab');
   }
 
   /**
@@ -102,6 +142,9 @@ export class CallManager extends EventTarget {
       call.id = res.call_id;
       call.devices = res.devices;
       call._mark('offer_sent');
+      // This tab acts on the call; the user's other tabs leave it alone.
+      call._release = await this.client.claim(`call:${call.id}`);
+      this.client.tellTabs({ kind: 'placed', call_id: call.id });
     } catch (e) {
       call._teardown();
       throw e;
@@ -132,6 +175,7 @@ export class CallManager extends EventTarget {
   }
 
   async _onEvent(name, d) {
+    if (this._elsewhere.has(d.call_id)) return;
     if (name === 'call.offer') {
       if (this.calls.has(d.call_id)) return;
       const call = new Call(this, d.call_id, d.from, 'callee');

@@ -4,6 +4,7 @@
 // certificate in use is one the transcript bound, and the safety code once both hold.
 
 import { HandshakeError } from './bytes.js';
+import { PqcallError } from './client.js';
 import { CallE2ee } from './e2ee.js';
 import { certificateMatches, fingerprintFromSdp, parseFingerprints } from './fingerprint.js';
 import {
@@ -13,7 +14,7 @@ import {
 const ICE_BATCH_MS = 5;
 /** How long after keys + connected the client waits for its own frames to be encrypted. */
 const E2EE_CHECK_MS = 3000;
-const FINAL = ['ended', 'declined', 'canceled', 'missed', 'failed'];
+export const FINAL = ['ended', 'declined', 'canceled', 'missed', 'failed'];
 
 /** How long the peer's DTLS certificate may take to show after `connected`. */
 const CERT_WAIT_MS = 3000;
@@ -42,7 +43,8 @@ async function remoteCertificate(transport) {
 
 /**
  * One call. `state`: ringing | connecting | active | ended | declined | canceled | missed | failed.
- * `reason` says why a call ended or failed. Events: 'state', 'code', 'track', 'dtls', 'e2ee',
+ * `reason` says why a call ended or failed (`answered_in_another_tab`: this user took it in
+ * another tab, which alone acts on it). Events: 'state', 'code', 'track', 'dtls', 'e2ee',
  * 'message' (a decrypted data-channel message).
  */
 export class Call extends EventTarget {
@@ -98,6 +100,8 @@ export class Call extends EventTarget {
   }
 
   _teardown() {
+    this._release?.();
+    this._release = null;
     clearTimeout(this._iceTimer);
     clearTimeout(this._e2eeTimer);
     this.localStream?.getTracks().forEach((t) => t.stop());
@@ -159,7 +163,12 @@ export class Call extends EventTarget {
     const iceServers = await this.mgr.currentIceServers();
     const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: this.mgr.iceTransportPolicy, ...e2ee.pcConfig() });
     this.pc = pc;
-    this.localStream = await this.mgr.getMedia();
+    try {
+      this.localStream = await this.mgr.getMedia();
+    } catch (e) {
+      // Denied, or no microphone at all: a reason the other side is told.
+      throw new HandshakeError('no_microphone', `the microphone is not available (${e?.name ?? e})`);
+    }
     this.localStream.getTracks().forEach((t) => pc.addTrack(t, this.localStream));
     // Before any description exists: a transform attached later is silently ignored.
     e2ee.attachAll(pc);
@@ -331,6 +340,14 @@ export class Call extends EventTarget {
    * `fingerprint_mismatch`, `e2ee_unsupported`) and rejects with a HandshakeError.
    */
   async accept() {
+    if (this.state !== 'ringing') throw new PqcallError(409, 'invalid_state', `this call is ${this.state}`);
+    // Exactly one tab of this user acts on a call: the one that claims it first.
+    this._release ??= await this.mgr.client.claim(`call:${this.id}`);
+    if (!this._release) {
+      this._set('ended', 'answered_in_another_tab');
+      throw new PqcallError(409, 'answered_in_another_tab', 'this call was answered in another tab');
+    }
+    this.mgr.client.tellTabs({ kind: 'taken', call_id: this.id });
     let callee;
     let answer;
     let pc;
@@ -350,13 +367,19 @@ export class Call extends EventTarget {
       await this._fail(reason);
       throw new HandshakeError(reason, e?.message ?? String(e));
     }
-    this._accepted = true;
-    await pc.setRemoteDescription({ type: 'offer', sdp: this.offerSdp });
-    await pc.setLocalDescription(await pc.createAnswer());
-    this.answerSdp = pc.localDescription.sdp;
-    this._hs = callee;
-    this._mark('answer_sent');
-    await this.mgr.client.answer(this.id, this.answerSdp, answer);
+    try {
+      this._accepted = true;
+      await pc.setRemoteDescription({ type: 'offer', sdp: this.offerSdp });
+      await pc.setLocalDescription(await pc.createAnswer());
+      this.answerSdp = pc.localDescription.sdp;
+      this._hs = callee;
+      this._mark('answer_sent');
+      await this.mgr.client.answer(this.id, this.answerSdp, answer);
+    } catch (e) {
+      // Nobody else can answer now (the other tabs stood back): end it, say why.
+      await this._fail('failed');
+      throw e;
+    }
     // The caller's confirm may already have made the call active.
     if (this.state === 'ringing') this._set('connecting');
     await this._addRemoteIce(this._pendingRemoteIce.splice(0));

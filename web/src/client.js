@@ -180,6 +180,8 @@ export class PqcallClient extends EventTarget {
       Object.assign(this, { connId: m.connId, lastEventId: m.lastEventId, reconnects: m.reconnects });
       this.state = m.s;
       this.dispatchEvent(new CustomEvent('statechange', { detail: m.s }));
+    } else if (m.t === 'tab') {
+      this.dispatchEvent(new CustomEvent('tab', { detail: m.m }));
     } else if (m.t === 'event' && this.role === 'follower') {
       this.connId = m.connId;
       if (m.id) this.lastEventId = m.id;
@@ -192,13 +194,16 @@ export class PqcallClient extends EventTarget {
    * @returns {Promise<any>} the JSON result (null for 204)
    */
   async post(path, body, { conn = false } = {}) {
-    const headers = { 'Content-Type': 'application/json', Authorization: `Bearer ${await this.getToken()}` };
+    this._token = await this.getToken();
+    const headers = { 'Content-Type': 'application/json', Authorization: `Bearer ${this._token}` };
     if (conn) {
       if (!this.connId) throw new PqcallError(0, 'not_connected', 'the event stream is not open yet');
       headers['X-Pqcall-Conn'] = this.connId;
     }
     const t0 = performance.now();
-    const res = await fetch(`${this.baseUrl}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+    const res = await fetch(`${this.baseUrl}${path}`, { method: 'POST', headers, body: JSON.stringify(body) }).catch((e) => {
+      throw new PqcallError(0, 'network', `the server could not be reached (${e?.message ?? e})`);
+    });
     this.lastPostMs = performance.now() - t0;
     this.dispatchEvent(new CustomEvent('post', { detail: { path, ms: this.lastPostMs, status: res.status } }));
     return answer(res);
@@ -212,9 +217,44 @@ export class PqcallClient extends EventTarget {
   async iceServers() {
     const now = Date.now() / 1000;
     if (this._ice && this._ice.expires_at - 60 > now) return this._ice.ice_servers;
-    const res = await fetch(`${this.baseUrl}/api/ice-servers`, { headers: { Authorization: `Bearer ${await this.getToken()}` } });
+    const res = await fetch(`${this.baseUrl}/api/ice-servers`, { headers: { Authorization: `Bearer ${await this.getToken()}` } }).catch((e) => {
+      throw new PqcallError(0, 'network', `the server could not be reached (${e?.message ?? e})`);
+    });
     this._ice = await answer(res);
     return this._ice.ice_servers;
+  }
+
+  /**
+   * Ends (or, `action = 'decline'`, declines) a call while the page goes away
+   * (`pagehide`): a keepalive request the browser sends even as it unloads, with the
+   * token last used (no await in between).
+   */
+  endNow(callId, reason, action = 'end') {
+    if (!this._token || !this.connId) return;
+    const headers = { 'Content-Type': 'application/json', Authorization: `Bearer ${this._token}`, 'X-Pqcall-Conn': this.connId };
+    const body = JSON.stringify({ call_id: callId, reason });
+    fetch(`${this.baseUrl}/api/calls/${action}`, { method: 'POST', headers, body, keepalive: true }).catch(() => {});
+  }
+
+  /**
+   * Claims `name` for this tab among the tabs of this user (Web Locks): resolves to a
+   * function that gives it back, or null when another tab holds it. Closing the tab
+   * gives it back too. Without shared streams, every claim succeeds.
+   * @returns {Promise<(() => void) | null>}
+   */
+  claim(name) {
+    if (!this._share || !this.userId) return Promise.resolve(() => {});
+    return new Promise((resolve) => {
+      navigator.locks.request(`pqcall-${this.userId}:${name}`, { ifAvailable: true }, (lock) => {
+        if (!lock) return resolve(null);
+        return new Promise((release) => resolve(release));
+      });
+    });
+  }
+
+  /** Tells this user's other tabs `m` (they get a 'tab' event with it). */
+  tellTabs(m) {
+    this._channel?.postMessage({ t: 'tab', m });
   }
 
   // ---- chat ----
@@ -252,9 +292,11 @@ export function devTokens(baseUrl, user) {
   let exp = 0;
   return async () => {
     if (!token || exp - Date.now() / 1000 < 60) {
-      const res = await fetch(`${baseUrl}/api/dev/token`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ user }) });
-      if (!res.ok) throw new PqcallError(res.status, 'dev_token', 'development mode is off');
-      ({ token, expires_at: exp } = await res.json());
+      const res = await fetch(`${baseUrl}/api/dev/token`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ user }) }).catch((e) => {
+        throw new PqcallError(0, 'network', `the server could not be reached (${e?.message ?? e})`);
+      });
+      if (res.status === 404) throw new PqcallError(404, 'dev_token', 'development mode is off on this server');
+      ({ token, expires_at: exp } = await answer(res));
     }
     return token;
   };

@@ -65,6 +65,24 @@ const REASONS = {
   e2ee_failed: 'audio could not be end-to-end encrypted, so the call was ended',
   e2ee_unsupported: 'this browser cannot encrypt call audio end to end',
   handshake_timeout: 'the key exchange did not finish in time',
+  no_microphone: 'no microphone: allow it in the browser (or plug one in) and try again',
+  answered_in_another_tab: 'answered in another tab',
+  page_closed: 'the other side closed or reloaded the page',
+};
+
+/** A failed action's message: the protocol's reason in words, or the server's sentence. */
+const why = (err) => REASONS[err?.code] ?? err?.message ?? String(err);
+
+/** Runs a form's action; a failure is shown on the page, not only in the console. */
+const guarded = (what, fn) => async (e) => {
+  e?.preventDefault?.();
+  showError('');
+  try {
+    await fn(e);
+  } catch (err) {
+    console.warn(what, err);
+    showError(`${what}: ${why(err)}`);
+  }
 };
 const E2EE_TEXT = {
   off: '',
@@ -82,7 +100,8 @@ function renderCall() {
   $('call-peer').textContent = current.peer;
   $('call-state').textContent = current.reason && done ? `${current.state} (${REASONS[current.reason] ?? current.reason})` : current.state;
   $('call-state').dataset.state = current.state;
-  $('code').textContent = current.code ?? '--- ---';
+  $('code').textContent = done ? '' : current.code ?? '--- ---';
+  if (done) { $('pc-state').textContent = 'closed'; $('pc-state').dataset.state = 'closed'; }
   $('dtls').textContent = done || current.dtlsVerified == null ? '' : current.dtlsVerified ? 'DTLS certificate matches the transcript' : 'DTLS MISMATCH';
   const e = current.e2ee;
   $('e2ee').textContent = E2EE_TEXT[e.state] ?? e.state;
@@ -103,11 +122,27 @@ function track(call) {
   renderCall();
 }
 
-async function signIn(e) {
-  e.preventDefault();
-  const user = $('user').value.trim();
-  if (!user) return;
-  client = new PqcallClient({ getToken: devTokens('', user) });
+let signingIn = null;
+/** Signs in as `user` (once at a time; a second sign-in replaces the first). */
+function signIn(user) {
+  signingIn ??= startSession(user).finally(() => { signingIn = null; });
+  return signingIn;
+}
+
+async function startSession(user) {
+  $('signin-form').querySelector('button').disabled = true;
+  try {
+    const getToken = devTokens('', user);
+    await getToken(); // a refused name is reported here, before anything else starts
+    client?.close();
+    client = new PqcallClient({ getToken });
+    await wire(user);
+  } finally {
+    $('signin-form').querySelector('button').disabled = false;
+  }
+}
+
+async function wire(user) {
   calls = new CallManager(client);
   window.pqcall = { client, calls };
   client.addEventListener('statechange', () => { diag(); log(`stream ${client.state}`); });
@@ -134,71 +169,86 @@ async function signIn(e) {
     $('incoming-from').textContent = call.peer;
     show('incoming', true);
     current = call;
-    call.addEventListener('state', () => { if (call.state !== 'ringing') show('incoming', false); });
+    // Taken in another tab, canceled, missed: the banner goes and the outcome shows.
+    call.addEventListener('state', () => { if (call.state !== 'ringing') { show('incoming', false); if (current === call) renderCall(); } });
     log(`incoming call from ${call.peer}`);
   });
   calls.addEventListener('pcstate', (e) => { $('pc-state').textContent = e.detail.state; $('pc-state').dataset.state = e.detail.state; });
   await client.connect();
+  // This tab stays signed in as this user across a reload (sessionStorage is per tab).
+  sessionStorage.setItem('pqcall-user', user);
   $('me').textContent = user;
   show('signin', false);
   show('app', true);
   diag();
 }
 
-$('signin-form').addEventListener('submit', signIn);
-$('create-form').addEventListener('submit', async (e) => {
-  e.preventDefault();
+$('signin-form').addEventListener('submit', guarded('Could not sign in', async () => {
+  const user = $('user').value.trim();
+  if (!user) throw new Error('enter a name');
+  await signIn(user);
+}));
+const saved = sessionStorage.getItem('pqcall-user');
+if (saved) {
+  signIn(saved).catch((err) => {
+    // A name the server refuses is forgotten; a network error is not.
+    if (err?.status >= 400 && err.status < 500) sessionStorage.removeItem('pqcall-user');
+    showError(`Could not sign in: ${why(err)}`);
+  });
+}
+$('create-form').addEventListener('submit', guarded('Could not create the conversation', async () => {
   const members = $('members').value.split(',').map((s) => s.trim()).filter(Boolean);
-  const { conversation_id } = await client.createConversation(members, { title: $('title').value || undefined, open: $('open').checked });
+  if (!members.length) throw new Error('name at least one member');
+  const { conversation_id } = await client.createConversation(members, { title: $('title').value.trim() || undefined, open: $('open').checked });
+  $('members').value = '';
+  $('title').value = '';
   await openConversation(conversation_id);
-});
-$('join-form').addEventListener('submit', async (e) => {
-  e.preventDefault();
+}));
+$('join-form').addEventListener('submit', guarded('Could not join', async () => {
   const id = $('join-id').value.trim();
+  if (!id) throw new Error('paste a conversation id');
   await client.joinConversation(id);
+  $('join-id').value = '';
   await openConversation(id);
-});
-$('convs').addEventListener('change', () => openConversation($('convs').value));
-$('send-form').addEventListener('submit', async (e) => {
-  e.preventDefault();
+}));
+$('convs').addEventListener('change', guarded('Could not open the conversation', () => openConversation($('convs').value)));
+$('send-form').addEventListener('submit', guarded('Not sent', async () => {
   const body = $('text').value;
-  if (!body || !conv) return;
-  $('text').value = '';
+  if (!body.trim() || !conv) return;
   client.typing(conv, false).catch(() => {});
+  // The text stays in the box until the server has it.
   const { message } = await client.send(conv, body);
+  if ($('text').value === body) $('text').value = '';
   addMessage(message);
-});
+}));
 let lastTyping = 0;
 $('text').addEventListener('input', () => {
   if (!conv || Date.now() - lastTyping < 2000) return;
   lastTyping = Date.now();
   client.typing(conv, true).catch(() => {});
 });
-$('call-form').addEventListener('submit', async (e) => {
-  e.preventDefault();
-  showError('');
-  let call;
-  try {
-    call = await calls.call($('callee').value.trim());
-  } catch (err) {
-    showError(`Call failed: ${REASONS[err.code] ?? err.message}`);
-    return;
-  }
+$('call-form').addEventListener('submit', guarded('Call failed', async () => {
+  const to = $('callee').value.trim();
+  if (!to) throw new Error('name the person to call');
+  $('pc-state').textContent = 'new';
+  $('pc-state').dataset.state = 'new';
+  const call = await calls.call(to);
   track(call);
   log(`calling ${call.peer} (rang ${call.devices} device${call.devices === 1 ? '' : 's'})`);
-});
-$('accept').addEventListener('click', async () => {
+  if (call.devices === 0) showError(`${call.peer} is not online: it rings until they open pqcall or the call is missed.`);
+}));
+$('accept').addEventListener('click', guarded('Could not accept', async () => {
   show('incoming', false);
-  showError('');
+  $('pc-state').textContent = 'new';
+  $('pc-state').dataset.state = 'new';
   track(current);
   try {
     await current.accept();
-  } catch (err) {
-    showError(`Could not accept: ${REASONS[err.code] ?? err.message}`);
+  } finally {
     renderCall();
   }
-});
-$('decline').addEventListener('click', async () => { show('incoming', false); await current.decline(); });
-$('hangup').addEventListener('click', () => current?.hangup());
+}));
+$('decline').addEventListener('click', guarded('Could not decline', async () => { show('incoming', false); await current.decline(); }));
+$('hangup').addEventListener('click', guarded('Could not hang up', () => current?.hangup()));
 $('mute').addEventListener('click', () => { current?.mute(!current.muted); renderCall(); });
 setInterval(diag, 1000);

@@ -139,7 +139,7 @@ impl Core {
                 callee_conn: None,
                 state: CallState::Ringing,
                 ring_deadline: deadline,
-                offer,
+                offer: Some(offer),
                 pending_ice: Vec::new(),
                 pending_candidates: 0,
                 caller_confirmed: false,
@@ -178,6 +178,7 @@ impl Core {
         }
         call.state = state;
         call.pending_ice.clear();
+        call.offer = None;
         out.push(Output::Timer {
             at: now + self.cfg.forget_after_ms,
             timer: Timer::ForgetCall(call_id.to_owned()),
@@ -210,6 +211,7 @@ impl Core {
         };
         call.callee_conn = Some(conn.to_owned());
         call.state = CallState::Connecting;
+        call.offer = None;
         let mut out = vec![
             deliver(
                 &call.caller,

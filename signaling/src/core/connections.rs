@@ -83,12 +83,12 @@ impl Core {
             .get(user)
             .into_iter()
             .flatten()
-            .filter_map(|id| self.calls.get(id))
-            .map(|call| {
+            .filter_map(|id| self.calls.get(id)?.offer.as_ref())
+            .map(|offer| {
                 deliver(
                     user,
                     Audience::Only(conn.to_owned()),
-                    Event::CallOffer(call.offer.clone()),
+                    Event::CallOffer(offer.clone()),
                 )
             })
             .collect()

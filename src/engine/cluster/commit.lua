@@ -7,7 +7,7 @@ if a.claim ~= cjson.null and redis.call('ZREM', a.skey, a.claim) == 0 then retur
 if #a.put > 0 then
   local ver = redis.call('INCR', a.vkey)
   for _, p in ipairs(a.put) do
-    redis.call('HSET', p[1], 'v', ver, 'd', p[2])
+    redis.call('HSET', p[1], 'v', ver, 'd', p[2], 'l', p[3])
     redis.call('EXPIRE', p[1], a.rttl)
   end
 end

@@ -5,14 +5,17 @@
 //!
 //! 1. load the records of the request's closure (`pqcall_signaling::records`): one
 //!    hash per user and per call, `{prefix}:u:{user}` / `{prefix}:c:{call}` with a
-//!    version `v` and the JSON record `d`;
+//!    version `v`, the JSON record `d` and the links `l` to the records it brings in (a
+//!    user's live calls, a call's parties), which `load.lua` follows, so that the whole
+//!    closure comes back in one round trip, which also charges the user's request rate;
 //! 2. run the core's operation on a scratch core holding only those records;
 //! 3. commit with one Lua script that checks every loaded version, then writes the
 //!    changed records, appends the events to the users' logs (publishing them for live
 //!    delivery), schedules timers, all or nothing. A changed version means another
 //!    node got there first: load again and rerun.
 //!
-//! So the state machine applies each request exactly once, whichever node it reaches.
+//! So the state machine applies each request exactly once, whichever node it reaches, in
+//! two round trips to Redis.
 //! Timers live in the sorted set `{prefix}:timers`; every node fires due ones through
 //! the same transaction, which also removes the timer, so a ring timeout takes effect
 //! once in the whole cluster. Tickets, the per-user request rate (GCRA) and the
@@ -37,7 +40,9 @@ use crate::event_log::EventLog;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use super::{Counts, Engine, Op, Opened, StreamLimits, StreamOpen, read_start, streams_full};
+use super::{
+    Charge, Counts, Engine, Op, Opened, StreamLimits, StreamOpen, read_start, streams_full,
+};
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::error::StartError;
@@ -158,11 +163,23 @@ impl ClusterEngine {
 }
 
 impl Engine for ClusterEngine {
-    fn decide<'a>(&'a self, scope: Scope, op: Op<'a>) -> BoxFuture<'a, Result<(), Error>> {
-        Box::pin(
-            self.cluster
-                .transact(scope, None, |core| Ok(((), op(core)?))),
-        )
+    fn decide<'a>(
+        &'a self,
+        scope: Scope,
+        charge: Option<Charge<'a>>,
+        op: Op<'a>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        // No memory budget here: events live in Redis, whose own limits apply.
+        let op = move |core: &mut Core| Ok(((), op(core)?));
+        Box::pin(async move {
+            match charge {
+                Some(c) => {
+                    let rate = (c.user, self.rate, c.cost);
+                    self.cluster.transact_charged(scope, rate, op).await
+                }
+                None => self.cluster.transact(scope, None, op).await,
+            }
+        })
     }
 
     fn decide_here<'a>(&'a self, op: Op<'a>) -> BoxFuture<'a, Result<(), Error>> {
@@ -224,7 +241,7 @@ impl Engine for ClusterEngine {
                 if start.resends_offers() {
                     let scope = Scope::users([open.user]);
                     let offers = |core: &mut Core| Ok(core.pending_offers(open.user, &conn));
-                    self.decide(scope, &offers).await?;
+                    self.decide(scope, None, &offers).await?;
                 }
                 Ok::<_, Error>(start)
             };

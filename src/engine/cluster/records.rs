@@ -23,9 +23,15 @@ const MAX_ATTEMPTS: usize = 64;
 
 const COMMIT: &str = include_str!("commit.lua");
 
-/// GCRA: one request per `interval` ms, `burst` at once, a request costing `cost` of
-/// them. Returns 0, or the ms to wait.
+/// GCRA: `charge(key, interval, burst, cost)`, 0 or the ms to wait.
 const RATE: &str = include_str!("rate.lua");
+
+/// A request's records in one round trip, after charging its rate.
+const LOAD: &str = include_str!("load.lua");
+
+/// A request's charge against its user's rate: the user, `(per second, burst)`, and what
+/// this request counts as.
+pub(super) type RateCharge<'a> = (&'a str, (u32, u32), u32);
 
 /// A stream's slot in the per-user cap: 1 when taken, 0 when the cap is reached.
 const LEASE: &str = include_str!("lease.lua");
@@ -38,9 +44,13 @@ pub struct Cluster {
     pub(super) core: CoreConfig,
     pub(super) commit: Script,
     pub(super) rate: Script,
+    pub(super) load: Script,
     pub(super) lease: Script,
-    /// Woken when this node schedules a timer, so the timer loop looks again.
+    /// Woken when this node schedules a timer due before the timer loop's next look.
     pub(super) timer_added: Notify,
+    /// The earliest time (Unix ms) of the timers this node scheduled since the timer
+    /// loop last took it (`u64::MAX`: none).
+    pub(super) earliest_added: std::sync::atomic::AtomicU64,
     /// This process, in stream lease names.
     pub(super) node: String,
     /// How long a stream's lease lives without renewal.
@@ -129,9 +139,13 @@ impl Cluster {
             log,
             core,
             commit: with_prologue,
-            rate: Script::new(RATE),
+            rate: Script::new(&format!(
+                "{RATE}\nreturn charge(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))"
+            )),
+            load: Script::new(&format!("{RATE}\n{LOAD}")),
             lease: Script::new(LEASE),
             timer_added: Notify::new(),
+            earliest_added: std::sync::atomic::AtomicU64::new(u64::MAX),
             node: crate::auth::random_hex32(),
             lease_ms,
         }
@@ -179,11 +193,98 @@ impl Cluster {
         format!("{}:timers", self.prefix)
     }
 
-    /// Loads the closure of `seeds`, in three round trips at most.
-    async fn load(&self, seeds: &Scope) -> Result<Loaded, Error> {
+    /// The arguments of `charge` in rate.lua for `charge`.
+    fn rate_args(&self, (user, (per_sec, burst), cost): RateCharge<'_>) -> serde_json::Value {
+        let burst = burst.max(1);
+        json!([
+            format!("{}:rl:{user}", self.prefix),
+            1000.0 / f64::from(per_sec.max(1)),
+            burst,
+            cost.clamp(1, burst)
+        ])
+    }
+
+    /// Charges `rate` (when given) and loads the closure of `seeds`: one round trip
+    /// (load.lua follows the records' links), then more only for links it could not
+    /// follow (records written before links were).
+    async fn load(&self, seeds: &Scope, rate: Option<RateCharge<'_>>) -> Result<Loaded, Error> {
+        let args = json!({
+            "rate": rate.map(|r| self.rate_args(r)),
+            "pre": self.prefix,
+            "users": seeds.users,
+            "calls": seeds.calls,
+        });
+        let mut con = self.con.clone();
+        let out: Vec<Value> = self
+            .load
+            .arg(args.to_string())
+            .invoke_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        if out.first().map_or(0, as_u64) == 0 {
+            return Err(rate_limited(out.get(1).map_or(1000, as_u64)));
+        }
         let mut loaded = Loaded::default();
+        for row in &out[1..] {
+            let Value::Array(row) = row else { continue };
+            let field = |i: usize| row.get(i).and_then(text).unwrap_or_default();
+            let (kind, id, version, json) = (field(0), field(1), field(2), field(3));
+            let key = format!("{}:{kind}:{id}", self.prefix);
+            loaded
+                .versions
+                .insert(key.clone(), version.parse().unwrap_or(0));
+            if !json.is_empty() {
+                self.read_record(&mut loaded, kind == "u", key, id, json)?;
+            }
+        }
+        self.fill(seeds, &mut loaded).await?;
+        Ok(loaded)
+    }
+
+    /// Adds one record read from `key` to `loaded`.
+    fn read_record(
+        &self,
+        loaded: &mut Loaded,
+        is_user: bool,
+        key: String,
+        id: String,
+        json: String,
+    ) -> Result<(), Error> {
+        let bad = |e: serde_json::Error| {
+            tracing::error!(key = %key, error = %e, "unreadable record");
+            Error::Unavailable("an unreadable record in Redis".into())
+        };
+        if is_user {
+            let r: UserRecord = serde_json::from_str(&json).map_err(bad)?;
+            loaded.records.users.insert(id, r);
+        } else {
+            let r: Call = serde_json::from_str(&json).map_err(bad)?;
+            loaded.records.calls.insert(id, r);
+        }
+        loaded.json.insert(key, json);
+        Ok(())
+    }
+
+    /// Loads what the closure of `seeds` needs and `loaded` lacks, one round trip per
+    /// step of `Scope::closure_step` that finds something missing (none when the links
+    /// were complete).
+    async fn fill(&self, seeds: &Scope, loaded: &mut Loaded) -> Result<(), Error> {
         for step in 0..3 {
-            let next = seeds.closure_step(&loaded.records, step);
+            // Step 1 follows the seed users' calls only (load.lua also brought the
+            // parties of the calls, whose other calls are not in the closure).
+            let next = if step == 1 {
+                let seed_users = seeds
+                    .users
+                    .iter()
+                    .filter_map(|u| Some((u.clone(), loaded.records.users.get(u)?.clone())));
+                let view = Records {
+                    users: seed_users.collect(),
+                    calls: loaded.records.calls.clone(),
+                };
+                seeds.closure_step(&view, step)
+            } else {
+                seeds.closure_step(&loaded.records, step)
+            };
             let keys: Vec<(bool, String, String)> = next
                 .users
                 .into_iter()
@@ -207,24 +308,12 @@ impl Cluster {
             for ((is_user, key, id), row) in keys.into_iter().zip(rows) {
                 let version = row.first().map_or(0, as_u64);
                 loaded.versions.insert(key.clone(), version);
-                let Some(json) = row.get(1).and_then(text) else {
-                    continue;
-                };
-                let bad = |e: serde_json::Error| {
-                    tracing::error!(key = %key, error = %e, "unreadable record");
-                    Error::Unavailable("an unreadable record in Redis".into())
-                };
-                if is_user {
-                    let r: UserRecord = serde_json::from_str(&json).map_err(bad)?;
-                    loaded.records.users.insert(id, r);
-                } else {
-                    let r: Call = serde_json::from_str(&json).map_err(bad)?;
-                    loaded.records.calls.insert(id, r);
+                if let Some(json) = row.get(1).and_then(text) {
+                    self.read_record(loaded, is_user, key, id, json)?;
                 }
-                loaded.json.insert(key, json);
             }
         }
-        Ok(loaded)
+        Ok(())
     }
 
     /// Runs `op` on the closure of `seeds` and commits its effects, exactly once.
@@ -233,7 +322,22 @@ impl Cluster {
     where
         F: Fn(&mut Core) -> Result<(R, Vec<Output>), Error>,
     {
-        let done = self.transact_with(seeds, fired, op, |_| LeaseChange::Keep);
+        let done = self.transact_with(seeds, fired, None, op, |_| LeaseChange::Keep);
+        committed(done.await?)
+    }
+
+    /// [`transact`](Self::transact) for a request that first charges its user's rate
+    /// (429 `rate_limited`, nothing done), in the same round trip as the load.
+    pub async fn transact_charged<R, F>(
+        &self,
+        seeds: Scope,
+        rate: RateCharge<'_>,
+        op: F,
+    ) -> Result<R, Error>
+    where
+        F: Fn(&mut Core) -> Result<(R, Vec<Output>), Error>,
+    {
+        let done = self.transact_with(seeds, None, Some(rate), op, |_| LeaseChange::Keep);
         committed(done.await?)
     }
 
@@ -244,6 +348,7 @@ impl Cluster {
         &self,
         seeds: Scope,
         fired: Option<&str>,
+        rate: Option<RateCharge<'_>>,
         op: F,
         lease: L,
     ) -> Result<Option<R>, Error>
@@ -251,8 +356,10 @@ impl Cluster {
         F: Fn(&mut Core) -> Result<(R, Vec<Output>), Error>,
         L: Fn(&R) -> LeaseChange,
     {
+        // The rate is charged once, by the first load, whatever the retries.
+        let mut rate = rate;
         for _ in 0..MAX_ATTEMPTS {
-            let loaded = self.load(&seeds).await?;
+            let loaded = self.load(&seeds, rate.take()).await?;
             let mut gauges = Gauges::default();
             gauges.count(&loaded.records, -1);
             let mut core = Core::new(self.core.clone());
@@ -261,11 +368,12 @@ impl Cluster {
             let after = core.export();
             gauges.count(&after, 1);
 
-            // (key, JSON) to write, keys to delete: only what changed.
-            let mut put: Vec<(String, String)> = Vec::new();
+            // (key, JSON, links) to write, keys to delete: only what changed. The links
+            // are what load.lua follows: a user's live calls, a call's parties.
+            let mut put: Vec<(String, String, String)> = Vec::new();
             let mut del = Vec::new();
-            let mut write = |key: String, json: Option<String>| match json {
-                Some(j) if loaded.json.get(&key) != Some(&j) => put.push((key, j)),
+            let mut write = |key: String, json: Option<String>, links: String| match json {
+                Some(j) if loaded.json.get(&key) != Some(&j) => put.push((key, j, links)),
                 Some(_) => {}
                 None if loaded.json.contains_key(&key) => del.push(key),
                 None => {}
@@ -275,22 +383,28 @@ impl Cluster {
                 let key = self.user_key(u);
                 seen.insert(key.clone());
                 let json = (!r.is_empty()).then(|| serde_json::to_string(r).unwrap_or_default());
-                write(key, json);
+                let links: Vec<&String> = r.live_calls().collect();
+                write(key, json, json!(links).to_string());
             }
             for (c, r) in &after.calls {
                 let key = self.call_key(c);
                 seen.insert(key.clone());
-                write(key, Some(serde_json::to_string(r).unwrap_or_default()));
+                let links = json!([r.caller, r.callee]).to_string();
+                write(
+                    key,
+                    Some(serde_json::to_string(r).unwrap_or_default()),
+                    links,
+                );
             }
             for key in loaded.json.keys() {
                 if !seen.contains(key) {
-                    write(key.clone(), None);
+                    write(key.clone(), None, String::new());
                 }
             }
             // New records (a new call) are checked to be absent.
             let mut check: Vec<serde_json::Value> =
                 loaded.versions.iter().map(|(k, v)| json!([k, v])).collect();
-            for (k, _) in &put {
+            for (k, _, _) in &put {
                 if !loaded.versions.contains_key(k) {
                     check.push(json!([k, 0]));
                 }
@@ -298,6 +412,7 @@ impl Cluster {
 
             let mut events = Vec::new();
             let mut timers = Vec::new();
+            let mut earliest = u64::MAX;
             let mut ephemeral = Vec::new();
             for o in outputs {
                 match o {
@@ -319,6 +434,7 @@ impl Cluster {
                         ]));
                     }
                     Output::Timer { at, timer } => {
+                        earliest = earliest.min(at);
                         let member = serde_json::to_string(&timer).unwrap_or_default();
                         timers.push(json!([at.to_string(), member]));
                     }
@@ -369,6 +485,8 @@ impl Cluster {
                 }
             }
             if !timers.is_empty() {
+                let order = std::sync::atomic::Ordering::SeqCst;
+                self.earliest_added.fetch_min(earliest, order);
                 self.timer_added.notify_one();
             }
             for (user, event) in ephemeral {
@@ -387,24 +505,20 @@ impl Cluster {
         (per_sec, burst): (u32, u32),
         cost: u32,
     ) -> Result<(), Error> {
+        let args = self.rate_args((user, (per_sec, burst), cost));
         let mut con = self.con.clone();
-        let burst = burst.max(1);
         let wait_ms: u64 = self
             .rate
-            .key(format!("{}:rl:{user}", self.prefix))
-            .arg(1000.0 / f64::from(per_sec.max(1)))
-            .arg(burst)
-            .arg(cost.clamp(1, burst))
+            .key(args[0].as_str().unwrap_or_default())
+            .arg(args[1].as_f64().unwrap_or(1.0))
+            .arg(args[2].as_u64().unwrap_or(1))
+            .arg(args[3].as_u64().unwrap_or(1))
             .invoke_async(&mut con)
             .await
             .map_err(unavailable)?;
-        if wait_ms == 0 {
-            Ok(())
-        } else {
-            Err(Error::RateLimited {
-                what: "requests per second",
-                retry_after_secs: wait_ms.div_ceil(1000).max(1),
-            })
+        match wait_ms {
+            0 => Ok(()),
+            wait => Err(rate_limited(wait)),
         }
     }
 
@@ -452,6 +566,14 @@ impl Cluster {
     /// Whether Redis answers.
     pub async fn ready(&self) -> bool {
         self.log.ping().await
+    }
+}
+
+/// 429 `rate_limited` with the seconds to wait.
+fn rate_limited(wait_ms: u64) -> Error {
+    Error::RateLimited {
+        what: "requests per second",
+        retry_after_secs: wait_ms.div_ceil(1000).max(1),
     }
 }
 

@@ -79,7 +79,7 @@ impl Cluster {
             Ok((connected.conn_id, out))
         };
         let hold = |conn: &String| LeaseChange::Hold(self.stream_member(user, conn, stream_no));
-        let done = self.transact_with(Scope::users([user]), None, connect, hold);
+        let done = self.transact_with(Scope::users([user]), None, None, connect, hold);
         committed(done.await?)
     }
 
@@ -102,7 +102,7 @@ impl Cluster {
         let disconnect = |core: &mut Core| Ok(((), core.disconnect(now_ms(), conn)));
         let claim = |_: &()| LeaseChange::Claim(member.clone());
         let done = self
-            .transact_with(Scope::users([user]), None, disconnect, claim)
+            .transact_with(Scope::users([user]), None, None, disconnect, claim)
             .await?;
         Ok(done.is_some())
     }
@@ -125,11 +125,14 @@ impl Cluster {
                 .arg(format!("{}:{}", self.node, s.stream_no))
                 .ignore();
             pipe.cmd("PEXPIRE").arg(&key).arg(self.lease_ms).ignore();
-            let (meta, _) = self.log.keys(&s.user);
-            pipe.cmd("EXPIRE")
-                .arg(meta)
-                .arg(self.log.ttl_secs())
-                .ignore();
+            // The meta hash and the log always get their time to live together.
+            let (meta, log) = self.log.keys(&s.user);
+            for key in [meta, log] {
+                pipe.cmd("EXPIRE")
+                    .arg(key)
+                    .arg(self.log.ttl_secs())
+                    .ignore();
+            }
             pipe.cmd("ZADD")
                 .arg(self.streams_key())
                 .arg("XX")

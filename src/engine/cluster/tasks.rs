@@ -92,10 +92,19 @@ pub(super) async fn run_timers(shared: Arc<Cluster>, hub: Arc<Hub>, shutdown: Ca
                 500
             }
         };
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
-            _ = shared.timer_added.notified() => {}
-            _ = shutdown.cancelled() => return,
+        // Sleep until the next look; a timer this node adds moves it earlier only when
+        // it is due sooner (a ring timeout is not), so adding one reads nothing.
+        let mut deadline = now + wait;
+        loop {
+            let left = deadline.saturating_sub(now_ms());
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(left)) => break,
+                _ = shared.timer_added.notified() => {
+                    let at = shared.earliest_added.swap(u64::MAX, Ordering::SeqCst);
+                    deadline = deadline.min(at);
+                }
+                _ = shutdown.cancelled() => return,
+            }
         }
     }
 }

@@ -109,6 +109,20 @@ pub(crate) async fn redis_calls() -> anyhow::Result<std::collections::BTreeMap<S
         .collect())
 }
 
+/// Redis's own CPU so far (user + system, from `INFO cpu`), in µs.
+pub(crate) async fn redis_cpu_us() -> anyhow::Result<f64> {
+    let mut con = redis::Client::open("redis://127.0.0.1:6379")?
+        .get_multiplexed_async_connection()
+        .await?;
+    let info: String = redis::cmd("INFO").arg("cpu").query_async(&mut con).await?;
+    let field = |name: &str| -> f64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':')?.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    Ok((field("used_cpu_sys") + field("used_cpu_user")) * 1e6)
+}
+
 /// `--rss-csv FILE`: seconds since start and server RSS in MiB, one line each.
 pub(crate) fn save_rss_curve(curve: &[(f64, u64)]) -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -186,7 +200,11 @@ async fn main() -> anyhow::Result<()> {
         let mut a = start_server(&server_path, Some(&prefix), "").await?;
         let mut b = start_server(&server_path, Some(&prefix), "").await?;
         println!("cluster: caller on {}, callee on {}", a.base, b.base);
-        let result = relay(&a, &b, flag("--count", 5000)).await;
+        let result = if args.iter().any(|a| a == "--ice") {
+            relay_ice(&a, &b, flag("--count", 5000), flag("--in-flight", 1)).await
+        } else {
+            relay(&a, &b, flag("--count", 5000)).await
+        };
         a.child.kill().await.ok();
         b.child.kill().await.ok();
         return result;
@@ -197,8 +215,23 @@ async fn main() -> anyhow::Result<()> {
         .position(|a| a == "--server-args")
         .and_then(|i| args.get(i + 1).cloned())
         .unwrap_or_default();
+    // `--tls`: the server serves HTTPS with a certificate of its own (`idle --h2`).
+    let extra = if args.iter().any(|a| a == "--tls") {
+        format!("{extra} --tls-self-signed")
+    } else {
+        extra
+    };
     let mut server = start_server(&server_path, None, &extra).await?;
     let result = match args.get(1).map(String::as_str) {
+        Some("relay") if args.iter().any(|a| a == "--ice") => {
+            relay_ice(
+                &server,
+                &server,
+                flag("--count", 5000),
+                flag("--in-flight", 1),
+            )
+            .await
+        }
         Some("relay") => relay(&server, &server, flag("--count", 5000)).await,
         Some("streams") => {
             let (n, rate, secs) = (
@@ -220,7 +253,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Some("idle") => idle(&server, flag("--streams", 10_000)).await,
         _ => Err(anyhow::anyhow!(
-            "usage: load relay [--count N] [--csv F] [--cluster] | ws-relay [--count N] [--csv F] | streams [--streams N] [--rate M] [--seconds D] | idle [--streams N] [--h2] [--server PATH]"
+            "usage: load relay [--count N] [--csv F] [--cluster] | relay --ice [--count N] [--in-flight M] [--cluster] | ws-relay [--count N] [--csv F] | streams [--streams N] [--rate M] [--seconds D] | idle [--streams N] [--h2 [--tls]] [--server PATH]"
         )),
     };
     server.child.kill().await.ok();

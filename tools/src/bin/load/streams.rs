@@ -10,12 +10,24 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;
 
-/// Idle streams multiplexed over a few HTTP/2 connections (as browsers behind a TLS
-/// proxy would use), so connection buffers are shared.
+/// Idle streams multiplexed over a few HTTP/2 connections, as browsers use them, so
+/// connection buffers are shared: h2 over TLS when the server was started with
+/// `--tls-self-signed` (its certificate is not checked), else h2c.
 pub(crate) async fn idle_h2(server: &Server, streams: usize) -> anyhow::Result<()> {
-    let http = reqwest::Client::new();
-    let conns: Vec<reqwest::Client> = (0..streams.div_ceil(100))
-        .map(|_| reqwest::Client::builder().http2_prior_knowledge().build())
+    let tls = server.base.starts_with("https://");
+    let client = || {
+        let builder = reqwest::Client::builder();
+        if tls {
+            builder.danger_accept_invalid_certs(true)
+        } else {
+            builder.http2_prior_knowledge()
+        }
+    };
+    let http = client().build()?;
+    // 30 streams per connection: the server allows 32 requests at once on one.
+    const PER_CONN: usize = 30;
+    let conns: Vec<reqwest::Client> = (0..streams.div_ceil(PER_CONN))
+        .map(|_| client().build())
         .collect::<Result<_, _>>()?;
     let (_, rss0) = proc_usage(server.pid)?;
     let started = Instant::now();
@@ -30,7 +42,7 @@ pub(crate) async fn idle_h2(server: &Server, streams: usize) -> anyhow::Result<(
             &json!({}),
         )
         .await?;
-        let res = conns[i / 100]
+        let res = conns[i / PER_CONN]
             .get(format!(
                 "{}/api/events?ticket={}",
                 server.base,
@@ -50,8 +62,9 @@ pub(crate) async fn idle_h2(server: &Server, streams: usize) -> anyhow::Result<(
     }
     let (_, rss1) = proc_usage(server.pid)?;
     println!(
-        "{streams} idle SSE streams over {} HTTP/2 connections opened in {:.1} s; server RSS {:.1} MiB -> {:.1} MiB: {:.0} bytes per stream",
+        "{streams} idle SSE streams over {} HTTP/2 connections ({}) opened in {:.1} s; server RSS {:.1} MiB -> {:.1} MiB: {:.0} bytes per stream",
         conns.len(),
+        if tls { "TLS" } else { "h2c" },
         started.elapsed().as_secs_f64(),
         rss0 as f64 / 1048576.0,
         rss1 as f64 / 1048576.0,
