@@ -93,9 +93,10 @@ pub struct Config {
         value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
-    /// Directory served at `/` (the browser demo).
-    #[arg(long, env = "PQCALL_WEB_DIR", default_value = "web")]
-    pub web_dir: PathBuf,
+    /// Serve the browser demo from this directory (its `index.html`, `demo.css` and
+    /// `dist/`) instead of the copy built into the binary: for working on the demo.
+    #[arg(long, env = "PQCALL_WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
     /// Ring timeout, in milliseconds.
     #[arg(long, env = "PQCALL_RING_TIMEOUT_MS", default_value_t = 45_000)]
     pub ring_timeout_ms: u64,
@@ -254,7 +255,7 @@ impl Default for Config {
             redis_prefix: "pqcall".into(),
             database_url: None,
             cors_origins: Vec::new(),
-            web_dir: PathBuf::from("web"),
+            web_dir: None,
             ring_timeout_ms: 45_000,
             handshake_timeout_ms: 30_000,
             conn_grace_ms: 30_000,

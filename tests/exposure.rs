@@ -15,10 +15,23 @@ async fn serve(config: Config) -> String {
 
 #[tokio::test]
 async fn the_demo_is_served_with_security_headers_and_nothing_else_of_its_folder() {
-    let base = serve(Config::default()).await;
+    // The copy built into the binary, and a `--web-dir`.
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+    for web_dir in [None, Some(folder)] {
+        let base = serve(Config {
+            web_dir: web_dir.clone(),
+            ..Config::default()
+        })
+        .await;
+        demo_is_served(&base).await;
+    }
+}
+
+async fn demo_is_served(base: &str) {
     let page = reqwest::get(format!("{base}/")).await.unwrap();
     assert_eq!(page.status(), 200);
     let h = page.headers();
+    assert!(h["content-type"].to_str().unwrap().starts_with("text/html"));
     let csp = h["content-security-policy"].to_str().unwrap();
     for directive in [
         "default-src 'self'",
@@ -31,15 +44,20 @@ async fn the_demo_is_served_with_security_headers_and_nothing_else_of_its_folder
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["referrer-policy"], "no-referrer");
     assert_eq!(h["x-frame-options"], "DENY");
-    for file in [
-        "/demo.css",
-        "/dist/pqcall.js",
-        "/dist/demo.js",
-        "/dist/e2ee-worker.js",
+    assert!(page.text().await.unwrap().contains("<title>pqcall"));
+    for (file, kind) in [
+        ("/demo.css", "text/css"),
+        ("/dist/pqcall.js", "text/javascript"),
+        ("/dist/demo.js", "text/javascript"),
+        ("/dist/e2ee-worker.js", "text/javascript"),
     ] {
         let res = reqwest::get(format!("{base}{file}")).await.unwrap();
         assert_eq!(res.status(), 200, "{file}");
+        let ct = res.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(ct.starts_with(kind), "{file}: {ct}");
     }
+    let icon = reqwest::get(format!("{base}/favicon.ico")).await.unwrap();
+    assert_eq!(icon.status(), 204);
     for private in [
         "/package.json",
         "/package-lock.json",
@@ -48,6 +66,7 @@ async fn the_demo_is_served_with_security_headers_and_nothing_else_of_its_folder
         "/e2e/harness.js",
         "/dist/../package.json",
         "/node_modules/.package-lock.json",
+        "/dist/nope.js",
     ] {
         let res = reqwest::get(format!("{base}{private}")).await.unwrap();
         assert_eq!(res.status(), 404, "{private}");

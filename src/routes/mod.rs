@@ -6,7 +6,6 @@ use axum::Router;
 use std::time::Duration;
 
 use axum::http::{HeaderValue, header};
-use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::RequestBodyDeadlineLayer;
 use tower_http::trace::TraceLayer;
@@ -21,6 +20,7 @@ use crate::state::AppState;
 pub mod auth;
 pub mod calls;
 pub mod chat;
+mod demo;
 pub mod events;
 pub mod extract;
 pub(crate) mod guards;
@@ -166,41 +166,11 @@ pub fn api_router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// [`api_router`] and the demo app from `--web-dir`: `/` (its `index.html`),
-/// `/demo.css` and `/dist/*`, nothing else of the folder (its sources, tests and
-/// package files stay private), under a Content-Security-Policy that allows only the
-/// page's own scripts, styles and connections. What `pqcall serve` runs.
+/// [`api_router`] and the demo app (see `demo.rs`): what `pqcall serve` runs.
 pub fn router(state: AppState) -> Router {
-    let web = state.0.config.web_dir.clone();
-    let index = ServeFile::new(web.join("index.html"));
-    let demo = Router::new()
-        .route_service("/", index.clone())
-        .route_service("/index.html", index)
-        .route_service("/demo.css", ServeFile::new(web.join("demo.css")))
-        .nest_service("/dist", ServeDir::new(web.join("dist")))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(DEMO_CSP),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ));
+    let demo = demo::demo(state.0.config.web_dir.as_deref());
     api_router(state).merge(demo)
 }
-
-/// The demo's Content-Security-Policy: its own files only, no plugins, no framing.
-const DEMO_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-    img-src 'self' data:; connect-src 'self'; worker-src 'self'; media-src 'self'; \
-    object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// CORS for the configured origins only (`*`: any origin); with none, browsers allow
 /// same-origin calls only.

@@ -32,7 +32,10 @@ function addMessage(m) {
   const li = document.createElement("li");
   li.dataset.testid = "message";
   li.className = m.from === client.userId ? "mine" : "";
-  li.innerHTML = "<b></b> <span></span>";
+  li.innerHTML = "<time></time><b></b> <span></span>";
+  const at = new Date(m.created_at * 1e3);
+  li.querySelector("time").dateTime = at.toISOString();
+  li.querySelector("time").textContent = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   li.querySelector("b").textContent = m.from;
   li.querySelector("span").textContent = m.body;
   $("messages").append(li);

@@ -1,6 +1,6 @@
 // Starts a real pqcall server (the cargo-built binary, development mode, in-memory
 // history) and Debian's Chromium through playwright-core.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { createServer } from 'node:net';
@@ -11,7 +11,18 @@ import { chromium } from 'playwright-core';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-const serverBin = () => process.env.PQCALL_BIN ?? `${root}target/debug/pqcall`;
+/** Cargo's target directory (`CARGO_TARGET_DIR`, or a config's `build.target-dir`). */
+function targetDir() {
+  try {
+    const meta = execFileSync('cargo', ['metadata', '--format-version', '1', '--no-deps'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return JSON.parse(meta).target_directory;
+  } catch {
+    return `${root}target`;
+  }
+}
+
+let bin;
+const serverBin = () => { bin ??= process.env.PQCALL_BIN ?? `${targetDir()}/debug/pqcall`; return bin; };
 
 /** A dev server on a free port; `extra` flags may name another `--web-dir`. */
 export async function startServer(extra = []) {

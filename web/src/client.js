@@ -286,7 +286,12 @@ export class PqcallClient extends EventTarget {
   end(callId, reason) { return this.post('/api/calls/end', { call_id: callId, reason }, { conn: true }); }
 }
 
-/** A development-mode token source (`pqcall serve --dev`), refreshed before it expires. */
+/**
+ * A development-mode token source (`pqcall serve --dev`), refreshed before it expires.
+ * @param {string} baseUrl the server ('' for the page's own origin)
+ * @param {string} user
+ * @returns {() => Promise<string>}
+ */
 export function devTokens(baseUrl, user) {
   let token = null;
   let exp = 0;
