@@ -50,7 +50,7 @@ export class CallManager extends EventTarget {
     globalThis.addEventListener?.('pagehide', () => this._leave());
     // `_leave` cannot wait for a token: keep the one it uses fresh while a call is on.
     this._fresh = setInterval(() => {
-      if (!this._ownCalls().next().done) this.client.getToken().then((t) => { this.client._token = t; }, () => {});
+      if (!this._ownCalls().next().done) this.client.freshToken().catch(() => {});
     }, 30_000);
     this._fresh.unref?.(); // (Node) a timer that keeps nothing alive
   }

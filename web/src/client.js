@@ -22,6 +22,13 @@ export const EVENTS = [
 
 const jitter = (ms) => ms / 2 + Math.random() * ms;
 
+/** `fetch`, whose network failure rejects as a PqcallError with code `network`. */
+function reach(url, init) {
+  return fetch(url, init).catch((e) => {
+    throw new PqcallError(0, 'network', `the server could not be reached (${e?.message ?? e})`);
+  });
+}
+
 /** A response's JSON (null for 204), or its protocol error as a PqcallError. */
 async function answer(res) {
   if (res.status === 204) return null;
@@ -194,16 +201,13 @@ export class PqcallClient extends EventTarget {
    * @returns {Promise<any>} the JSON result (null for 204)
    */
   async post(path, body, { conn = false } = {}) {
-    this._token = await this.getToken();
-    const headers = { 'Content-Type': 'application/json', Authorization: `Bearer ${this._token}` };
+    const headers = { 'Content-Type': 'application/json', Authorization: `Bearer ${await this.freshToken()}` };
     if (conn) {
       if (!this.connId) throw new PqcallError(0, 'not_connected', 'the event stream is not open yet');
       headers['X-Pqcall-Conn'] = this.connId;
     }
     const t0 = performance.now();
-    const res = await fetch(`${this.baseUrl}${path}`, { method: 'POST', headers, body: JSON.stringify(body) }).catch((e) => {
-      throw new PqcallError(0, 'network', `the server could not be reached (${e?.message ?? e})`);
-    });
+    const res = await reach(`${this.baseUrl}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
     this.lastPostMs = performance.now() - t0;
     this.dispatchEvent(new CustomEvent('post', { detail: { path, ms: this.lastPostMs, status: res.status } }));
     return answer(res);
@@ -217,11 +221,15 @@ export class PqcallClient extends EventTarget {
   async iceServers() {
     const now = Date.now() / 1000;
     if (this._ice && this._ice.expires_at - 60 > now) return this._ice.ice_servers;
-    const res = await fetch(`${this.baseUrl}/api/ice-servers`, { headers: { Authorization: `Bearer ${await this.getToken()}` } }).catch((e) => {
-      throw new PqcallError(0, 'network', `the server could not be reached (${e?.message ?? e})`);
-    });
+    const res = await reach(`${this.baseUrl}/api/ice-servers`, { headers: { Authorization: `Bearer ${await this.getToken()}` } });
     this._ice = await answer(res);
     return this._ice.ice_servers;
+  }
+
+  /** A token from `getToken`, also kept for `endNow` (which cannot wait for one). */
+  async freshToken() {
+    this._token = await this.getToken();
+    return this._token;
   }
 
   /**
@@ -297,9 +305,7 @@ export function devTokens(baseUrl, user) {
   let exp = 0;
   return async () => {
     if (!token || exp - Date.now() / 1000 < 60) {
-      const res = await fetch(`${baseUrl}/api/dev/token`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ user }) }).catch((e) => {
-        throw new PqcallError(0, 'network', `the server could not be reached (${e?.message ?? e})`);
-      });
+      const res = await reach(`${baseUrl}/api/dev/token`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ user }) });
       if (res.status === 404) throw new PqcallError(404, 'dev_token', 'development mode is off on this server');
       ({ token, expires_at: exp } = await answer(res));
     }

@@ -64,7 +64,6 @@ export class PqcallClient extends EventTarget {
     post(path: any, body: any, { conn }?: {
         conn?: boolean;
     }): Promise<any>;
-    _token: string;
     /**
      * The ICE servers for a peer connection (`GET /api/ice-servers`: STUN, and TURN with
      * short-lived credentials), cached until a minute before they expire.
@@ -72,6 +71,9 @@ export class PqcallClient extends EventTarget {
      */
     iceServers(): Promise<RTCIceServer[]>;
     _ice: any;
+    /** A token from `getToken`, also kept for `endNow` (which cannot wait for one). */
+    freshToken(): Promise<string>;
+    _token: string;
     /**
      * Ends (or, `action = 'decline'`, declines) a call while the page goes away
      * (`pagehide`): a keepalive request the browser sends even as it unloads, with the

@@ -193,15 +193,16 @@ impl Cluster {
         format!("{}:timers", self.prefix)
     }
 
-    /// The arguments of `charge` in rate.lua for `charge`.
-    fn rate_args(&self, (user, (per_sec, burst), cost): RateCharge<'_>) -> serde_json::Value {
+    /// The arguments of rate.lua's `charge` for `charge`: the user's rate key, the ms
+    /// between requests, the burst, and the cost (at most the burst).
+    fn rate_args(&self, (user, (per_sec, burst), cost): RateCharge<'_>) -> (String, f64, u32, u32) {
         let burst = burst.max(1);
-        json!([
+        (
             format!("{}:rl:{user}", self.prefix),
             1000.0 / f64::from(per_sec.max(1)),
             burst,
-            cost.clamp(1, burst)
-        ])
+            cost.clamp(1, burst),
+        )
     }
 
     /// Charges `rate` (when given) and loads the closure of `seeds`: one round trip
@@ -505,14 +506,14 @@ impl Cluster {
         (per_sec, burst): (u32, u32),
         cost: u32,
     ) -> Result<(), Error> {
-        let args = self.rate_args((user, (per_sec, burst), cost));
+        let (key, interval, burst, cost) = self.rate_args((user, (per_sec, burst), cost));
         let mut con = self.con.clone();
         let wait_ms: u64 = self
             .rate
-            .key(args[0].as_str().unwrap_or_default())
-            .arg(args[1].as_f64().unwrap_or(1.0))
-            .arg(args[2].as_u64().unwrap_or(1))
-            .arg(args[3].as_u64().unwrap_or(1))
+            .key(key)
+            .arg(interval)
+            .arg(burst)
+            .arg(cost)
             .invoke_async(&mut con)
             .await
             .map_err(unavailable)?;

@@ -5,6 +5,7 @@ use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use pqcall_tools::server::{Server, token};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use super::*;
@@ -44,6 +45,27 @@ type Events = std::pin::Pin<
     >,
 >;
 
+/// The commands Redis ran between two `INFO commandstats` readings, most first (the
+/// tool's own `INFO` left out).
+fn redis_delta(r0: &BTreeMap<String, u64>, r1: &BTreeMap<String, u64>) -> Vec<(String, u64)> {
+    let mut by: Vec<(String, u64)> = r1
+        .iter()
+        .map(|(k, v)| (k.clone(), v - r0.get(k).copied().unwrap_or(0)))
+        .filter(|(k, d)| *d > 0 && k != "info")
+        .collect();
+    by.sort_by_key(|(_, d)| std::cmp::Reverse(*d));
+    by
+}
+
+/// `name n.n, …`: each command's count divided by `per`.
+fn per_command(by: &[(String, u64)], per: f64) -> String {
+    let each: Vec<String> = by
+        .iter()
+        .map(|(k, d)| format!("{k} {:.1}", *d as f64 / per))
+        .collect();
+    each.join(", ")
+}
+
 /// The CPU ticks `server` and `callee` have used (once when they are one process).
 fn cpu_ticks(server: &Server, callee: &Server) -> anyhow::Result<u64> {
     let a = proc_usage(server.pid)?.0;
@@ -80,7 +102,7 @@ pub(crate) async fn relay(server: &Server, callee: &Server, count: usize) -> any
     let clustered = server.pid != callee.pid;
     let cpu = || cpu_ticks(server, callee);
     let (mut t0, mut c0) = (Instant::now(), cpu()?);
-    let mut r0 = std::collections::BTreeMap::new();
+    let mut r0 = BTreeMap::new();
     for i in 0..warmup + count {
         if i == warmup {
             t0 = Instant::now();
@@ -131,25 +153,17 @@ pub(crate) async fn relay(server: &Server, callee: &Server, count: usize) -> any
     let ticks = cpu()? - c0;
     if clustered {
         let r1 = redis_calls().await?;
-        let mut by: Vec<(String, u64)> = r1
-            .iter()
-            .map(|(k, v)| (k.clone(), v - r0.get(k).copied().unwrap_or(0)))
-            .filter(|(_, d)| *d > 0)
-            .collect();
-        by.sort_by_key(|(_, d)| std::cmp::Reverse(*d));
+        let by = redis_delta(&r0, &r1);
         let total: u64 = by.iter().map(|(_, d)| d).sum();
         // Each relayed offer is one offer and one cancel: two POSTs, two events.
+        let events = (2 * count) as f64;
         println!(
             "  Redis commands per relayed event (offer + cancel, divided by 2): {:.1}",
-            total as f64 / (2 * count) as f64
+            total as f64 / events
         );
-        let per: Vec<String> = by
-            .iter()
-            .map(|(k, d)| format!("{k} {:.1}", *d as f64 / (2 * count) as f64))
-            .collect();
         println!(
             "    by command (scripts' own calls included): {}",
-            per.join(", ")
+            per_command(&by, events)
         );
     }
     let (u, sy) = proc_ticks(server.pid)?;
@@ -342,11 +356,7 @@ pub(crate) async fn relay_ice(
     );
     if clustered {
         let per = |d: u64| d as f64 / count as f64;
-        let by: Vec<(String, u64)> =
-            r1.0.iter()
-                .map(|(k, v)| (k.clone(), v - r0.0.get(k).copied().unwrap_or(0)))
-                .filter(|(k, d)| *d > 0 && k != "info")
-                .collect();
+        let by = redis_delta(&r0.0, &r1.0);
         let scripts: u64 = by
             .iter()
             .filter(|(k, _)| k.starts_with("eval"))
@@ -359,11 +369,7 @@ pub(crate) async fn relay_ice(
             per(scripts),
             (r1.1 - r0.1) / count as f64
         );
-        let list: Vec<String> = by
-            .iter()
-            .map(|(k, d)| format!("{k} {:.1}", per(*d)))
-            .collect();
-        println!("    by command: {}", list.join(", "));
+        println!("    by command: {}", per_command(&by, count as f64));
     }
     Ok(())
 }
