@@ -30,6 +30,8 @@ fn perform(outputs: Vec<Output>, inbox: &mut Vec<(String, Event)>) {
                 println!("  -> {user} (live only): {}", event.name())
             }
             Output::Timer { at, timer } => println!("  timer at +{} ms: {timer:?}", at - T0),
+            Output::CallFinished(call) => println!("  call history: {call:?}"),
+            Output::Presence { user, online } => println!("  presence: {user} online={online}"),
         }
     }
 }

@@ -8,6 +8,10 @@ use std::time::Duration;
 use eventsource_stream::Eventsource;
 use futures_util::{Stream, StreamExt};
 use pqcall_signaling::Event;
+use pqcall_signaling::activity::{
+    CallHistoryResponse, ConversationsResponse, PageRequest, PresenceRequest, PresenceResponse,
+    ReadRequest,
+};
 use pqcall_signaling::api::*;
 use pqcall_signaling::event::{Hello, Reset};
 use serde::Serialize;
@@ -241,6 +245,29 @@ impl Client {
     /// `POST /api/messages/load`
     pub async fn load(&self, req: &LoadRequest) -> Result<LoadResponse, ClientError> {
         self.post("/api/messages/load", req, None).await
+    }
+    /// `POST /api/conversations/list`: this user's conversations, latest activity first,
+    /// with unread counts.
+    pub async fn conversations(
+        &self,
+        req: &PageRequest,
+    ) -> Result<ConversationsResponse, ClientError> {
+        self.post("/api/conversations/list", req, None).await
+    }
+    /// `POST /api/messages/read`: moves this user's read marker forward.
+    pub async fn mark_read(&self, req: &ReadRequest) -> Result<(), ClientError> {
+        self.post("/api/messages/read", req, None).await
+    }
+    /// `POST /api/presence/query` (users who share a conversation with this one).
+    pub async fn presence(&self, req: &PresenceRequest) -> Result<PresenceResponse, ClientError> {
+        self.post("/api/presence/query", req, None).await
+    }
+    /// `POST /api/calls/history`: this user's finished calls, newest first.
+    pub async fn call_history(
+        &self,
+        req: &PageRequest,
+    ) -> Result<CallHistoryResponse, ClientError> {
+        self.post("/api/calls/history", req, None).await
     }
 }
 

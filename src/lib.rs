@@ -61,7 +61,7 @@ pub use routes::extract::{AuthUser, BODY_LIMIT};
 pub use routes::server::publish_app_event;
 pub use routes::{Access, RouteInfo, api_router, router, routes};
 pub use state::AppState;
-pub use store::{ChatStore, MemoryStore, SqliteStore};
+pub use store::{ActivityStore, ChatStore, MemoryStore, SqliteStore};
 pub use tls::Tls;
 
 /// Serves `state` on `listener` (HTTP/1.1 and HTTP/2; HTTPS when the state was made

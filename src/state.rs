@@ -130,9 +130,9 @@ impl AppState {
             })?),
         };
         let ttl = auth.ticket_ttl_ms();
-        let engine = match crate::engine::cluster_engine(&config, &w.hub, ttl).await? {
+        let engine = match crate::engine::cluster_engine(&config, &w.hub, &store, ttl).await? {
             Some(engine) => engine,
-            None => Box::new(Self::local(&config, &w.hub, &auth, &w.shutdown)),
+            None => Box::new(Self::local(&config, &w.hub, &auth, &store, &w.shutdown)),
         };
         Ok(Self::assemble(config, engine, w, store, auth, tls))
     }
@@ -141,7 +141,7 @@ impl AppState {
     pub fn build(config: Config, auth: Auth, store: Arc<dyn ChatStore>) -> Self {
         let auth = Arc::new(auth.configured(&config));
         let w = Wiring::new();
-        let engine = Box::new(Self::local(&config, &w.hub, &auth, &w.shutdown));
+        let engine = Box::new(Self::local(&config, &w.hub, &auth, &store, &w.shutdown));
         Self::assemble(config, engine, w, store, auth, None)
     }
 
@@ -149,6 +149,7 @@ impl AppState {
         config: &Config,
         hub: &Arc<Hub>,
         auth: &Arc<Auth>,
+        store: &Arc<dyn ChatStore>,
         shutdown: &CancellationToken,
     ) -> Local {
         let log = config.log_config();
@@ -159,8 +160,7 @@ impl AppState {
             (log, config.max_log_bytes),
             rate,
             streams,
-            hub.clone(),
-            auth.clone(),
+            (hub.clone(), auth.clone(), store.clone()),
             shutdown.clone(),
         )
     }

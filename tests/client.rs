@@ -280,3 +280,68 @@ async fn call_updates_go_between_the_bound_devices_of_an_active_call() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_conversation_list_read_markers_presence_and_history_are_typed() {
+    use pqcall_signaling::activity::{PageRequest, PresenceRequest, ReadRequest};
+    use pqcall_signaling::api::{CreateConversationRequest, SendRequest};
+    let (base, state) = serve().await;
+    let alice = Client::new(&base, state.mint_token("alice", 600).unwrap());
+    let bob = Client::new(&base, state.mint_token("bob", 600).unwrap());
+    let mut b = bob.events();
+    assert!(!hello(&mut b).await);
+    let conv = alice
+        .create_conversation(&CreateConversationRequest {
+            members: vec!["bob".into()],
+            title: Some("typed".into()),
+            open: None,
+        })
+        .await
+        .unwrap()
+        .conversation_id;
+    let sent = bob
+        .send(&SendRequest {
+            conversation_id: conv.clone(),
+            body: "hi".into(),
+            client_msg_id: "1".into(),
+        })
+        .await
+        .unwrap()
+        .message;
+    let list = alice.conversations(&PageRequest::default()).await.unwrap();
+    assert_eq!(list.conversations[0].unread, 1);
+    assert_eq!(list.conversations[0].last_message.as_ref(), Some(&sent));
+    let read = ReadRequest {
+        conversation_id: conv.clone(),
+        message_id: sent.id.clone(),
+    };
+    alice.mark_read(&read).await.unwrap();
+    let list = alice.conversations(&PageRequest::default()).await.unwrap();
+    assert_eq!(list.conversations[0].unread, 0);
+    let seen = PresenceRequest {
+        users: vec!["bob".into()],
+    };
+    let p = alice.presence(&seen).await.unwrap();
+    assert_eq!(
+        (p.presence["bob"].online, p.presence["bob"].devices),
+        (true, 1)
+    );
+    assert!(
+        alice
+            .call_history(&PageRequest::default())
+            .await
+            .unwrap()
+            .calls
+            .is_empty()
+    );
+    let bad = PageRequest {
+        before: Some("nope".into()),
+        limit: None,
+    };
+    match alice.call_history(&bad).await.unwrap_err() {
+        ClientError::Api { status, code, .. } => {
+            assert_eq!((status, code.as_str()), (400, "invalid_field"))
+        }
+        other => panic!("{other:?}"),
+    }
+}

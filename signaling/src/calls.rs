@@ -39,6 +39,12 @@ pub struct Call {
     pub state: CallState,
     /// When the ring timeout fires (Unix ms).
     pub ring_deadline: Millis,
+    /// When it was offered (Unix ms).
+    #[serde(default)]
+    pub started_at: Millis,
+    /// When it was answered (Unix ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_at: Option<Millis>,
     /// The offer (SDP and the caller's key), for devices that connect while it rings;
     /// dropped once it is answered or over, so a call's record stays small.
     #[serde(default, skip_serializing_if = "Option::is_none")]

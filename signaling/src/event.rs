@@ -128,6 +128,28 @@ pub struct Typing {
     pub active: bool,
 }
 
+/// `message.read`: a member's read marker moved forward.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MessageRead {
+    /// The conversation.
+    pub conversation_id: String,
+    /// Whose marker.
+    pub user_id: String,
+    /// The newest message they have read.
+    pub message_id: String,
+}
+
+/// `presence.changed` (ephemeral): a contact came online or went offline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PresenceChanged {
+    /// Whose presence.
+    pub user_id: String,
+    /// Has a connection now.
+    pub online: bool,
+}
+
 /// `hello`, the first event of every stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -187,6 +209,10 @@ pub enum Event {
     MessageNew(MessageNew),
     /// `typing`
     Typing(Typing),
+    /// `message.read`
+    MessageRead(MessageRead),
+    /// `presence.changed`
+    PresenceChanged(PresenceChanged),
     /// `hello`: the first event of every stream (never logged).
     Hello(Hello),
     /// `reset`: the stream's position could not be resumed (never logged).
@@ -219,6 +245,8 @@ impl Event {
             Event::MemberJoined(_) => "conversation.member_joined",
             Event::MessageNew(_) => "message.new",
             Event::Typing(_) => "typing",
+            Event::MessageRead(_) => "message.read",
+            Event::PresenceChanged(_) => "presence.changed",
             Event::Hello(_) => "hello",
             Event::Reset(_) => "reset",
             Event::AuthExpired(_) => "auth.expired",
@@ -258,6 +286,8 @@ impl Event {
             Event::MemberJoined(e) => serde_json::to_string(e),
             Event::MessageNew(e) => serde_json::to_string(e),
             Event::Typing(e) => serde_json::to_string(e),
+            Event::MessageRead(e) => serde_json::to_string(e),
+            Event::PresenceChanged(e) => serde_json::to_string(e),
             Event::Hello(e) => serde_json::to_string(e),
             Event::Reset(e) => serde_json::to_string(e),
             Event::AuthExpired(e) => serde_json::to_string(e),
@@ -283,6 +313,8 @@ impl Event {
             "conversation.member_joined" => Event::MemberJoined(serde_json::from_str(data)?),
             "message.new" => Event::MessageNew(serde_json::from_str(data)?),
             "typing" => Event::Typing(serde_json::from_str(data)?),
+            "message.read" => Event::MessageRead(serde_json::from_str(data)?),
+            "presence.changed" => Event::PresenceChanged(serde_json::from_str(data)?),
             "hello" => Event::Hello(serde_json::from_str(data)?),
             "reset" => Event::Reset(serde_json::from_str(data)?),
             "auth.expired" => Event::AuthExpired(serde_json::from_str(data)?),

@@ -42,6 +42,7 @@
 //! ```
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod activity;
 pub mod api;
 pub mod calls;
 pub mod chat;

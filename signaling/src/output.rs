@@ -1,5 +1,6 @@
 //! What the core asks its shell to do: effects as values (the quinn-proto / str0m way).
 
+use crate::activity::CallRecord;
 use crate::event::Event;
 use crate::ids::Millis;
 use crate::log::Audience;
@@ -22,6 +23,17 @@ pub enum Output {
         user: String,
         /// The event.
         event: Event,
+    },
+    /// Store a call that reached its final state in both parties' call history
+    /// (docs/PROTOCOL.md §9).
+    CallFinished(CallRecord),
+    /// `user`'s first connection opened (`online`) or the last one's grace period ended:
+    /// the shell tells the user's contacts with `presence.changed` (docs/PROTOCOL.md §9).
+    Presence {
+        /// Whose presence changed.
+        user: String,
+        /// Has a connection now.
+        online: bool,
     },
     /// Call [`crate::Core::on_timer`] with `timer` at time `at` (Unix ms).
     Timer {

@@ -4,6 +4,7 @@
 
 use std::ops::Deref;
 
+use crate::activity::{PageRequest, PresenceRequest, ReadRequest};
 use crate::api::{
     AnswerRequest, CallIdReason, ConfirmRequest, ConversationIdBody, CreateConversationRequest,
     DevTokenRequest, IceRequest, LoadRequest, OfferRequest, PublishRequest, SendRequest,
@@ -65,7 +66,10 @@ validate_with!(
     CreateConversationRequest,
     SendRequest,
     LoadRequest,
-    PublishRequest
+    PublishRequest,
+    PageRequest,
+    ReadRequest,
+    PresenceRequest
 );
 
 impl Validate for ConversationIdBody {

@@ -196,6 +196,40 @@ fn run(ops: Vec<Op>) {
             );
         }
     }
+    // Every call that reached a final state is kept in the call history exactly once,
+    // with that state as its outcome.
+    for id in &calls {
+        let kept: Vec<_> = sim.finished.iter().filter(|r| r.call_id == *id).collect();
+        match sim.core.call(id) {
+            Some(c) if c.state.is_final() => {
+                assert_eq!(kept.len(), 1, "call {id} kept {} times", kept.len());
+                assert_eq!(kept[0].outcome, c.state);
+                assert!(kept[0].started_at <= kept[0].ended_at);
+            }
+            Some(_) => assert!(kept.is_empty(), "unfinished call {id} in the history"),
+            // Forgotten: it finished earlier, once.
+            None => assert_eq!(
+                kept.len(),
+                1,
+                "forgotten call {id} kept {} times",
+                kept.len()
+            ),
+        }
+    }
+    // Presence flips: online first, then alternating, ending where the core stands.
+    for user in USERS {
+        let flips: Vec<bool> = sim
+            .presence
+            .iter()
+            .filter(|(u, _)| u == user)
+            .map(|(_, on)| *on)
+            .collect();
+        for (i, on) in flips.iter().enumerate() {
+            assert_eq!(*on, i % 2 == 0, "{user}'s presence flips {flips:?}");
+        }
+        let online = sim.core.connections_of(user) > 0;
+        assert_eq!(flips.last().copied().unwrap_or(false), online, "{user}");
+    }
 }
 
 proptest! {

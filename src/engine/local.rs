@@ -16,12 +16,14 @@ use pqcall_signaling::{Core, CoreConfig, Error, Event, LogConfig, MemoryLog, Out
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
+use super::aftermath::{record, settle};
 use super::{
     Charge, Counts, Engine, Op, Opened, StreamLimits, StreamOpen, read_start, streams_full,
 };
 use crate::auth::Auth;
 use crate::clock::now_ms;
 use crate::hub::{Frame, Hub};
+use crate::store::ChatStore;
 
 /// The one-node engine. Cheap to clone.
 #[derive(Clone)]
@@ -39,6 +41,8 @@ struct Inner {
     streams: StreamLimits,
     /// Bytes the log may hold for all users together before new work is refused.
     max_log_bytes: usize,
+    /// Call history and contacts (see [`settle`]).
+    store: Arc<dyn ChatStore>,
     shutdown: CancellationToken,
 }
 
@@ -53,14 +57,14 @@ impl std::fmt::Debug for Local {
 
 impl Local {
     /// A core with `core`'s limits, a memory log with `log`'s window holding at most
-    /// `max_log_bytes` in all, `rate_per_sec` requests a second per user (`burst` at once).
+    /// `max_log_bytes` in all, `rate_per_sec` requests a second per user (`burst` at once);
+    /// finished calls and presence changes go through `store`.
     pub(crate) fn new(
         core: CoreConfig,
         (log, max_log_bytes): (LogConfig, usize),
         (rate_per_sec, burst): (u32, u32),
         streams: StreamLimits,
-        hub: Arc<Hub>,
-        auth: Arc<Auth>,
+        (hub, auth, store): (Arc<Hub>, Arc<Auth>, Arc<dyn ChatStore>),
         shutdown: CancellationToken,
     ) -> Self {
         let nz = |n: u32| NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
@@ -76,6 +80,7 @@ impl Local {
             burst: burst.max(1),
             streams,
             max_log_bytes,
+            store,
             shutdown,
         }))
     }
@@ -83,14 +88,26 @@ impl Local {
 
 impl Inner {
     /// Logs and pushes deliveries, publishes ephemeral events, schedules timers. Call
-    /// it under the core's lock.
+    /// it under the core's lock. Finished calls go into the call history first;
+    /// presence changes are returned for [`after`](Self::after) once the lock is released.
     /// Boxed: a timer's outputs may schedule timers, so the future type is recursive.
-    fn carry_out(self: &Arc<Self>, outputs: Vec<Output>) -> BoxFuture<'_, Result<(), Error>> {
+    fn carry_out(
+        self: &Arc<Self>,
+        outputs: Vec<Output>,
+    ) -> BoxFuture<'_, Result<Vec<Output>, Error>> {
         Box::pin(async move {
             // One event for many users (a message to its members) is serialised once.
             let mut last: Option<(Event, Arc<str>)> = None;
+            // A finished call is in the history before its final event goes out.
+            for o in &outputs {
+                if let Output::CallFinished(call) = o {
+                    record(&*self.store, call).await;
+                }
+            }
+            let mut later = Vec::new();
             for o in outputs {
                 match o {
+                    o @ Output::Presence { .. } => later.push(o),
                     Output::Deliver {
                         user,
                         audience,
@@ -124,15 +141,32 @@ impl Inner {
                             }
                             let mut core = inner.core.lock().await;
                             let out = core.on_timer(now_ms(), &timer);
-                            if let Err(e) = inner.carry_out(out).await {
+                            let done = inner.carry_out(out).await;
+                            drop(core);
+                            if let Err(e) = async { inner.after(done?).await }.await {
                                 tracing::warn!(error = %e, "timer output failed");
                             }
                         });
                     }
+                    Output::CallFinished(_) => {}
                 }
             }
-            Ok(())
+            Ok(later)
         })
+    }
+
+    /// Carries out what [`carry_out`](Self::carry_out) left for the chat store (not
+    /// holding the core's lock): the history write, then `presence.changed` events.
+    async fn after(self: &Arc<Self>, later: Vec<Output>) -> Result<(), Error> {
+        if later.is_empty() {
+            return Ok(());
+        }
+        let events = settle(&*self.store, later).await;
+        if events.is_empty() {
+            return Ok(());
+        }
+        let _order = self.core.lock().await;
+        self.carry_out(events).await.map(drop)
     }
 
     /// 503 `server_busy` while the log holds more than its budget.
@@ -153,7 +187,9 @@ impl Inner {
     async fn decide(self: &Arc<Self>, op: Op<'_>) -> Result<(), Error> {
         let mut core = self.core.lock().await;
         let out = op(&mut core)?;
-        self.carry_out(out).await
+        let later = self.carry_out(out).await?;
+        drop(core);
+        self.after(later).await
     }
 }
 
@@ -181,8 +217,10 @@ impl Engine for Local {
 
     fn perform(&self, outputs: Vec<Output>) -> BoxFuture<'_, Result<(), Error>> {
         Box::pin(async move {
-            let _order = self.0.core.lock().await;
-            self.0.carry_out(outputs).await
+            let order = self.0.core.lock().await;
+            let later = self.0.carry_out(outputs).await?;
+            drop(order);
+            self.0.after(later).await
         })
     }
 
@@ -212,7 +250,7 @@ impl Engine for Local {
             let (connected, out) = core.connect(open.now, open.user, open.want, false);
             let conn = connected.conn_id;
             // Connecting may have dropped the user's longest-idle connection id.
-            self.0.carry_out(out).await?;
+            let mut later = self.0.carry_out(out).await?;
             let rx = self
                 .0
                 .hub
@@ -222,13 +260,19 @@ impl Engine for Local {
                 Err(e) => {
                     self.0.hub.unsubscribe(open.user, open.stream_no);
                     let out = core.disconnect(now_ms(), &conn);
-                    self.0.carry_out(out).await?;
+                    later.extend(self.0.carry_out(out).await?);
+                    drop(core);
+                    self.0.after(later).await?;
                     return Err(e);
                 }
             };
             if start.resends_offers() {
                 let out = core.pending_offers(open.user, &conn);
-                self.0.carry_out(out).await?;
+                later.extend(self.0.carry_out(out).await?);
+            }
+            drop(core);
+            if let Err(e) = self.0.after(later).await {
+                tracing::warn!(error = %e, "presence or call history after a stream opened");
             }
             Ok(Opened { conn, rx, start })
         })
@@ -290,6 +334,13 @@ impl Engine for Local {
 
     fn ready(&self) -> BoxFuture<'_, bool> {
         Box::pin(async { true })
+    }
+
+    fn connections<'a>(&'a self, users: &'a [String]) -> BoxFuture<'a, Result<Vec<usize>, Error>> {
+        Box::pin(async move {
+            let core = self.0.core.lock().await;
+            Ok(users.iter().map(|u| core.connections_of(u)).collect())
+        })
     }
 
     fn counts(&self) -> BoxFuture<'_, Option<Counts>> {

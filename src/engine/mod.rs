@@ -22,6 +22,7 @@ use crate::error::StartError;
 use crate::event_log::EventLog;
 use crate::hub::LiveQueue;
 
+pub(crate) mod aftermath;
 #[cfg(feature = "cluster")]
 pub mod cluster;
 pub(crate) mod local;
@@ -174,6 +175,10 @@ pub(crate) trait Engine: Send + Sync + std::fmt::Debug {
     /// Whether everything this node needs answers (`/healthz`).
     fn ready(&self) -> BoxFuture<'_, bool>;
 
+    /// How many connections (open, or in their grace period) each of `users` has: their
+    /// presence (docs/PROTOCOL.md §9).
+    fn connections<'a>(&'a self, users: &'a [String]) -> BoxFuture<'a, Result<Vec<usize>, Error>>;
+
     /// Connections and calls by state (`/metrics`); `None` when they cannot be read.
     fn counts(&self) -> BoxFuture<'_, Option<Counts>>;
 
@@ -196,6 +201,7 @@ pub(crate) trait Engine: Send + Sync + std::fmt::Debug {
 pub(crate) async fn cluster_engine(
     config: &crate::config::Config,
     hub: &Arc<crate::hub::Hub>,
+    store: &Arc<dyn crate::store::ChatStore>,
     ticket_ttl_ms: u64,
 ) -> Result<Option<Box<dyn Engine>>, StartError> {
     let Some(url) = &config.redis_url else {
@@ -204,12 +210,13 @@ pub(crate) async fn cluster_engine(
     #[cfg(feature = "cluster")]
     {
         let core = config.core_config();
-        let engine = cluster::ClusterEngine::connect(url, config, core, hub.clone(), ticket_ttl_ms);
+        let shell = (hub.clone(), store.clone());
+        let engine = cluster::ClusterEngine::connect(url, config, core, shell, ticket_ttl_ms);
         Ok(Some(Box::new(engine.await?)))
     }
     #[cfg(not(feature = "cluster"))]
     {
-        let _ = (url, hub, ticket_ttl_ms);
+        let _ = (url, hub, store, ticket_ttl_ms);
         let why = "--redis-url needs pqcall built with the `cluster` feature";
         Err(StartError::Config(why.into()))
     }

@@ -17,7 +17,7 @@ use crate::clock::now_ms;
 use crate::state::AppState;
 
 /// A conversation by id: 404 `unknown_conversation` when there is none.
-async fn conversation(state: &AppState, id: &str) -> Result<chat::Conversation, Error> {
+pub(super) async fn conversation(state: &AppState, id: &str) -> Result<chat::Conversation, Error> {
     if !is_server_id(id) {
         return Err(Error::UnknownConversation);
     }
@@ -85,7 +85,11 @@ const FAN_OUT_UNIT: usize = 64 * 1024;
 
 /// Charges `user` one request more per [`FAN_OUT_UNIT`] of fan-out: one account cannot
 /// multiply its traffic by the size of a conversation (429 when it would).
-async fn charge_fan_out(state: &AppState, user: &str, bytes: usize) -> Result<(), Error> {
+pub(super) async fn charge_fan_out(
+    state: &AppState,
+    user: &str,
+    bytes: usize,
+) -> Result<(), Error> {
     let extra = u32::try_from(bytes / FAN_OUT_UNIT).unwrap_or(u32::MAX);
     if extra > 0 {
         state.admit(user, extra).await?;

@@ -17,6 +17,7 @@ use utoipa_axum::routes;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+pub mod activity;
 pub mod auth;
 pub mod calls;
 pub mod chat;
@@ -71,6 +72,10 @@ fn table() -> Vec<(Access, UtoipaMethodRouter<AppState>)> {
         (User, routes!(chat::load_messages)),
         (User, routes!(chat::typing_start)),
         (User, routes!(chat::typing_stop)),
+        (User, routes!(activity::list_conversations)),
+        (User, routes!(activity::mark_read)),
+        (User, routes!(activity::presence)),
+        (User, routes!(activity::call_history)),
         (User, routes!(calls::offer)),
         (User, routes!(calls::answer)),
         (User, routes!(calls::confirm)),

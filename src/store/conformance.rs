@@ -1,6 +1,8 @@
 //! The behaviour every [`ChatStore`] must have; run against each backend by the tests.
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a test suite: a failed step is a failed check
 
+use pqcall_signaling::CallState;
+use pqcall_signaling::activity::{CallRecord, Direction};
 use pqcall_signaling::chat::{Conversation, NewMessage};
 
 use super::ChatStore;
@@ -106,5 +108,180 @@ pub async fn run(store: &dyn ChatStore, salt: &str) {
     assert_eq!(
         store.load(&id, Some("x"), 10).await.unwrap_err().code(),
         "invalid_field"
+    );
+    run_activity(store, salt).await;
+}
+
+/// docs/PROTOCOL.md §9: the list by activity with unread counts, read markers,
+/// contacts, call history. Users are salted: a shared database keeps earlier runs.
+async fn run_activity(store: &dyn ChatStore, salt: &str) {
+    let (u, v, w) = (
+        format!("u-{salt}"),
+        format!("v-{salt}"),
+        format!("w-{salt}"),
+    );
+    let ids: Vec<String> = (0..3)
+        .map(|n| format!("{:0>32}", format!("{salt}a{n}")))
+        .collect();
+    for (n, id) in ids.iter().enumerate() {
+        let other = if n == 2 { &w } else { &v };
+        let mut c = conv(id, &[u.as_str(), other.as_str()]);
+        c.title = Some(format!("t{n}"));
+        store.create_conversation(&c).await.unwrap();
+    }
+    let titles = |page: &[pqcall_signaling::activity::ConversationSummary]| {
+        page.iter()
+            .map(|c| c.title.clone().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let (page, more) = store.list(&u, None, 10).await.unwrap();
+    assert_eq!(
+        titles(&page),
+        ["t2", "t1", "t0"],
+        "newest conversation first"
+    );
+    assert!(!more);
+    assert!(
+        page.iter()
+            .all(|c| c.last_message.is_none() && c.unread == 0)
+    );
+
+    // A message moves its conversation to the top; the sender has nothing unread.
+    let mut sent = vec![];
+    for n in 0..3 {
+        let (m, _) = store
+            .insert_message(&msg(&ids[0], &v, 100 + n))
+            .await
+            .unwrap();
+        sent.push(m);
+    }
+    let (page, more) = store.list(&u, None, 2).await.unwrap();
+    assert_eq!(titles(&page), ["t0", "t2"]);
+    assert!(more, "a third conversation follows");
+    assert_eq!(page[0].last_message.as_ref(), Some(&sent[2]));
+    assert_eq!(page[0].members, [u.clone(), v.clone()]);
+    assert_eq!(page[0].unread, 3, "the other member's messages count");
+    let (rest, more) = store.list(&u, Some(&ids[2]), 2).await.unwrap();
+    assert_eq!((titles(&rest), more), (vec!["t1".to_owned()], false));
+    let (theirs, _) = store.list(&v, None, 10).await.unwrap();
+    assert_eq!(theirs[0].unread, 0, "one's own messages are never unread");
+    assert_eq!(theirs.len(), 2, "only one's own conversations");
+    assert_eq!(
+        store.list(&w, Some(&ids[0]), 10).await.unwrap_err().code(),
+        "invalid_field",
+        "a cursor that is not one of the user's conversations"
+    );
+
+    // Read markers only move forward.
+    assert!(store.mark_read(&ids[0], &u, &sent[1].id).await.unwrap());
+    let unread = |page: Vec<pqcall_signaling::activity::ConversationSummary>| page[0].unread;
+    assert_eq!(unread(store.list(&u, None, 1).await.unwrap().0), 1);
+    assert!(
+        !store.mark_read(&ids[0], &u, &sent[0].id).await.unwrap(),
+        "older: no-op"
+    );
+    assert!(
+        !store.mark_read(&ids[0], &u, &sent[1].id).await.unwrap(),
+        "same: no-op"
+    );
+    assert_eq!(unread(store.list(&u, None, 1).await.unwrap().0), 1);
+    assert!(store.mark_read(&ids[0], &u, &sent[2].id).await.unwrap());
+    assert_eq!(unread(store.list(&u, None, 1).await.unwrap().0), 0);
+    for bad in [ids[1].as_str(), ids[2].as_str()] {
+        let e = store.mark_read(bad, &u, &sent[0].id).await.unwrap_err();
+        assert_eq!(
+            e.code(),
+            "invalid_field",
+            "a message of another conversation"
+        );
+    }
+    let e = store.mark_read(&ids[0], &u, "x").await.unwrap_err();
+    assert_eq!(e.code(), "invalid_field");
+
+    // Contacts: everyone who shares a conversation, once, not oneself.
+    let mut contacts = store.contacts(&u, 100).await.unwrap();
+    contacts.sort();
+    assert_eq!(contacts, [v.clone(), w.clone()]);
+    assert_eq!(store.contacts(&u, 1).await.unwrap().len(), 1, "limited");
+    assert_eq!(
+        store.contacts(&v, 100).await.unwrap(),
+        std::slice::from_ref(&u)
+    );
+    let stranger = format!("x-{salt}");
+    let asked = [v.clone(), w.clone(), stranger.clone(), u.clone()];
+    let shared = store.shares_with(&v, &asked).await.unwrap();
+    assert_eq!(
+        shared,
+        [u.clone()].into_iter().collect(),
+        "v shares only with u"
+    );
+
+    // Call history: both sides, the last to finish first, pages, no duplicates.
+    let record = |n: u64, outcome| CallRecord {
+        call_id: format!("{salt}call{n}"),
+        caller: u.clone(),
+        callee: v.clone(),
+        outcome,
+        started_at: 1_700_000_000 + n,
+        answered_at: (outcome == CallState::Ended).then_some(1_700_000_001 + n),
+        ended_at: 1_700_000_010 + n,
+    };
+    store
+        .record_call(&record(1, CallState::Missed))
+        .await
+        .unwrap();
+    store
+        .record_call(&record(2, CallState::Ended))
+        .await
+        .unwrap();
+    store
+        .record_call(&record(3, CallState::Declined))
+        .await
+        .unwrap();
+    store
+        .record_call(&record(2, CallState::Ended))
+        .await
+        .unwrap();
+    let (calls, more) = store.call_history(&u, None, 2).await.unwrap();
+    let call_ids = |c: &[pqcall_signaling::activity::CallHistoryEntry]| {
+        c.iter().map(|e| e.call_id.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        call_ids(&calls),
+        [format!("{salt}call3"), format!("{salt}call2")]
+    );
+    assert!(more);
+    assert_eq!(calls[1].direction, Direction::Outgoing);
+    assert_eq!(calls[1].peer, v);
+    assert_eq!(calls[1].outcome, CallState::Ended);
+    assert_eq!(calls[1].answered_at, Some(1_700_000_003));
+    assert_eq!(
+        (calls[1].started_at, calls[1].ended_at),
+        (1_700_000_002, 1_700_000_012)
+    );
+    let (older, more) = store
+        .call_history(&u, Some(&calls[1].call_id), 10)
+        .await
+        .unwrap();
+    assert_eq!(call_ids(&older), [format!("{salt}call1")]);
+    assert!(!more);
+    assert_eq!(older[0].outcome, CallState::Missed);
+    assert_eq!(older[0].answered_at, None);
+    let (theirs, _) = store.call_history(&v, None, 10).await.unwrap();
+    assert_eq!(theirs.len(), 3, "the callee has each call once");
+    assert!(
+        theirs
+            .iter()
+            .all(|e| e.direction == Direction::Incoming && e.peer == u)
+    );
+    assert!(store.call_history(&w, None, 10).await.unwrap().0.is_empty());
+    let e = store
+        .call_history(&w, Some(&calls[0].call_id), 10)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.code(),
+        "invalid_field",
+        "a cursor from another user's history"
     );
 }

@@ -18,4 +18,9 @@ impl PostgresStore {
     }
 }
 
-super::sql::sql_chat_store!(PostgresStore, sqlx::postgres::PgRow, "postgres");
+super::sql::sql_chat_store!(
+    PostgresStore,
+    sqlx::postgres::PgRow,
+    "postgres",
+    "nextval('activity_seq')"
+);

@@ -30,9 +30,17 @@ pub(super) fn failed(store: &'static str, e: sqlx::Error) -> pqcall_signaling::E
 }
 
 /// Implements [`ChatStore`](super::ChatStore) for `$store` (a struct with a `pool`
-/// field) whose rows are `$row`; `$name` names the backend in logs.
+/// field) whose rows are `$row`; `$name` names the backend in logs; `$next` is the SQL
+/// expression of the next activity number (see the migrations `0003_activity.sql`).
 macro_rules! sql_chat_store {
-    ($store:ty, $row:ty, $name:literal) => {
+    ($store:ty, $row:ty, $name:literal, $next:literal) => {
+        /// Marks conversation `$1` as the latest activity.
+        const BUMP: &str = concat!(
+            "UPDATE conversations SET activity = ",
+            $next,
+            " WHERE id = $1"
+        );
+
         fn message(r: &$row) -> ::pqcall_signaling::api::Message {
             use ::sqlx::Row;
             ::pqcall_signaling::api::Message {
@@ -75,6 +83,11 @@ macro_rules! sql_chat_store {
                         .await
                         .map_err(db)?;
                 }
+                ::sqlx::query(BUMP)
+                    .bind(&conv.id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
                 tx.commit().await.map_err(db)
             }
 
@@ -140,18 +153,26 @@ macro_rules! sql_chat_store {
                 m: &::pqcall_signaling::chat::NewMessage,
             ) -> Result<(::pqcall_signaling::api::Message, bool), ::pqcall_signaling::Error> {
                 use $crate::store::sql::*;
+                let mut tx = self.pool.begin().await.map_err(db)?;
                 let inserted = ::sqlx::query(INSERT_MESSAGE)
                     .bind(&m.conversation_id)
                     .bind(&m.from)
                     .bind(&m.body)
                     .bind(&m.client_msg_id)
                     .bind(m.created_at as i64)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *tx)
                     .await
                     .map_err(db)?;
                 if let Some(row) = inserted {
+                    ::sqlx::query(BUMP)
+                        .bind(&m.conversation_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                    tx.commit().await.map_err(db)?;
                     return Ok((message(&row), true));
                 }
+                drop(tx);
                 let row = ::sqlx::query(SELECT_MESSAGE)
                     .bind(&m.conversation_id)
                     .bind(&m.from)
@@ -187,6 +208,8 @@ macro_rules! sql_chat_store {
                 Ok((messages, has_more))
             }
         }
+
+        $crate::store::sql_activity::sql_activity_store!($store, $row);
     };
 }
 pub(super) use sql_chat_store;

@@ -41,4 +41,9 @@ impl SqliteStore {
     }
 }
 
-super::sql::sql_chat_store!(SqliteStore, sqlx::sqlite::SqliteRow, "sqlite");
+super::sql::sql_chat_store!(
+    SqliteStore,
+    sqlx::sqlite::SqliteRow,
+    "sqlite",
+    "(SELECT COALESCE(MAX(activity), 0) + 1 FROM conversations)"
+);

@@ -2,6 +2,8 @@
 //! event stream with a single-use ticket, reading its next event, and reading a metric.
 #![allow(dead_code)] // each test binary uses its own part
 
+pub mod cluster;
+
 use std::time::Duration;
 
 use eventsource_stream::Eventsource;

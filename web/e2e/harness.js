@@ -28,7 +28,8 @@ const serverBin = () => { bin ??= process.env.PQCALL_BIN ?? `${targetDir()}/debu
 export async function startServer(extra = []) {
   const bin = serverBin();
   const web = extra.includes('--web-dir') ? [] : ['--web-dir', `${root}web`];
-  const proc = spawn(bin, ['serve', '--dev', '--bind', '127.0.0.1:0', '--database', ':memory:', ...web, ...extra], {
+  const db = extra.includes('--database') ? [] : ['--database', ':memory:'];
+  const proc = spawn(bin, ['serve', '--dev', '--bind', '127.0.0.1:0', ...db, ...web, ...extra], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, PQCALL_LOG: process.env.PQCALL_LOG ?? 'warn' },
   });

@@ -18,6 +18,7 @@ export const EVENTS = [
   'call.offer', 'call.answer', 'call.answered_elsewhere', 'call.confirm', 'call.ice', 'call.update',
   'call.declined', 'call.ended', 'call.missed',
   'conversation.created', 'conversation.member_joined', 'message.new', 'typing',
+  'message.read', 'presence.changed',
 ];
 
 const jitter = (ms) => ms / 2 + Math.random() * ms;
@@ -270,6 +271,28 @@ export class PqcallClient extends EventTarget {
   joinConversation(conversationId) { return this.post('/api/conversations/join', { conversation_id: conversationId }); }
   loadMessages(conversationId, { before, limit } = {}) { return this.post('/api/messages/load', { conversation_id: conversationId, before, limit }); }
   typing(conversationId, active) { return this.post(active ? '/api/typing/start' : '/api/typing/stop', { conversation_id: conversationId }); }
+
+  // ---- conversations list, read markers, presence, call history (PROTOCOL §9) ----
+  /**
+   * This user's conversations, most recent activity first, each with its last message
+   * and unread count. `before`: the last conversation id of the previous page.
+   * @param {{before?: string, limit?: number}} [page]
+   */
+  listConversations({ before, limit } = {}) { return this.post('/api/conversations/list', { before, limit }); }
+  /** Moves this user's read marker forward to `messageId` (the others get `message.read`). */
+  markRead(conversationId, messageId) { return this.post('/api/messages/read', { conversation_id: conversationId, message_id: messageId }); }
+  /**
+   * Whether each of `users` (at most 100) is online; only users who share a
+   * conversation with this one are shown (everyone else reads as offline).
+   * @param {string[]} users
+   */
+  presence(users) { return this.post('/api/presence/query', { users }); }
+  /**
+   * This user's finished calls, newest first. `before`: the last call id of the
+   * previous page.
+   * @param {{before?: string, limit?: number}} [page]
+   */
+  callHistory({ before, limit } = {}) { return this.post('/api/calls/history', { before, limit }); }
 
   /** Sends a message; retried with the same `client_msg_id` until it is stored. */
   async send(conversationId, body, clientMsgId = crypto.randomUUID(), tries = 5) {

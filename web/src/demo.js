@@ -1,15 +1,16 @@
-// The demo page: sign in (development mode), chat with typing indicators, call with the
-// 6-digit safety code, and a diagnostics panel.
+// The demo app: sign in (development mode); conversations with unread counts, presence,
+// read ticks and typing (demo-chat.js); calls with a ring tone, the 6-digit safety code
+// and a "codes match" check; call history; errors as toasts; diagnostics folded away.
 import { CallManager, PqcallClient, devTokens } from './pqcall.js';
+import { Chats } from './demo-chat.js';
 
 const $ = (id) => document.getElementById(id);
 const show = (id, on) => { $(id).hidden = !on; };
 let client;
 let calls;
+let chats;
 let current; // the call in view
-let conv = null; // the open conversation id
-const typingTimers = new Map();
-const seenMessages = new Set();
+const FINAL = ['ended', 'declined', 'canceled', 'missed', 'failed'];
 
 function log(line) {
   const li = document.createElement('li');
@@ -29,36 +30,51 @@ function diag() {
   $('state').dataset.state = client?.state ?? 'closed';
 }
 
-function addMessage(m) {
-  if (m.conversation_id !== conv || seenMessages.has(m.id)) return;
-  seenMessages.add(m.id);
-  const li = document.createElement('li');
-  li.dataset.testid = 'message';
-  li.className = m.from === client.userId ? 'mine' : '';
-  li.innerHTML = '<time></time><b></b> <span></span>';
-  const at = new Date(m.created_at * 1000);
-  li.querySelector('time').dateTime = at.toISOString();
-  li.querySelector('time').textContent = at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-  li.querySelector('b').textContent = m.from;
-  li.querySelector('span').textContent = m.body;
-  $('messages').append(li);
-  $('messages').scrollTop = 1e9;
-}
-
-async function openConversation(id) {
-  conv = id;
-  seenMessages.clear();
-  $('messages').replaceChildren();
-  $('conv-id').textContent = id;
-  show('chat', true);
-  const { messages } = await client.loadMessages(id, { limit: 50 });
-  messages.forEach(addMessage);
-}
-
-/** Shows what went wrong, in words, until the next action. */
+/** Shows what went wrong, in words, as a toast until the next action or a click. */
 function showError(text) {
   $('error').textContent = text;
   show('error', !!text);
+}
+$('error').addEventListener('click', () => showError(''));
+
+/** A ring tone (Web Audio, no file) and a flashing tab title while a call rings. */
+let ringing = null;
+function ring(peer) {
+  ringing?.stop();
+  const base = 'pqcall';
+  let audio = null;
+  try { audio = new AudioContext(); } catch { /* no audio output: the title still flashes */ }
+  const beep = () => {
+    if (!audio) return;
+    audio.resume().catch(() => {});
+    const t = audio.currentTime;
+    for (const start of [0, 0.4]) {
+      const o = audio.createOscillator();
+      const g = audio.createGain();
+      o.frequency.value = 440;
+      o.connect(g).connect(audio.destination);
+      g.gain.setValueAtTime(0.0001, t + start);
+      g.gain.exponentialRampToValueAtTime(0.15, t + start + 0.03);
+      g.gain.exponentialRampToValueAtTime(0.0001, t + start + 0.3);
+      o.start(t + start);
+      o.stop(t + start + 0.32);
+    }
+  };
+  let flip = true;
+  const flash = () => { document.title = flip ? `☎ ${peer} is calling` : base; flip = !flip; };
+  beep();
+  flash();
+  const timers = [setInterval(beep, 2500), setInterval(flash, 900)];
+  document.body.dataset.ringing = 'true';
+  ringing = {
+    stop() {
+      timers.forEach(clearInterval);
+      audio?.close().catch(() => {});
+      document.title = base;
+      delete document.body.dataset.ringing;
+      ringing = null;
+    },
+  };
 }
 
 const REASONS = {
@@ -96,10 +112,16 @@ const E2EE_TEXT = {
   unsupported: 'not encrypted: call refused (this browser cannot encrypt calls end to end)',
 };
 
+/** On a phone, the list or the pane (a conversation or a call) fills the screen. */
+function view(which) {
+  $('app').dataset.view = which;
+}
+
 function renderCall() {
-  show('incall', !!current && (current.role === 'caller' || current.state !== 'ringing'));
+  const inView = !!current && !current.closed && (current.role === 'caller' || current.state !== 'ringing');
+  show('incall', inView);
   if (!current) return;
-  const done = ['ended', 'declined', 'canceled', 'missed', 'failed'].includes(current.state);
+  const done = FINAL.includes(current.state);
   $('call-peer').textContent = current.peer;
   $('call-state').textContent = current.reason && done ? `${current.state} (${REASONS[current.reason] ?? current.reason})` : current.state;
   $('call-state').dataset.state = current.state;
@@ -113,11 +135,22 @@ function renderCall() {
   $('mute').textContent = current.muted ? 'Unmute' : 'Mute';
   $('mute').hidden = done;
   $('hangup').hidden = done;
+  $('close-call').hidden = !done;
+  show('code-box', !done);
+  $('verify').hidden = !!current.verified || !current.code;
+  show('verified', !!current.verified);
 }
 
 function track(call) {
   current = call;
-  call.addEventListener('state', () => { renderCall(); if (['ended', 'declined', 'canceled', 'missed', 'failed'].includes(call.state)) log(`call ${call.state}${call.reason ? ` (${call.reason})` : ''}`); });
+  view('pane');
+  call.addEventListener('state', () => {
+    renderCall();
+    if (FINAL.includes(call.state)) {
+      log(`call ${call.state}${call.reason ? ` (${call.reason})` : ''}`);
+      chats.refreshHistory().catch(() => {});
+    }
+  });
   call.addEventListener('code', () => { renderCall(); log(`safety code ${call.code}`); });
   call.addEventListener('dtls', renderCall);
   call.addEventListener('e2ee', renderCall);
@@ -151,33 +184,31 @@ async function wire(user) {
   client.addEventListener('statechange', () => { diag(); log(`stream ${client.state}`); });
   client.addEventListener('event', (e) => { diag(); if (e.detail.name !== 'typing') log(e.detail.name); });
   client.addEventListener('post', diag);
-  client.addEventListener('reset', () => { if (conv) openConversation(conv); });
-  client.addEventListener('conversation.created', (e) => {
-    const o = document.createElement('option');
-    o.value = e.detail.conversation_id;
-    o.textContent = `${e.detail.title || 'untitled'} (${e.detail.members.join(', ')})`;
-    $('convs').append(o);
-    if (!conv) openConversation(e.detail.conversation_id);
-  });
-  client.addEventListener('message.new', (e) => addMessage(e.detail.message));
-  client.addEventListener('typing', (e) => {
-    const { conversation_id: c, user_id: u, active } = e.detail;
-    if (c !== conv) return;
-    clearTimeout(typingTimers.get(u));
-    $('typing').textContent = active ? `${u} is typing…` : '';
-    if (active) typingTimers.set(u, setTimeout(() => { $('typing').textContent = ''; }, 6000));
+  chats = new Chats(client, { guarded, call: placeCall });
+  client.addEventListener('reset', () => { if (chats.openId) chats.open(chats.openId).catch(() => {}); });
+  // Whenever the stream (re)opens, what was missed meanwhile is read again.
+  client.addEventListener('statechange', () => {
+    if (client.state === 'open' && chats.loaded) chats.refresh().catch((err) => showError(`Could not load your conversations: ${why(err)}`));
   });
   calls.addEventListener('incoming', (e) => {
     const call = e.detail;
     $('incoming-from').textContent = call.peer;
     show('incoming', true);
     current = call;
+    ring(call.peer);
     // Taken in another tab, canceled, missed: the banner goes and the outcome shows.
-    call.addEventListener('state', () => { if (call.state !== 'ringing') { show('incoming', false); if (current === call) renderCall(); } });
+    call.addEventListener('state', () => {
+      if (call.state !== 'ringing') {
+        show('incoming', false);
+        if (current === call) { ringing?.stop(); renderCall(); }
+      }
+    });
     log(`incoming call from ${call.peer}`);
   });
   calls.addEventListener('pcstate', (e) => { $('pc-state').textContent = e.detail.state; $('pc-state').dataset.state = e.detail.state; });
   await client.connect();
+  await chats.refresh();
+  chats.loaded = true;
   // This tab stays signed in as this user across a reload (sessionStorage is per tab).
   sessionStorage.setItem('pqcall-user', user);
   $('me').textContent = user;
@@ -205,43 +236,63 @@ $('create-form').addEventListener('submit', guarded('Could not create the conver
   const { conversation_id } = await client.createConversation(members, { title: $('title').value.trim() || undefined, open: $('open').checked });
   $('members').value = '';
   $('title').value = '';
-  await openConversation(conversation_id);
+  $('open').checked = false;
+  await chats.open(conversation_id);
 }));
 $('join-form').addEventListener('submit', guarded('Could not join', async () => {
   const id = $('join-id').value.trim();
   if (!id) throw new Error('paste a conversation id');
   await client.joinConversation(id);
   $('join-id').value = '';
-  await openConversation(id);
+  await chats.open(id);
 }));
-$('convs').addEventListener('change', guarded('Could not open the conversation', () => openConversation($('convs').value)));
 $('send-form').addEventListener('submit', guarded('Not sent', async () => {
   const body = $('text').value;
-  if (!body.trim() || !conv) return;
-  client.typing(conv, false).catch(() => {});
+  if (!body.trim() || !chats.openId) return;
   // The text stays in the box until the server has it.
-  const { message } = await client.send(conv, body);
+  await chats.send(body);
   if ($('text').value === body) $('text').value = '';
-  addMessage(message);
 }));
-let lastTyping = 0;
-$('text').addEventListener('input', () => {
-  if (!conv || Date.now() - lastTyping < 2000) return;
-  lastTyping = Date.now();
-  client.typing(conv, true).catch(() => {});
-});
-$('call-form').addEventListener('submit', guarded('Call failed', async () => {
-  const to = $('callee').value.trim();
-  if (!to) throw new Error('name the person to call');
+$('text').addEventListener('input', () => chats.typed());
+$('tab-chats').addEventListener('click', () => chats.tab(false));
+$('tab-calls').addEventListener('click', () => chats.tab(true));
+$('back').addEventListener('click', () => view('list'));
+
+/** Calls `to`: the call view shows it; nobody online is said at once. */
+async function placeCall(to) {
+  if (current && !FINAL.includes(current.state)) throw new Error('hang up the current call first');
   $('pc-state').textContent = 'new';
   $('pc-state').dataset.state = 'new';
   const call = await calls.call(to);
   track(call);
   log(`calling ${call.peer} (rang ${call.devices} device${call.devices === 1 ? '' : 's'})`);
   if (call.devices === 0) showError(`${call.peer} is not online: it rings until they open pqcall or the call is missed.`);
+}
+$('call-form').addEventListener('submit', guarded('Call failed', async () => {
+  const to = $('callee').value.trim();
+  if (!to) throw new Error('name the person to call');
+  await placeCall(to);
 }));
+$('call-peer-btn').addEventListener('click', guarded('Call failed', async () => {
+  const c = chats.convs.get(chats.openId);
+  const peer = c && chats.peerOf(c);
+  if (!peer) throw new Error('calls are one to one');
+  await placeCall(peer);
+}));
+$('verify').addEventListener('click', () => {
+  if (!current?.code) return;
+  current.verified = true;
+  log(`safety code ${current.code} verified`);
+  renderCall();
+});
+$('close-call').addEventListener('click', () => {
+  if (current) current.closed = true;
+  renderCall();
+  if (!chats.openId) view('list');
+});
 $('accept').addEventListener('click', guarded('Could not accept', async () => {
   show('incoming', false);
+  ringing?.stop();
   $('pc-state').textContent = 'new';
   $('pc-state').dataset.state = 'new';
   track(current);
@@ -251,7 +302,7 @@ $('accept').addEventListener('click', guarded('Could not accept', async () => {
     renderCall();
   }
 }));
-$('decline').addEventListener('click', guarded('Could not decline', async () => { show('incoming', false); await current.decline(); }));
+$('decline').addEventListener('click', guarded('Could not decline', async () => { show('incoming', false); ringing?.stop(); await current.decline(); }));
 $('hangup').addEventListener('click', guarded('Could not hang up', () => current?.hangup()));
 $('mute').addEventListener('click', () => { current?.mute(!current.muted); renderCall(); });
 setInterval(diag, 1000);

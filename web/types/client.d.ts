@@ -93,6 +93,32 @@ export class PqcallClient extends EventTarget {
     joinConversation(conversationId: any): Promise<any>;
     loadMessages(conversationId: any, { before, limit }?: {}): Promise<any>;
     typing(conversationId: any, active: any): Promise<any>;
+    /**
+     * This user's conversations, most recent activity first, each with its last message
+     * and unread count. `before`: the last conversation id of the previous page.
+     * @param {{before?: string, limit?: number}} [page]
+     */
+    listConversations({ before, limit }?: {
+        before?: string;
+        limit?: number;
+    }): Promise<any>;
+    /** Moves this user's read marker forward to `messageId` (the others get `message.read`). */
+    markRead(conversationId: any, messageId: any): Promise<any>;
+    /**
+     * Whether each of `users` (at most 100) is online; only users who share a
+     * conversation with this one are shown (everyone else reads as offline).
+     * @param {string[]} users
+     */
+    presence(users: string[]): Promise<any>;
+    /**
+     * This user's finished calls, newest first. `before`: the last call id of the
+     * previous page.
+     * @param {{before?: string, limit?: number}} [page]
+     */
+    callHistory({ before, limit }?: {
+        before?: string;
+        limit?: number;
+    }): Promise<any>;
     /** Sends a message; retried with the same `client_msg_id` until it is stored. */
     send(conversationId: any, body: any, clientMsgId?: `${string}-${string}-${string}-${string}-${string}`, tries?: number): Promise<any>;
     offer(to: any, sdp: any, kem: any): Promise<any>;

@@ -1,5 +1,6 @@
 //! Calls: offer, answer, confirm, ICE, decline and end (docs/PROTOCOL.md §4-§5).
 
+use crate::activity::CallRecord;
 use crate::api::{
     AnswerRequest, CallIdReason, CallStateResponse, ConfirmRequest, IceRequest, OfferRequest,
     OfferResponse,
@@ -139,6 +140,8 @@ impl Core {
                 callee_conn: None,
                 state: CallState::Ringing,
                 ring_deadline: deadline,
+                started_at: now,
+                answered_at: None,
                 offer: Some(offer),
                 pending_ice: Vec::new(),
                 pending_candidates: 0,
@@ -179,6 +182,9 @@ impl Core {
         call.state = state;
         call.pending_ice.clear();
         call.offer = None;
+        let ids = (call.id.as_str(), call.caller.as_str(), call.callee.as_str());
+        let times = (call.started_at, call.answered_at, now);
+        out.push(Output::CallFinished(CallRecord::new(ids, state, times)));
         out.push(Output::Timer {
             at: now + self.cfg.forget_after_ms,
             timer: Timer::ForgetCall(call_id.to_owned()),
@@ -211,6 +217,7 @@ impl Core {
         };
         call.callee_conn = Some(conn.to_owned());
         call.state = CallState::Connecting;
+        call.answered_at = Some(now);
         call.offer = None;
         let mut out = vec![
             deliver(

@@ -32,6 +32,12 @@ impl Core {
             Some(c) => (c.to_owned(), true),
             None => {
                 self.make_room_for_conn(now, user, &mut out);
+                if !self.has_connections(user) {
+                    out.push(Output::Presence {
+                        user: user.to_owned(),
+                        online: true,
+                    });
+                }
                 let id = self.ids.next_id();
                 self.conns.insert(
                     id.clone(),
@@ -123,6 +129,12 @@ impl Core {
             Some(_) => Err(Error::Forbidden("that connection belongs to another user")),
             None => Err(Error::Forbidden("unknown connection")),
         }
+    }
+
+    /// How many connection ids `user` has (open, or in their grace period): the
+    /// `devices` of a presence query.
+    pub fn connections_of(&self, user: &str) -> usize {
+        self.conns_by_user.get(user).map_or(0, |s| s.len())
     }
 
     /// How many of `user`'s connections have an open stream.

@@ -95,6 +95,10 @@ impl Core {
             set.remove(conn);
             if set.is_empty() {
                 self.conns_by_user.remove(&c.user);
+                out.push(Output::Presence {
+                    user: c.user.clone(),
+                    online: false,
+                });
             }
         }
         let bound: Vec<(String, Role)> = self

@@ -96,6 +96,10 @@ pub struct Sim {
     /// conn -> events it received
     pub inbox: BTreeMap<String, Vec<Seen>>,
     pub timers: Vec<(u64, Timer)>,
+    /// Calls the core asked to keep in the call history, in order.
+    pub finished: Vec<pqcall_signaling::activity::CallRecord>,
+    /// Presence changes the core reported, in order.
+    pub presence: Vec<(String, bool)>,
 }
 
 impl Sim {
@@ -106,6 +110,8 @@ impl Sim {
             conns: BTreeMap::new(),
             inbox: BTreeMap::new(),
             timers: Vec::new(),
+            finished: Vec::new(),
+            presence: Vec::new(),
         }
     }
 
@@ -127,6 +133,8 @@ impl Sim {
                 } => self.fan_out(&user, Some(&audience), event),
                 Output::Ephemeral { user, event } => self.fan_out(&user, None, event),
                 Output::Timer { at, timer } => self.timers.push((at, timer)),
+                Output::CallFinished(call) => self.finished.push(call),
+                Output::Presence { user, online } => self.presence.push((user, online)),
             }
         }
     }

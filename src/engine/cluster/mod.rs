@@ -49,6 +49,7 @@ use crate::error::StartError;
 use crate::hub::Hub;
 
 mod log;
+mod presence;
 mod records;
 mod streams;
 mod tasks;
@@ -91,7 +92,7 @@ impl ClusterEngine {
         url: &str,
         config: &Config,
         core: CoreConfig,
-        hub: Arc<Hub>,
+        (hub, store): (Arc<Hub>, Arc<dyn crate::store::ChatStore>),
         ticket_ttl_ms: u64,
     ) -> Result<Self, StartError> {
         let cfg = config.log_config();
@@ -102,7 +103,7 @@ impl ClusterEngine {
             .await
             .map_err(|e| StartError::Redis(e.to_string()))?;
         let lease_ms = config.stream_lease_ms.max(1_000);
-        let cluster = Cluster::new(Arc::new(log), core.clone(), lease_ms);
+        let cluster = Cluster::new(Arc::new(log), core.clone(), lease_ms).with_store(store);
         Ok(ClusterEngine {
             cluster: Arc::new(cluster),
             hub,
@@ -147,8 +148,11 @@ impl ClusterEngine {
                 Output::Ephemeral { user, event } => {
                     self.cluster.publish_ephemeral(&user, &event).await?;
                 }
-                // Timers come only from decisions on shared records, which commit them.
-                Output::Timer { .. } => tracing::warn!("a timer outside a transaction"),
+                // Timers, finished calls and connections come only from decisions on
+                // shared records, which commit them.
+                Output::Timer { .. } | Output::CallFinished(_) | Output::Presence { .. } => {
+                    tracing::warn!("a record's output outside a transaction")
+                }
             }
         }
         Ok(())
@@ -301,6 +305,10 @@ impl Engine for ClusterEngine {
 
     fn ready(&self) -> BoxFuture<'_, bool> {
         Box::pin(async move { self.live_ready() && self.cluster.ready().await })
+    }
+
+    fn connections<'a>(&'a self, users: &'a [String]) -> BoxFuture<'a, Result<Vec<usize>, Error>> {
+        Box::pin(self.cluster.connections_of(users))
     }
 
     fn counts(&self) -> BoxFuture<'_, Option<Counts>> {

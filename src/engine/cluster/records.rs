@@ -55,6 +55,9 @@ pub struct Cluster {
     pub(super) node: String,
     /// How long a stream's lease lives without renewal.
     pub(super) lease_ms: u64,
+    /// Where finished calls and presence changes go (docs/PROTOCOL.md §9); without
+    /// one they are dropped (tests of the records alone).
+    pub(super) store: Option<Arc<dyn crate::store::ChatStore>>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -148,6 +151,7 @@ impl Cluster {
             earliest_added: std::sync::atomic::AtomicU64::new(u64::MAX),
             node: crate::auth::random_hex32(),
             lease_ms,
+            store: None,
         }
     }
 
@@ -415,8 +419,10 @@ impl Cluster {
             let mut timers = Vec::new();
             let mut earliest = u64::MAX;
             let mut ephemeral = Vec::new();
+            let mut later = Vec::new();
             for o in outputs {
                 match o {
+                    o @ (Output::CallFinished(_) | Output::Presence { .. }) => later.push(o),
                     Output::Deliver {
                         user,
                         audience,
@@ -493,6 +499,7 @@ impl Cluster {
             for (user, event) in ephemeral {
                 self.publish_ephemeral(&user, &event).await?;
             }
+            self.settle(later).await?;
             return Ok(Some(result));
         }
         Err(Error::Unavailable("too much contention; try again".into()))
@@ -555,6 +562,20 @@ impl Cluster {
             let (exp, user) = v.split_once(':')?;
             Some((user.to_owned(), exp.parse().ok()?))
         }))
+    }
+
+    /// Carries out a committed decision's outputs for the chat store (see
+    /// [`settle`](crate::engine::aftermath::settle)).
+    async fn settle(&self, later: Vec<Output>) -> Result<(), Error> {
+        let Some(store) = self.store.as_deref().filter(|_| !later.is_empty()) else {
+            return Ok(());
+        };
+        for o in crate::engine::aftermath::settle(store, later).await {
+            if let Output::Ephemeral { user, event } = o {
+                self.publish_ephemeral(&user, &event).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Publishes an ephemeral event (typing) to every node, without logging it.
