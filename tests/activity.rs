@@ -38,6 +38,13 @@ async fn next_named(events: &mut Events, skip: &[&str]) -> (String, Value) {
     }
 }
 
+/// A server on memory stores, and tokens for alice, bob and carol.
+async fn alice_bob_carol() -> (String, [String; 3]) {
+    let state = AppState::new(cfg(), SECRET);
+    let base = serve(state.clone()).await;
+    (base, ["alice", "bob", "carol"].map(|u| token(&state, u)))
+}
+
 /// `user`'s token on `state`.
 fn token(state: &AppState, user: &str) -> String {
     state.mint_token(user, 600).unwrap()
@@ -74,13 +81,7 @@ async fn list(base: &str, tok: &str, body: Value) -> Value {
 
 #[tokio::test]
 async fn the_list_counts_unread_messages_and_read_markers_reach_the_others() {
-    let state = AppState::new(cfg(), SECRET);
-    let base = serve(state.clone()).await;
-    let (alice, bob, carol) = (
-        token(&state, "alice"),
-        token(&state, "bob"),
-        token(&state, "carol"),
-    );
+    let (base, [alice, bob, carol]) = alice_bob_carol().await;
     let first = create(&base, &alice, &["bob"], "first").await;
     let second = create(&base, &alice, &["carol"], "second").await;
     let (mut bob_events, _) = connect(&base, &bob).await;
@@ -214,13 +215,7 @@ async fn the_list_counts_unread_messages_and_read_markers_reach_the_others() {
 
 #[tokio::test]
 async fn presence_is_shown_to_members_and_hidden_from_strangers() {
-    let state = AppState::new(cfg(), SECRET);
-    let base = serve(state.clone()).await;
-    let (alice, bob, carol) = (
-        token(&state, "alice"),
-        token(&state, "bob"),
-        token(&state, "carol"),
-    );
+    let (base, [alice, bob, carol]) = alice_bob_carol().await;
     create(&base, &alice, &["bob"], "pair").await;
     let (mut alice_events, _) = connect(&base, &alice).await;
     let query = |users: Value| json!({ "users": users });

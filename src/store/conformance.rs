@@ -226,22 +226,10 @@ async fn run_activity(store: &dyn ChatStore, salt: &str) {
         answered_at: (outcome == CallState::Ended).then_some(1_700_000_001 + n),
         ended_at: 1_700_000_010 + n,
     };
-    store
-        .record_call(&record(1, CallState::Missed))
-        .await
-        .unwrap();
-    store
-        .record_call(&record(2, CallState::Ended))
-        .await
-        .unwrap();
-    store
-        .record_call(&record(3, CallState::Declined))
-        .await
-        .unwrap();
-    store
-        .record_call(&record(2, CallState::Ended))
-        .await
-        .unwrap();
+    let outcomes = [CallState::Missed, CallState::Ended, CallState::Declined];
+    for (n, outcome) in (1..).zip(outcomes).chain([(2, CallState::Ended)]) {
+        store.record_call(&record(n, outcome)).await.unwrap();
+    }
     let (calls, more) = store.call_history(&u, None, 2).await.unwrap();
     let call_ids = |c: &[pqcall_signaling::activity::CallHistoryEntry]| {
         c.iter().map(|e| e.call_id.clone()).collect::<Vec<_>>()

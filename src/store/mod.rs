@@ -92,6 +92,14 @@ pub const MAX_UNREAD: u64 = 9_999;
 /// The most contacts one presence change is told to.
 pub const MAX_CONTACTS: usize = 10_000;
 
+/// One page of `rows` read with a limit of `limit + 1`: at most `limit` of them, and
+/// whether more followed.
+pub(crate) fn page<T>(mut rows: Vec<T>, limit: usize) -> (Vec<T>, bool) {
+    let has_more = rows.len() > limit;
+    rows.truncate(limit);
+    (rows, has_more)
+}
+
 /// Message ids are a per-store sequence number, zero-padded so they also sort as text.
 pub fn message_id(n: u64) -> String {
     format!("{n:016}")

@@ -194,15 +194,14 @@ macro_rules! sql_chat_store {
                     Some(b) => $crate::store::parse_message_id(b)?.min(i64::MAX as u64) as i64,
                     None => i64::MAX,
                 };
-                let mut rows = ::sqlx::query($crate::store::sql::SELECT_PAGE)
+                let rows = ::sqlx::query($crate::store::sql::SELECT_PAGE)
                     .bind(conversation_id)
                     .bind(before)
                     .bind(limit as i64 + 1)
                     .fetch_all(&self.pool)
                     .await
                     .map_err(db)?;
-                let has_more = rows.len() > limit;
-                rows.truncate(limit);
+                let (rows, has_more) = $crate::store::page(rows, limit);
                 let mut messages: Vec<_> = rows.iter().map(message).collect();
                 messages.reverse();
                 Ok((messages, has_more))

@@ -25,7 +25,7 @@ function el(tag, props = {}, ...children) {
 var Chats = class {
   /**
    * @param {import('./pqcall.js').PqcallClient} client
-   * @param {{call: (peer: string) => Promise<void>, guarded: Function}} app
+   * @param {{call: (peer: string) => Promise<void>, guarded: Function, busy: () => boolean}} app
    */
   constructor(client2, app) {
     this.client = client2;
@@ -106,8 +106,9 @@ var Chats = class {
     const peer = this.peerOf(c);
     const btn = $("call-peer-btn");
     btn.textContent = peer ? `Call ${peer}` : "Call";
-    btn.disabled = !peer || !this.online(peer);
-    $("call-hint").textContent = !peer ? "calls are one to one: call a member by name below" : this.online(peer) ? "" : `${peer} is offline: you can call once they open pqcall`;
+    const busy = this.app.busy();
+    btn.disabled = !peer || !this.online(peer) || busy;
+    $("call-hint").textContent = !peer ? "calls are one to one: call a member by name below" : busy ? "you are in a call" : this.online(peer) ? "" : `${peer} is offline`;
   }
   /** Opens conversation `id`: its newest messages, read up to the newest. */
   async open(id) {
@@ -198,7 +199,8 @@ var Chats = class {
     const unseen = this.history.filter((c) => c.outcome === "missed" && c.direction === "incoming" && c.ended_at > seen).length;
     $("missed-badge").textContent = String(unseen);
     show("missed-badge", unseen > 0);
-    const items = this.history.map((c) => {
+    const calls2 = [...this.history].sort((a, b) => b.started_at - a.started_at);
+    const items = calls2.map((c) => {
       const back = el("button", { type: "button", data: { testid: "call-back" }, textContent: "Call" });
       back.addEventListener("click", this.app.guarded("Call failed", () => this.app.call(c.peer)));
       const what = c.direction === "incoming" && c.outcome === "missed" ? "missed call" : `${c.direction === "outgoing" ? "outgoing" : "incoming"} \xB7 ${OUTCOME[c.outcome] ?? c.outcome}`;
@@ -284,6 +286,7 @@ var client;
 var calls;
 var chats;
 var current;
+var incoming;
 var FINAL = ["ended", "declined", "canceled", "missed", "failed"];
 function log(line) {
   const li = document.createElement("li");
@@ -298,7 +301,7 @@ function diag() {
   $2("d-last").textContent = client?.lastEventId ?? "-";
   $2("d-reconnects").textContent = client?.reconnects ?? 0;
   $2("d-rtt").textContent = client?.lastPostMs != null ? `${client.lastPostMs.toFixed(1)} ms` : "-";
-  $2("state").textContent = client?.state ?? "closed";
+  $2("state").textContent = STREAM_TEXT[client?.state ?? "closed"] ?? client.state;
   $2("state").dataset.state = client?.state ?? "closed";
 }
 function showError(text) {
@@ -361,9 +364,33 @@ var REASONS = {
   handshake_timeout: "the key exchange did not finish in time",
   no_microphone: "no microphone: allow it in the browser (or plug one in) and try again",
   answered_in_another_tab: "answered in another tab",
-  page_closed: "the other side closed or reloaded the page"
+  page_closed: "the other side closed or reloaded the page",
+  busy: "they are in another call"
 };
-var why = (err) => REASONS[err?.code] ?? err?.message ?? String(err);
+var STREAM_TEXT = { open: "connected", connecting: "connecting\u2026", reconnecting: "reconnecting\u2026", closed: "offline" };
+var STATE_TEXT = {
+  ringing: "ringing\u2026",
+  connecting: "connecting\u2026",
+  active: "in call",
+  ended: "call ended",
+  declined: "declined",
+  canceled: "canceled",
+  missed: "no answer",
+  failed: "failed"
+};
+var MEDIA_TEXT = { new: "waiting", checking: "connecting", connected: "connected", disconnected: "interrupted", failed: "failed", closed: "closed" };
+var REFUSALS = [
+  [/you cannot call yourself/, "you cannot call yourself"],
+  [/`(members\[\d+\]|to|user)`: a user id is/, "names are 1 to 128 characters"],
+  [/`body`: at most (\d+) bytes/, "the message is too long (at most $1 bytes)"],
+  [/request body exceeds/, "the message is too long (at most 16384 bytes)"]
+];
+function why(err) {
+  if (REASONS[err?.code]) return REASONS[err.code];
+  const message = err?.message ?? String(err);
+  for (const [re, words] of REFUSALS) if (re.test(message)) return message.replace(new RegExp(`.*${re.source}.*`), words);
+  return message;
+}
 var guarded = (what, fn) => async (e) => {
   e?.preventDefault?.();
   showError("");
@@ -384,14 +411,20 @@ var E2EE_TEXT = {
 };
 function view(which) {
   $2("app").dataset.view = which;
+  renderCall();
 }
+var live = (call) => !!call && !FINAL.includes(call.state);
 function renderCall() {
   const inView = !!current && !current.closed && (current.role === "caller" || current.state !== "ringing");
   show2("incall", inView);
+  show2("call-bar", live(current) && inView && $2("app").dataset.view === "list");
+  chats?.renderHead();
   if (!current) return;
   const done = FINAL.includes(current.state);
   $2("call-peer").textContent = current.peer;
-  $2("call-state").textContent = current.reason && done ? `${current.state} (${REASONS[current.reason] ?? current.reason})` : current.state;
+  $2("call-bar").textContent = `\u25CF ${STATE_TEXT[current.state]} with ${current.peer}: tap to return`;
+  const reason = done && current.reason ? REASONS[current.reason] : null;
+  $2("call-state").textContent = current.reason === "answered_in_another_tab" ? "answered in another tab: the call goes on there" : reason ? `${STATE_TEXT[current.state]}: ${reason}` : STATE_TEXT[current.state] ?? current.state;
   $2("call-state").dataset.state = current.state;
   $2("code").textContent = done ? "" : current.code ?? "--- ---";
   if (done) {
@@ -400,11 +433,12 @@ function renderCall() {
   }
   $2("dtls").textContent = done || current.dtlsVerified == null ? "" : current.dtlsVerified ? "DTLS certificate matches the transcript" : "DTLS MISMATCH";
   const e = current.e2ee;
-  $2("e2ee").textContent = E2EE_TEXT[e.state] ?? e.state;
-  $2("e2ee").dataset.state = e.state;
+  const e2eeState = done && !["failed", "unsupported"].includes(e.state) ? "off" : e.state;
+  $2("e2ee").textContent = E2EE_TEXT[e2eeState] ?? e2eeState;
+  $2("e2ee").dataset.state = e2eeState;
   $2("d-e2ee").textContent = `sent ${e.sent} \xB7 received ${e.received} \xB7 dropped ${e.dropped}`;
   $2("mute").textContent = current.muted ? "Unmute" : "Mute";
-  $2("mute").hidden = done;
+  $2("mute").hidden = done || current.state === "ringing";
   $2("hangup").hidden = done;
   $2("close-call").hidden = !done;
   show2("code-box", !done);
@@ -415,19 +449,22 @@ function track(call) {
   current = call;
   view("pane");
   call.addEventListener("state", () => {
-    renderCall();
+    if (call === current) renderCall();
     if (FINAL.includes(call.state)) {
       log(`call ${call.state}${call.reason ? ` (${call.reason})` : ""}`);
       chats.refreshHistory().catch(() => {
       });
     }
   });
-  call.addEventListener("code", () => {
+  const mine = (fn) => () => {
+    if (call === current) fn();
+  };
+  call.addEventListener("code", mine(() => {
     renderCall();
     log(`safety code ${call.code}`);
-  });
-  call.addEventListener("dtls", renderCall);
-  call.addEventListener("e2ee", renderCall);
+  }));
+  call.addEventListener("dtls", mine(renderCall));
+  call.addEventListener("e2ee", mine(renderCall));
   call.addEventListener("track", () => {
     $2("remote-audio").srcObject = call.remoteStream;
   });
@@ -464,7 +501,7 @@ async function wire(user) {
     if (e.detail.name !== "typing") log(e.detail.name);
   });
   client.addEventListener("post", diag);
-  chats = new Chats(client, { guarded, call: placeCall });
+  chats = new Chats(client, { guarded, call: placeCall, busy: () => live(current) });
   client.addEventListener("reset", () => {
     if (chats.openId) chats.open(chats.openId).catch(() => {
     });
@@ -474,23 +511,33 @@ async function wire(user) {
   });
   calls.addEventListener("incoming", (e) => {
     const call = e.detail;
+    if (live(incoming)) {
+      call.decline("busy").catch(() => {
+      });
+      return;
+    }
+    incoming = call;
     $2("incoming-from").textContent = call.peer;
+    $2("accept").textContent = live(current) ? "End call and accept" : "Accept";
     show2("incoming", true);
-    current = call;
     ring(call.peer);
+    if (!live(current)) {
+      current = call;
+      renderCall();
+    }
     call.addEventListener("state", () => {
-      if (call.state !== "ringing") {
+      if (call.state !== "ringing" && incoming === call) {
+        incoming = null;
         show2("incoming", false);
-        if (current === call) {
-          ringing?.stop();
-          renderCall();
-        }
+        ringing?.stop();
+        if (current === call || !live(current)) track(call);
       }
     });
     log(`incoming call from ${call.peer}`);
   });
   calls.addEventListener("pcstate", (e) => {
-    $2("pc-state").textContent = e.detail.state;
+    if (e.detail.call && e.detail.call !== current) return;
+    $2("pc-state").textContent = MEDIA_TEXT[e.detail.state] ?? e.detail.state;
     $2("pc-state").dataset.state = e.detail.state;
   });
   await client.connect();
@@ -498,6 +545,8 @@ async function wire(user) {
   chats.loaded = true;
   sessionStorage.setItem("pqcall-user", user);
   $2("me").textContent = user;
+  $2("me").title = user;
+  show2("sign-out", true);
   show2("signin", false);
   show2("app", true);
   diag();
@@ -521,6 +570,7 @@ $2("create-form").addEventListener("submit", guarded("Could not create the conve
   $2("members").value = "";
   $2("title").value = "";
   $2("open").checked = false;
+  $2("new-chat").open = false;
   await chats.open(conversation_id);
 }));
 $2("join-form").addEventListener("submit", guarded("Could not join", async () => {
@@ -540,9 +590,12 @@ $2("text").addEventListener("input", () => chats.typed());
 $2("tab-chats").addEventListener("click", () => chats.tab(false));
 $2("tab-calls").addEventListener("click", () => chats.tab(true));
 $2("back").addEventListener("click", () => view("list"));
+$2("new-chat").addEventListener("toggle", () => {
+  if ($2("new-chat").open) $2("members").focus();
+});
 async function placeCall(to) {
-  if (current && !FINAL.includes(current.state)) throw new Error("hang up the current call first");
-  $2("pc-state").textContent = "new";
+  if (live(current)) throw new Error("hang up the current call first");
+  $2("pc-state").textContent = MEDIA_TEXT.new;
   $2("pc-state").dataset.state = "new";
   const call = await calls.call(to);
   track(call);
@@ -572,22 +625,36 @@ $2("close-call").addEventListener("click", () => {
   if (!chats.openId) view("list");
 });
 $2("accept").addEventListener("click", guarded("Could not accept", async () => {
+  const call = incoming;
+  if (!call) return;
+  incoming = null;
   show2("incoming", false);
   ringing?.stop();
-  $2("pc-state").textContent = "new";
+  if (live(current) && current !== call) await current.hangup();
+  $2("pc-state").textContent = MEDIA_TEXT.new;
   $2("pc-state").dataset.state = "new";
-  track(current);
+  track(call);
   try {
-    await current.accept();
+    await call.accept();
   } finally {
     renderCall();
   }
 }));
 $2("decline").addEventListener("click", guarded("Could not decline", async () => {
+  const call = incoming;
+  incoming = null;
   show2("incoming", false);
   ringing?.stop();
-  await current.decline();
+  await call?.decline();
 }));
+$2("call-bar").addEventListener("click", () => view("pane"));
+$2("sign-out").addEventListener("click", () => {
+  for (const call of calls?.calls.values() ?? []) if (live(call)) call.hangup().catch(() => {
+  });
+  sessionStorage.removeItem("pqcall-user");
+  client?.close();
+  location.reload();
+});
 $2("hangup").addEventListener("click", guarded("Could not hang up", () => current?.hangup()));
 $2("mute").addEventListener("click", () => {
   current?.mute(!current.muted);

@@ -152,3 +152,43 @@ test('a missed call is in the history after the server restarts', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a second call during a call: the first stays on screen; declined, or taken by ending the first', async () => {
+  const ana = await signIn(env.browser, env.server.base, 'wana');
+  const ben = await signIn(env.browser, env.server.base, 'wben');
+  const cy = await signIn(env.browser, env.server.base, 'wcy');
+  await create(ana, 'wben', 'waiting');
+  await connect(ana, ben, 'wben');
+  const second = async () => {
+    await cy.fill('#callee', 'wana');
+    await cy.click('[data-testid=call]');
+    await ana.waitForSelector('[data-testid=incoming]:not([hidden])');
+    assert.equal(await ana.textContent('#accept'), 'End call and accept');
+    // The call with ben is still in view, with its code and its Hang up button.
+    assert.match(await ana.textContent('#call-peer'), /wben/);
+    assert.equal(await ana.getAttribute('[data-testid=call-state]', 'data-state'), 'active');
+    assert.equal(await ana.isVisible('[data-testid=hangup]'), true);
+    assert.equal(await ana.isDisabled('[data-testid=call-peer]'), true, 'no second call from the header');
+  };
+  await second();
+  await ana.click('[data-testid=decline]');
+  await cy.waitForSelector('[data-testid=call-state][data-state=declined]');
+  assert.equal(await ana.getAttribute('[data-testid=call-state]', 'data-state'), 'active');
+  assert.match(await ana.textContent('#call-peer'), /wben/);
+  await second();
+  await ana.click('[data-testid=accept]');
+  await ben.waitForSelector('[data-testid=call-state][data-state=ended]');
+  for (const p of [ana, cy]) await p.waitForSelector('[data-testid=call-state][data-state=active]', { timeout: 30000 });
+  assert.match(await ana.textContent('#call-peer'), /wcy/);
+  assert.equal(await ana.evaluate(() => [...window.pqcall.calls.calls.values()].filter((c) => c.state === 'active').length), 1);
+  // On a phone, the list keeps a way back to the call.
+  await ana.setViewportSize(PHONE);
+  await ana.click('#back');
+  await ana.waitForSelector('[data-testid=call-bar]:not([hidden])');
+  await ana.click('[data-testid=call-bar]');
+  await ana.waitForSelector('[data-testid=hangup]:visible');
+  await ana.click('[data-testid=hangup]');
+  await cy.waitForSelector('[data-testid=call-state][data-state=ended]');
+  assert.equal(await ana.textContent('[data-testid=e2ee]'), '', 'an ended call says nothing about encryption');
+  for (const p of [ana, ben, cy]) await p.context().close();
+});

@@ -25,7 +25,7 @@ function el(tag, props = {}, ...children) {
 export class Chats {
   /**
    * @param {import('./pqcall.js').PqcallClient} client
-   * @param {{call: (peer: string) => Promise<void>, guarded: Function}} app
+   * @param {{call: (peer: string) => Promise<void>, guarded: Function, busy: () => boolean}} app
    */
   constructor(client, app) {
     this.client = client;
@@ -94,9 +94,11 @@ export class Chats {
     const peer = this.peerOf(c);
     const btn = $('call-peer-btn');
     btn.textContent = peer ? `Call ${peer}` : 'Call';
-    btn.disabled = !peer || !this.online(peer);
+    const busy = this.app.busy();
+    btn.disabled = !peer || !this.online(peer) || busy;
     $('call-hint').textContent = !peer ? 'calls are one to one: call a member by name below'
-      : this.online(peer) ? '' : `${peer} is offline: you can call once they open pqcall`;
+      : busy ? 'you are in a call'
+        : this.online(peer) ? '' : `${peer} is offline`;
   }
 
   /** Opens conversation `id`: its newest messages, read up to the newest. */
@@ -188,7 +190,9 @@ export class Chats {
     const unseen = this.history.filter((c) => c.outcome === 'missed' && c.direction === 'incoming' && c.ended_at > seen).length;
     $('missed-badge').textContent = String(unseen);
     show('missed-badge', unseen > 0);
-    const items = this.history.map((c) => {
+    // Newest call first, by when it started (the server lists them as they finished).
+    const calls = [...this.history].sort((a, b) => b.started_at - a.started_at);
+    const items = calls.map((c) => {
       const back = el('button', { type: 'button', data: { testid: 'call-back' }, textContent: 'Call' });
       back.addEventListener('click', this.app.guarded('Call failed', () => this.app.call(c.peer)));
       const what = c.direction === 'incoming' && c.outcome === 'missed' ? 'missed call'

@@ -10,6 +10,7 @@ let client;
 let calls;
 let chats;
 let current; // the call in view
+let incoming; // a call ringing here, not yet accepted or declined
 const FINAL = ['ended', 'declined', 'canceled', 'missed', 'failed'];
 
 function log(line) {
@@ -26,7 +27,7 @@ function diag() {
   $('d-last').textContent = client?.lastEventId ?? '-';
   $('d-reconnects').textContent = client?.reconnects ?? 0;
   $('d-rtt').textContent = client?.lastPostMs != null ? `${client.lastPostMs.toFixed(1)} ms` : '-';
-  $('state').textContent = client?.state ?? 'closed';
+  $('state').textContent = STREAM_TEXT[client?.state ?? 'closed'] ?? client.state;
   $('state').dataset.state = client?.state ?? 'closed';
 }
 
@@ -87,10 +88,34 @@ const REASONS = {
   no_microphone: 'no microphone: allow it in the browser (or plug one in) and try again',
   answered_in_another_tab: 'answered in another tab',
   page_closed: 'the other side closed or reloaded the page',
+  busy: 'they are in another call',
 };
 
+/** What the event stream's state reads as in the header. */
+const STREAM_TEXT = { open: 'connected', connecting: 'connecting…', reconnecting: 'reconnecting…', closed: 'offline' };
+
+/** What each call state reads as. */
+const STATE_TEXT = {
+  ringing: 'ringing…', connecting: 'connecting…', active: 'in call', ended: 'call ended',
+  declined: 'declined', canceled: 'canceled', missed: 'no answer', failed: 'failed',
+};
+const MEDIA_TEXT = { new: 'waiting', checking: 'connecting', connected: 'connected', disconnected: 'interrupted', failed: 'failed', closed: 'closed' };
+
+/** The server's refusals a person can act on, in their words. */
+const REFUSALS = [
+  [/you cannot call yourself/, 'you cannot call yourself'],
+  [/`(members\[\d+\]|to|user)`: a user id is/, 'names are 1 to 128 characters'],
+  [/`body`: at most (\d+) bytes/, 'the message is too long (at most $1 bytes)'],
+  [/request body exceeds/, 'the message is too long (at most 16384 bytes)'],
+];
+
 /** A failed action's message: the protocol's reason in words, or the server's sentence. */
-const why = (err) => REASONS[err?.code] ?? err?.message ?? String(err);
+function why(err) {
+  if (REASONS[err?.code]) return REASONS[err.code];
+  const message = err?.message ?? String(err);
+  for (const [re, words] of REFUSALS) if (re.test(message)) return message.replace(new RegExp(`.*${re.source}.*`), words);
+  return message;
+}
 
 /** Runs a form's action; a failure is shown on the page, not only in the console. */
 const guarded = (what, fn) => async (e) => {
@@ -115,25 +140,37 @@ const E2EE_TEXT = {
 /** On a phone, the list or the pane (a conversation or a call) fills the screen. */
 function view(which) {
   $('app').dataset.view = which;
+  renderCall();
 }
+
+/** Whether `call` is still on (not in a final state). */
+const live = (call) => !!call && !FINAL.includes(call.state);
 
 function renderCall() {
   const inView = !!current && !current.closed && (current.role === 'caller' || current.state !== 'ringing');
   show('incall', inView);
+  // A call that is on but out of view (the list on a phone) keeps a way back to it.
+  show('call-bar', live(current) && inView && $('app').dataset.view === 'list');
+  chats?.renderHead();
   if (!current) return;
   const done = FINAL.includes(current.state);
   $('call-peer').textContent = current.peer;
-  $('call-state').textContent = current.reason && done ? `${current.state} (${REASONS[current.reason] ?? current.reason})` : current.state;
+  $('call-bar').textContent = `● ${STATE_TEXT[current.state]} with ${current.peer}: tap to return`;
+  const reason = done && current.reason ? REASONS[current.reason] : null;
+  $('call-state').textContent = current.reason === 'answered_in_another_tab' ? 'answered in another tab: the call goes on there'
+    : reason ? `${STATE_TEXT[current.state]}: ${reason}` : STATE_TEXT[current.state] ?? current.state;
   $('call-state').dataset.state = current.state;
   $('code').textContent = done ? '' : current.code ?? '--- ---';
   if (done) { $('pc-state').textContent = 'closed'; $('pc-state').dataset.state = 'closed'; }
   $('dtls').textContent = done || current.dtlsVerified == null ? '' : current.dtlsVerified ? 'DTLS certificate matches the transcript' : 'DTLS MISMATCH';
   const e = current.e2ee;
-  $('e2ee').textContent = E2EE_TEXT[e.state] ?? e.state;
-  $('e2ee').dataset.state = e.state;
+  // An ended call says nothing about encryption any more (unless that is why it ended).
+  const e2eeState = done && !['failed', 'unsupported'].includes(e.state) ? 'off' : e.state;
+  $('e2ee').textContent = E2EE_TEXT[e2eeState] ?? e2eeState;
+  $('e2ee').dataset.state = e2eeState;
   $('d-e2ee').textContent = `sent ${e.sent} · received ${e.received} · dropped ${e.dropped}`;
   $('mute').textContent = current.muted ? 'Unmute' : 'Mute';
-  $('mute').hidden = done;
+  $('mute').hidden = done || current.state === 'ringing';
   $('hangup').hidden = done;
   $('close-call').hidden = !done;
   show('code-box', !done);
@@ -145,15 +182,16 @@ function track(call) {
   current = call;
   view('pane');
   call.addEventListener('state', () => {
-    renderCall();
+    if (call === current) renderCall();
     if (FINAL.includes(call.state)) {
       log(`call ${call.state}${call.reason ? ` (${call.reason})` : ''}`);
       chats.refreshHistory().catch(() => {});
     }
   });
-  call.addEventListener('code', () => { renderCall(); log(`safety code ${call.code}`); });
-  call.addEventListener('dtls', renderCall);
-  call.addEventListener('e2ee', renderCall);
+  const mine = (fn) => () => { if (call === current) fn(); };
+  call.addEventListener('code', mine(() => { renderCall(); log(`safety code ${call.code}`); }));
+  call.addEventListener('dtls', mine(renderCall));
+  call.addEventListener('e2ee', mine(renderCall));
   call.addEventListener('track', () => { $('remote-audio').srcObject = call.remoteStream; });
   renderCall();
 }
@@ -184,7 +222,7 @@ async function wire(user) {
   client.addEventListener('statechange', () => { diag(); log(`stream ${client.state}`); });
   client.addEventListener('event', (e) => { diag(); if (e.detail.name !== 'typing') log(e.detail.name); });
   client.addEventListener('post', diag);
-  chats = new Chats(client, { guarded, call: placeCall });
+  chats = new Chats(client, { guarded, call: placeCall, busy: () => live(current) });
   client.addEventListener('reset', () => { if (chats.openId) chats.open(chats.openId).catch(() => {}); });
   // Whenever the stream (re)opens, what was missed meanwhile is read again.
   client.addEventListener('statechange', () => {
@@ -192,26 +230,39 @@ async function wire(user) {
   });
   calls.addEventListener('incoming', (e) => {
     const call = e.detail;
+    // One call at a time: a second caller reaches someone already in a call, who may
+    // end that call and take this one, or decline it; the first call stays on screen.
+    if (live(incoming)) { call.decline('busy').catch(() => {}); return; }
+    incoming = call;
     $('incoming-from').textContent = call.peer;
+    $('accept').textContent = live(current) ? 'End call and accept' : 'Accept';
     show('incoming', true);
-    current = call;
     ring(call.peer);
+    if (!live(current)) { current = call; renderCall(); }
     // Taken in another tab, canceled, missed: the banner goes and the outcome shows.
     call.addEventListener('state', () => {
-      if (call.state !== 'ringing') {
+      if (call.state !== 'ringing' && incoming === call) {
+        incoming = null;
         show('incoming', false);
-        if (current === call) { ringing?.stop(); renderCall(); }
+        ringing?.stop();
+        if (current === call || !live(current)) track(call);
       }
     });
     log(`incoming call from ${call.peer}`);
   });
-  calls.addEventListener('pcstate', (e) => { $('pc-state').textContent = e.detail.state; $('pc-state').dataset.state = e.detail.state; });
+  calls.addEventListener('pcstate', (e) => {
+    if (e.detail.call && e.detail.call !== current) return;
+    $('pc-state').textContent = MEDIA_TEXT[e.detail.state] ?? e.detail.state;
+    $('pc-state').dataset.state = e.detail.state;
+  });
   await client.connect();
   await chats.refresh();
   chats.loaded = true;
   // This tab stays signed in as this user across a reload (sessionStorage is per tab).
   sessionStorage.setItem('pqcall-user', user);
   $('me').textContent = user;
+  $('me').title = user;
+  show('sign-out', true);
   show('signin', false);
   show('app', true);
   diag();
@@ -237,6 +288,7 @@ $('create-form').addEventListener('submit', guarded('Could not create the conver
   $('members').value = '';
   $('title').value = '';
   $('open').checked = false;
+  $('new-chat').open = false;
   await chats.open(conversation_id);
 }));
 $('join-form').addEventListener('submit', guarded('Could not join', async () => {
@@ -257,11 +309,12 @@ $('text').addEventListener('input', () => chats.typed());
 $('tab-chats').addEventListener('click', () => chats.tab(false));
 $('tab-calls').addEventListener('click', () => chats.tab(true));
 $('back').addEventListener('click', () => view('list'));
+$('new-chat').addEventListener('toggle', () => { if ($('new-chat').open) $('members').focus(); });
 
 /** Calls `to`: the call view shows it; nobody online is said at once. */
 async function placeCall(to) {
-  if (current && !FINAL.includes(current.state)) throw new Error('hang up the current call first');
-  $('pc-state').textContent = 'new';
+  if (live(current)) throw new Error('hang up the current call first');
+  $('pc-state').textContent = MEDIA_TEXT.new;
   $('pc-state').dataset.state = 'new';
   const call = await calls.call(to);
   track(call);
@@ -291,18 +344,35 @@ $('close-call').addEventListener('click', () => {
   if (!chats.openId) view('list');
 });
 $('accept').addEventListener('click', guarded('Could not accept', async () => {
+  const call = incoming;
+  if (!call) return;
+  incoming = null;
   show('incoming', false);
   ringing?.stop();
-  $('pc-state').textContent = 'new';
+  if (live(current) && current !== call) await current.hangup();
+  $('pc-state').textContent = MEDIA_TEXT.new;
   $('pc-state').dataset.state = 'new';
-  track(current);
+  track(call);
   try {
-    await current.accept();
+    await call.accept();
   } finally {
     renderCall();
   }
 }));
-$('decline').addEventListener('click', guarded('Could not decline', async () => { show('incoming', false); ringing?.stop(); await current.decline(); }));
+$('decline').addEventListener('click', guarded('Could not decline', async () => {
+  const call = incoming;
+  incoming = null;
+  show('incoming', false);
+  ringing?.stop();
+  await call?.decline();
+}));
+$('call-bar').addEventListener('click', () => view('pane'));
+$('sign-out').addEventListener('click', () => {
+  for (const call of calls?.calls.values() ?? []) if (live(call)) call.hangup().catch(() => {});
+  sessionStorage.removeItem('pqcall-user');
+  client?.close();
+  location.reload();
+});
 $('hangup').addEventListener('click', guarded('Could not hang up', () => current?.hangup()));
 $('mute').addEventListener('click', () => { current?.mute(!current.muted); renderCall(); });
 setInterval(diag, 1000);

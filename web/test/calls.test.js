@@ -47,3 +47,22 @@ test('kept events are replayed in order once the offer names the call', async ()
   assert.deepEqual(seen, [['call.answer', 0], ['call.ice', 1], ['call.ice', 2], ['call.ice', 3]]);
   assert.equal(mgr._early.size, 0);
 });
+
+test("other tabs' calls: at most 256 ids, each forgotten after a minute", async (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
+  const { client, mgr } = managerWithClient();
+  for (let i = 0; i < 1000; i++) send(client, 'tab', { kind: i % 2 ? 'taken' : 'placed', call_id: `t-${i}` });
+  send(client, 'tab', { kind: 'nonsense', call_id: 'x' });
+  send(client, 'tab', { kind: 'taken', call_id: 42 });
+  await mgr._queue;
+  assert.equal(mgr._elsewhere.size, 256, 'a tab cannot grow this without bound');
+  assert.ok(mgr._elsewhere.has('t-999') && !mgr._elsewhere.has('t-0'), 'the oldest make room');
+  // Events of a call another tab acts on are ignored here.
+  send(client, 'call.ice', { call_id: 't-999', candidates: [] });
+  await mgr._queue;
+  assert.equal(mgr._early.has('t-999'), false);
+  t.mock.timers.tick(60_001);
+  send(client, 'tab', { kind: 'placed', call_id: 'fresh' });
+  await mgr._queue;
+  assert.deepEqual([...mgr._elsewhere.keys()], ['fresh']);
+});
