@@ -308,7 +308,13 @@ impl AppState {
 
     /// 429 `rate_limited` when `user` has used up its requests.
     pub(crate) async fn check_rate(&self, user: &str) -> Result<(), Error> {
-        self.0.engine.check_rate(user, 1).await
+        self.check_rate_n(user, 1).await
+    }
+
+    /// 429 `rate_limited` when `user` has not `cost` requests left; this one counts as
+    /// that many (at most the burst).
+    pub(crate) async fn check_rate_n(&self, user: &str, cost: u32) -> Result<(), Error> {
+        self.0.engine.check_rate(user, cost).await
     }
 
     /// Admits a request that logs events, counting as `cost` requests: the user's rate

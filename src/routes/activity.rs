@@ -16,6 +16,12 @@ use super::chat::{charge_fan_out, conversation};
 use super::extract::{AuthUser, Body};
 use crate::state::AppState;
 
+/// What a read of `items` entries costs of the user's rate: one request per 25, so a
+/// page of 100 (a few store queries each) counts as four.
+fn cost(items: usize) -> u32 {
+    u32::try_from(items.div_ceil(25)).unwrap_or(u32::MAX).max(1)
+}
+
 /// `POST /api/conversations/list`
 #[utoipa::path(post, path = "/api/conversations/list", tag = "chat", request_body = PageRequest, security(("bearer" = [])), responses((status = 200, body = ConversationsResponse), (status = "4XX", body = ErrorBody, description = "docs/PROTOCOL.md §1 error codes")))]
 pub async fn list_conversations(
@@ -23,7 +29,7 @@ pub async fn list_conversations(
     AuthUser(user): AuthUser,
     Body(req): Body<PageRequest>,
 ) -> ApiResult<Json<ConversationsResponse>> {
-    state.check_rate(&user).await?;
+    state.check_rate_n(&user, cost(req.limit())).await?;
     let store = &state.0.store;
     let (conversations, has_more) = store
         .list(&user, req.before.as_deref(), req.limit())
@@ -63,7 +69,7 @@ pub async fn presence(
     AuthUser(user): AuthUser,
     Body(req): Body<PresenceRequest>,
 ) -> ApiResult<Json<PresenceResponse>> {
-    state.check_rate(&user).await?;
+    state.check_rate_n(&user, cost(req.users.len())).await?;
     let shared = state.0.store.shares_with(&user, &req.users).await?;
     let counts = state.0.engine.connections(&req.users).await?;
     let of = |u: &str| {
@@ -82,7 +88,7 @@ pub async fn call_history(
     AuthUser(user): AuthUser,
     Body(req): Body<PageRequest>,
 ) -> ApiResult<Json<CallHistoryResponse>> {
-    state.check_rate(&user).await?;
+    state.check_rate_n(&user, cost(req.limit())).await?;
     let store = &state.0.store;
     let (calls, has_more) = store
         .call_history(&user, req.before.as_deref(), req.limit())

@@ -587,6 +587,12 @@ $2("send-form").addEventListener("submit", guarded("Not sent", async () => {
   if ($2("text").value === body) $2("text").value = "";
 }));
 $2("text").addEventListener("input", () => chats.typed());
+$2("text").addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+    e.preventDefault();
+    $2("send-form").requestSubmit();
+  }
+});
 $2("tab-chats").addEventListener("click", () => chats.tab(false));
 $2("tab-calls").addEventListener("click", () => chats.tab(true));
 $2("back").addEventListener("click", () => view("list"));

@@ -68,6 +68,12 @@ test('unread badges count and clear; the sender sees read ticks', async () => {
 
   await amy.click(conv('news'));
   await amy.waitForSelector('[data-testid=message]:has-text("second")');
+  // Enter sends; Shift+Enter (here: a typed newline) stays in the message.
+  await amy.fill('[data-testid=text]', 'line one\nline two');
+  await amy.press('[data-testid=text]', 'Enter');
+  await bob.waitForSelector('[data-testid=message]:has-text("line two")');
+  assert.equal(await bob.textContent('[data-testid=message]:has-text("line two") .body'), 'line one\nline two');
+  assert.equal(await amy.inputValue('[data-testid=text]'), '');
   await amy.waitForSelector(`${conv('news')} [data-testid=unread]`, { state: 'detached' });
   await bob.waitForSelector('[data-testid=message]:has-text("second") [data-testid=ticks][data-read=true]');
   // After a reload the count is still zero: the marker is on the server.

@@ -306,6 +306,12 @@ $('send-form').addEventListener('submit', guarded('Not sent', async () => {
   if ($('text').value === body) $('text').value = '';
 }));
 $('text').addEventListener('input', () => chats.typed());
+$('text').addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+    e.preventDefault();
+    $('send-form').requestSubmit();
+  }
+});
 $('tab-chats').addEventListener('click', () => chats.tab(false));
 $('tab-calls').addEventListener('click', () => chats.tab(true));
 $('back').addEventListener('click', () => view('list'));
