@@ -12,8 +12,9 @@ use axum::body::Bytes;
 use prometheus_client::metrics::counter::Counter;
 
 use pqcall_signaling::{Audience, EventId};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+
+pub use crate::live_queue::LiveQueue;
+use crate::live_queue::{Refused, Sender, queue};
 
 /// One event as it goes on the wire: its SSE frame, encoded once for every stream of
 /// its user (docs/PROTOCOL.md §3.2).
@@ -40,17 +41,7 @@ struct Sub {
     id: u64,
     /// The connection id it serves.
     conn: String,
-    tx: mpsc::Sender<Arc<Frame>>,
-    cut: CancellationToken,
-}
-
-/// A stream's live queue, and the token that says it was cut off for falling behind.
-#[derive(Debug)]
-pub struct LiveQueue {
-    /// Frames to send, in order.
-    pub rx: mpsc::Receiver<Arc<Frame>>,
-    /// Cancelled when the hub cut the stream off (its queue was full).
-    pub cut: CancellationToken,
+    tx: Sender,
 }
 
 /// Open streams by user.
@@ -87,16 +78,14 @@ impl Hub {
 
     /// Registers stream `id` (from [`Hub::reserve_id`]) of `user`'s connection `conn`.
     pub fn subscribe(&self, id: u64, user: &str, conn: &str, capacity: usize) -> LiveQueue {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
-        let cut = CancellationToken::new();
+        let (tx, rx) = queue(capacity);
         let mut subs = self.subs.lock().unwrap_or_else(|p| p.into_inner());
         subs.entry(user.to_owned()).or_default().push(Sub {
             id,
             conn: conn.to_owned(),
             tx,
-            cut: cut.clone(),
         });
-        LiveQueue { rx, cut }
+        rx
     }
 
     /// Removes a stream.
@@ -118,18 +107,17 @@ impl Hub {
             if audience.is_some_and(|a| !a.includes(&s.conn)) {
                 return true;
             }
-            match s.tx.try_send(frame.clone()) {
+            match s.tx.push(frame.clone()) {
                 Ok(()) => {
                     self.delivered.inc();
                     true
                 }
-                Err(mpsc::error::TrySendError::Full(_)) => {
+                Err(Refused::Full) => {
                     self.slow_ends.inc();
                     tracing::info!(conn = %s.conn, "stream queue full: cutting the stream off");
-                    s.cut.cancel();
                     false
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => false,
+                Err(Refused::Gone) => false,
             }
         });
         if v.is_empty() {

@@ -35,6 +35,7 @@ mod error;
 pub mod event_log;
 mod hub;
 pub mod jwks;
+mod live_queue;
 mod metrics;
 pub mod openapi;
 mod routes;

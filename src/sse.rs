@@ -11,7 +11,6 @@ use futures_util::stream::{self, Stream, StreamExt};
 use pqcall_signaling::event::AuthExpired;
 use pqcall_signaling::stream::Opening;
 use pqcall_signaling::{Event, EventId};
-use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::hub::{Frame, LiveQueue};
@@ -62,10 +61,10 @@ pub(crate) fn body(
     ends: Ends,
 ) -> impl Stream<Item = Result<Bytes, CutOff>> + Send {
     let after = opening.after;
-    let frames = ReceiverStream::new(live.rx).filter_map(move |f: Arc<Frame>| {
+    let (cut, cut_off) = (live.probe(), live.probe());
+    let frames = live.filter_map(move |f: Arc<Frame>| {
         std::future::ready(Opening::is_new(after, f.id).then(|| f.sse.clone()))
     });
-    let (cut, cut_off) = (live.cut.clone(), live.cut);
     let expired = CancellationToken::new();
     let expiry = expired.clone();
     let now = SystemTime::now()
@@ -77,14 +76,14 @@ pub(crate) fn body(
     first_frames(opening)
         .chain(frames)
         .take_until(async move { shutdown.cancelled().await })
-        .take_until(cut.cancelled_owned())
+        .take_until(cut.cut())
         .take_until(async move {
             tokio::time::sleep(left).await;
             expiry.cancel();
         })
         .map(|e| Some(Ok(e)))
         .chain(stream::once(async move {
-            if cut_off.is_cancelled() {
+            if cut_off.is_cut() {
                 Some(Err(CutOff))
             } else if expired.is_cancelled() {
                 let e = Event::AuthExpired(AuthExpired {

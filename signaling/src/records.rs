@@ -191,10 +191,10 @@ impl Core {
                         idle_since: c.idle_since,
                     },
                 );
-                self.conns_by_user
-                    .entry(user.clone())
-                    .or_default()
-                    .insert(id);
+                let ids = self.conns_by_user.entry(user.clone()).or_default();
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
             }
             let put = |map: &mut std::collections::HashMap<String, Vec<String>>, v: Vec<String>| {
                 if !v.is_empty() {

@@ -51,7 +51,7 @@ impl Core {
                 self.conns_by_user
                     .entry(user.to_owned())
                     .or_default()
-                    .insert(id.clone());
+                    .push(id.clone());
                 (id, false)
             }
         };

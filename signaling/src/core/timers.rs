@@ -92,7 +92,7 @@ impl Core {
             return;
         };
         if let Some(set) = self.conns_by_user.get_mut(&c.user) {
-            set.remove(conn);
+            set.retain(|id| id != conn);
             if set.is_empty() {
                 self.conns_by_user.remove(&c.user);
                 out.push(Output::Presence {
