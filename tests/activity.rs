@@ -163,6 +163,13 @@ async fn the_list_counts_unread_messages_and_read_markers_reach_the_others() {
             400,
             "invalid_field",
         ),
+        // The number of a message, but not its id as written: ids sort as text.
+        (
+            &alice,
+            json!({"conversation_id": first, "message_id": "9"}),
+            400,
+            "invalid_field",
+        ),
         (
             &alice,
             json!({"conversation_id": second, "message_id": m1}),

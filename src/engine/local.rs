@@ -165,8 +165,17 @@ impl Inner {
         if events.is_empty() {
             return Ok(());
         }
-        let _order = self.core.lock().await;
-        self.carry_out(events).await.map(drop)
+        let core = self.core.lock().await;
+        // A change that a later decision already reversed (a reconnect as the grace
+        // period ended) is not sent: contacts see where the user stands now.
+        let events = events.into_iter().filter(|o| match o {
+            Output::Ephemeral {
+                event: Event::PresenceChanged(p),
+                ..
+            } => core.has_connections(&p.user_id) == p.online,
+            _ => true,
+        });
+        self.carry_out(events.collect()).await.map(drop)
     }
 
     /// 503 `server_busy` while the log holds more than its budget.

@@ -90,7 +90,7 @@ pub trait ActivityStore: Send + Sync {
 pub const MAX_UNREAD: u64 = 9_999;
 
 /// The most contacts one presence change is told to.
-pub const MAX_CONTACTS: usize = 10_000;
+pub const MAX_CONTACTS: usize = 1_000;
 
 /// One page of `rows` read with a limit of `limit + 1`: at most `limit` of them, and
 /// whether more followed.

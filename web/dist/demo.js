@@ -239,14 +239,15 @@ var Chats = class {
     });
     on("conversation.member_joined", (d) => this.refresh().then(() => this.touch(d.conversation_id)));
     on("message.new", async ({ conversation_id: id, message }) => {
-      if (!this.convs.has(id)) await this.refresh();
+      const known = this.convs.has(id);
+      if (!known) await this.refresh();
       this.touch(id, message);
       const c = this.convs.get(id);
       if (id === this.openId) {
         this.add(message);
         if (message.from !== this.me) await this.markRead().catch(() => {
         });
-      } else if (c && message.from !== this.me) c.unread += 1;
+      } else if (c && known && message.from !== this.me) c.unread += 1;
       this.renderList();
     });
     on("message.read", ({ conversation_id: id, user_id: u, message_id: m }) => {
@@ -651,6 +652,10 @@ $2("decline").addEventListener("click", guarded("Could not decline", async () =>
   incoming = null;
   show2("incoming", false);
   ringing?.stop();
+  if (current === call) {
+    current = null;
+    renderCall();
+  }
   await call?.decline();
 }));
 $2("call-bar").addEventListener("click", () => view("pane"));

@@ -231,13 +231,15 @@ export class Chats {
     });
     on('conversation.member_joined', (d) => this.refresh().then(() => this.touch(d.conversation_id)));
     on('message.new', async ({ conversation_id: id, message }) => {
-      if (!this.convs.has(id)) await this.refresh();
+      // A conversation not listed yet comes with the server's count, this message in it.
+      const known = this.convs.has(id);
+      if (!known) await this.refresh();
       this.touch(id, message);
       const c = this.convs.get(id);
       if (id === this.openId) {
         this.add(message);
         if (message.from !== this.me) await this.markRead().catch(() => {});
-      } else if (c && message.from !== this.me) c.unread += 1;
+      } else if (c && known && message.from !== this.me) c.unread += 1;
       this.renderList();
     });
     on('message.read', ({ conversation_id: id, user_id: u, message_id: m }) => {

@@ -370,6 +370,7 @@ $('decline').addEventListener('click', guarded('Could not decline', async () => 
   incoming = null;
   show('incoming', false);
   ringing?.stop();
+  if (current === call) { current = null; renderCall(); }
   await call?.decline();
 }));
 $('call-bar').addEventListener('click', () => view('pane'));
