@@ -1,6 +1,6 @@
 -- Loads a request's records in one round trip, after charging its rate (rate.lua's
 -- `charge` comes first in the script).
--- ARGV[1]: {"rate": [key, interval_ms, burst, cost] or null, "pre": prefix,
+-- ARGV[1]: {"rate": [key, interval_ms, burst, cost, now_ms] or null, "pre": prefix,
 --           "users": [...], "calls": [...]} (the seeds).
 -- Returns {0, wait_ms} when the rate is used up (nothing read), else {1, rows...} with
 -- one row {kind, id, version, record} per key read ('' for a missing record).
@@ -10,7 +10,8 @@
 -- as `Scope::closure_step`, which the caller checks the result against.
 local a = cjson.decode(ARGV[1])
 if a.rate ~= cjson.null then
-  local wait = charge(a.rate[1], tonumber(a.rate[2]), tonumber(a.rate[3]), tonumber(a.rate[4]))
+  local r = a.rate
+  local wait = charge(r[1], tonumber(r[2]), tonumber(r[3]), tonumber(r[4]), tonumber(r[5]))
   if wait > 0 then return {0, wait} end
 end
 local out = {1}

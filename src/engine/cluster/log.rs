@@ -155,8 +155,7 @@ impl RedisLog {
 
     /// Publishes an ephemeral event (typing) to every node, without logging it.
     pub async fn publish_ephemeral(&self, user: &str, name: &str, data: &str) -> Result<(), Error> {
-        let payload =
-            serde_json::json!({"u": user, "a": "all", "c": "", "n": name, "d": data}).to_string();
+        let payload = LiveFrame::ephemeral_payload(user, name, data);
         let mut con = self.con.clone();
         redis::cmd("PUBLISH")
             .arg(self.channel())
@@ -167,21 +166,26 @@ impl RedisLog {
         Ok(())
     }
 
-    /// Live events from every node, in the order they were logged, until the
-    /// subscription breaks (then the caller must end its streams so that clients resume
-    /// from their last id: nothing published meanwhile would reach them otherwise).
-    pub async fn live(
+    /// Live events from every node, in the order they were logged, for the users that
+    /// `wanted` holds streams of (the rest are dropped unparsed), until the subscription
+    /// breaks (then the caller must end its streams so that clients resume from their
+    /// last id: nothing published meanwhile would reach them otherwise).
+    pub async fn live<W>(
         url: &str,
         channel: &str,
-    ) -> Result<impl futures_util::Stream<Item = LiveFrame> + use<>, redis::RedisError> {
+        wanted: W,
+    ) -> Result<impl futures_util::Stream<Item = LiveFrame> + use<W>, redis::RedisError>
+    where
+        W: Fn(&str) -> bool + Send + 'static,
+    {
         use futures_util::StreamExt;
         let mut pubsub = redis::Client::open(url)?.get_async_pubsub().await?;
         pubsub.subscribe(channel).await?;
-        Ok(pubsub.into_on_message().filter_map(|msg| {
-            let frame = msg
-                .get_payload::<String>()
-                .ok()
-                .and_then(|p| LiveFrame::parse(&p));
+        Ok(pubsub.into_on_message().filter_map(move |msg| {
+            let payload = std::str::from_utf8(msg.get_payload_bytes()).ok();
+            let frame = payload
+                .filter(|p| wanted(LiveFrame::user_of(p)))
+                .and_then(LiveFrame::parse);
             std::future::ready(frame)
         }))
     }
@@ -390,28 +394,70 @@ pub struct LiveFrame {
     pub data: String,
 }
 
+/// A live frame on the channel is seven lines: user, epoch, seq, audience kind, its
+/// connection, event name, data (one-line JSON, so the last line). Epoch and seq are
+/// empty for an ephemeral event. Lines rather than JSON: a node reads the user before
+/// anything else, and the data is never escaped (log_prologue.lua's `append` writes it).
 impl LiveFrame {
+    /// The payload of an ephemeral event (no id) to every connection of `user`.
+    fn ephemeral_payload(user: &str, name: &str, data: &str) -> String {
+        format!("{user}\n\n\nall\n\n{name}\n{data}")
+    }
+
+    /// The recipient of a payload, read before the rest is parsed.
+    fn user_of(payload: &str) -> &str {
+        payload.split_once('\n').map_or(payload, |(user, _)| user)
+    }
+
     fn parse(payload: &str) -> Option<LiveFrame> {
-        let v: serde_json::Value = serde_json::from_str(payload).ok()?;
-        let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
-        let n = |k: &str| {
-            v.get(k).and_then(|x| {
-                x.as_u64()
-                    .or_else(|| x.as_str().and_then(|t| t.parse().ok()))
-            })
-        };
-        let conn = s("c").unwrap_or_default();
-        let audience = audience_from(s("a").as_deref(), conn);
-        let id = match (n("e"), n("s")) {
-            (Some(epoch), Some(seq)) => Some(EventId { epoch, seq }),
+        let mut lines = payload.splitn(7, '\n');
+        let mut next = || lines.next();
+        let (user, epoch, seq) = (next()?, next()?, next()?);
+        let (kind, conn, name, data) = (next()?, next()?, next()?, next()?);
+        let id = match (epoch.parse(), seq.parse()) {
+            (Ok(epoch), Ok(seq)) => Some(EventId { epoch, seq }),
             _ => None,
         };
         Some(LiveFrame {
-            user: s("u")?,
+            user: user.to_owned(),
             id,
-            audience,
-            name: s("n")?,
-            data: s("d")?,
+            audience: audience_from(Some(kind), conn.to_owned()),
+            name: name.to_owned(),
+            data: data.to_owned(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_frames_read_back() {
+        let p = "bob\n1700000000000\n42\nexcept\nc1\ncall.ice\n{\"a\":\"x\\ny\"}";
+        assert_eq!(LiveFrame::user_of(p), "bob");
+        let f = LiveFrame::parse(p).unwrap();
+        assert_eq!(
+            f.id,
+            Some(EventId {
+                epoch: 1_700_000_000_000,
+                seq: 42
+            })
+        );
+        assert_eq!(f.audience, Audience::Except("c1".into()));
+        assert_eq!(
+            (f.name.as_str(), f.data.as_str()),
+            ("call.ice", "{\"a\":\"x\\ny\"}")
+        );
+        let e = LiveFrame::parse(&LiveFrame::ephemeral_payload("bob", "typing", "{}")).unwrap();
+        assert_eq!(
+            (e.id, e.audience, e.user.as_str()),
+            (None, Audience::All, "bob")
+        );
+        assert_eq!(
+            LiveFrame::parse("bob\n1\n2"),
+            None,
+            "a cut payload is dropped"
+        );
     }
 }

@@ -76,6 +76,8 @@ local function append(meta, log, now, max, age, maxbytes, ttl, aud, conn, name, 
     redis.call('EXPIRE', log, ttl)
   end
   redis.call('HSET', meta, 'seq', seq, 'evicted', ev, 'bytes', by, 'first', fi or '', 'renewed', renewed)
-  redis.call('PUBLISH', chan, cjson.encode({u = user, e = epoch, s = seq, a = aud, c = conn, n = name, d = data}))
+  -- Lines, not JSON: no node decodes a frame for a user it holds no stream of, and
+  -- the data goes through unescaped (LiveFrame::parse).
+  redis.call('PUBLISH', chan, table.concat({user, epoch, seq, aud, conn, name, data}, '\n'))
   return {epoch, seq}
 end

@@ -53,6 +53,7 @@ mod presence;
 mod records;
 mod streams;
 mod tasks;
+mod transaction;
 
 pub use log::{LiveFrame, RedisLog};
 pub use records::Cluster;
@@ -99,7 +100,7 @@ impl ClusterEngine {
         let log = RedisLog::connect(url, &config.redis_prefix, cfg)
             .await
             .map_err(|e| StartError::Redis(e.to_string()))?;
-        let live = RedisLog::live(url, &log.channel())
+        let live = RedisLog::live(url, &log.channel(), tasks::holds_streams(&hub))
             .await
             .map_err(|e| StartError::Redis(e.to_string()))?;
         let lease_ms = config.stream_lease_ms.max(1_000);

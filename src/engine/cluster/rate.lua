@@ -1,8 +1,7 @@
 -- GCRA: one request per `interval` ms, `burst` at once, this request costing `cost` of
--- them. Returns 0 (charged), or the ms to wait (nothing charged).
-local function charge(key, interval, burst, cost)
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- them, at `now` (ms, the node's clock: nodes keep their clocks in step, as leases and
+-- timers already need). Returns 0 (charged), or the ms to wait (nothing charged).
+local function charge(key, interval, burst, cost, now)
   local tat = tonumber(redis.call('GET', key) or now)
   if tat < now then tat = now end
   local new_tat = tat + interval * cost

@@ -109,6 +109,13 @@ pub(super) async fn run_timers(shared: Arc<Cluster>, hub: Arc<Hub>, shutdown: Ca
     }
 }
 
+/// Whether this node holds a stream of a user: live events for anyone else are dropped
+/// before they are parsed.
+pub(super) fn holds_streams(hub: &Arc<Hub>) -> impl Fn(&str) -> bool + Send + 'static {
+    let hub = hub.clone();
+    move |user| hub.streams_of(user) > 0
+}
+
 /// Pushes live events from Redis pub/sub into this node's streams. When the subscription
 /// breaks, every local stream is ended so that its client resumes from its last id (the
 /// log has everything published meanwhile), then it subscribes again; `ready` is false
@@ -134,7 +141,7 @@ pub(super) async fn relay_live(
                     ready.store(false, Ordering::SeqCst);
                     hub.close_all();
                     loop {
-                        match RedisLog::live(&url, &channel).await {
+                        match RedisLog::live(&url, &channel, holds_streams(&hub)).await {
                             Ok(s) => {
                                 live = Box::pin(s);
                                 // A stream that opened while the loss went unnoticed may

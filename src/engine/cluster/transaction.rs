@@ -1,0 +1,429 @@
+//! The optimistic transaction behind every decision in a cluster: load the request's
+//! records (charging its rate in the same round trip, load.lua), run the core on them,
+//! and commit what changed together with the events (commit.lua), which checks that no
+//! record it read changed meanwhile; on a conflict, run again.
+//!
+//! The scripts' arguments are typed structs serialised straight to JSON, and a record
+//! is written only when it differs from the one loaded (compared as a record, not as
+//! JSON text), so a request that changes no record (an ICE batch) serialises none.
+
+use std::collections::BTreeMap;
+
+use pqcall_signaling::{Call, Core, Error, Event, Output, Records, Scope, UserRecord};
+use redis::Value;
+use serde::Serialize;
+
+use super::log::{as_u64, audience_fields, unavailable};
+use super::records::{
+    CONNECTIONS, Cluster, LeaseChange, RateCharge, calls_field, committed, rate_limited,
+};
+use crate::clock::now_ms;
+
+/// How long records live without a write (a safety net for records a dead node left).
+const RECORD_TTL_SECS: u64 = 7 * 24 * 3600;
+
+/// Transactions give up after this many conflicts in a row (503 `unavailable`).
+const MAX_ATTEMPTS: usize = 64;
+
+/// What a load found: the records, and the version of every key looked at (0 when
+/// missing), which the commit checks.
+#[derive(Default)]
+struct Loaded {
+    records: Records,
+    versions: BTreeMap<String, u64>,
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        Value::SimpleString(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// load.lua's argument.
+#[derive(Serialize)]
+struct LoadArgs<'a> {
+    /// rate.lua's `charge`: key, ms between requests, burst, cost, now.
+    rate: Option<(String, f64, u32, u32, u64)>,
+    pre: &'a str,
+    users: &'a [String],
+    calls: &'a [String],
+}
+
+/// commit.lua's first argument; each event's data follows as an argument of its own.
+#[derive(Serialize)]
+struct CommitArgs<'a> {
+    /// The stream leases: a lease to add (`[expiry, member]`) or to claim.
+    skey: String,
+    hold: Option<(u64, String)>,
+    claim: Option<String>,
+    /// The gauges: field and change.
+    gkey: String,
+    gauge: Vec<(&'a str, i64)>,
+    /// Keys whose version must still be the one loaded (0: absent).
+    check: Vec<(&'a str, u64)>,
+    /// Records to write: key, JSON, links (what load.lua follows); keys to delete.
+    put: Vec<(String, String, String)>,
+    del: Vec<String>,
+    vkey: String,
+    rttl: u64,
+    /// Timers: the one fired (removed), the ones added (`[at, member]`).
+    fired: Option<&'a str>,
+    tkey: String,
+    tadd: Vec<(String, String)>,
+    /// Events: meta key, log key, audience kind, its connection, name, the argument
+    /// index of its data, user.
+    ev: Vec<(String, String, &'static str, String, String, usize, String)>,
+    now: u64,
+    max: usize,
+    age: u64,
+    maxbytes: usize,
+    ttl: u64,
+    chan: String,
+}
+
+/// How a transaction changes the cluster-wide gauges: the records before it count
+/// negative, those after it positive.
+#[derive(Default)]
+struct Gauges(BTreeMap<String, i64>);
+
+impl Gauges {
+    fn count(&mut self, records: &Records, sign: i64) {
+        let conns: usize = records.users.values().map(UserRecord::connections).sum();
+        *self.0.entry(CONNECTIONS.into()).or_default() += sign * conns as i64;
+        for call in records.calls.values() {
+            *self.0.entry(calls_field(call.state)).or_default() += sign;
+        }
+    }
+
+    /// The fields that changed, and by how much.
+    fn changes(&self) -> Vec<(&str, i64)> {
+        let changed = self.0.iter().filter(|(_, d)| **d != 0);
+        changed.map(|(k, d)| (k.as_str(), *d)).collect()
+    }
+}
+
+/// A decision's outputs, sorted for the commit: events to log (with their data apart),
+/// timers, and what is carried out after the commit.
+#[derive(Default)]
+struct Sorted {
+    events: Vec<(String, String, &'static str, String, String, usize, String)>,
+    data: Vec<String>,
+    timers: Vec<(String, String)>,
+    earliest: Option<u64>,
+    ephemeral: Vec<(String, Event)>,
+    later: Vec<Output>,
+}
+
+impl Cluster {
+    /// Runs `op` on the closure of `seeds` and commits its effects, exactly once.
+    /// `fired` is a due timer's member in the timer set, removed by the same commit.
+    pub async fn transact<R, F>(&self, seeds: Scope, fired: Option<&str>, op: F) -> Result<R, Error>
+    where
+        F: Fn(&mut Core) -> Result<(R, Vec<Output>), Error>,
+    {
+        let done = self.transact_with(seeds, fired, None, op, |_| LeaseChange::Keep);
+        committed(done.await?)
+    }
+
+    /// [`transact`](Self::transact) for a request that first charges its user's rate
+    /// (429 `rate_limited`, nothing done), in the same round trip as the load.
+    pub async fn transact_charged<R, F>(
+        &self,
+        seeds: Scope,
+        rate: RateCharge<'_>,
+        op: F,
+    ) -> Result<R, Error>
+    where
+        F: Fn(&mut Core) -> Result<(R, Vec<Output>), Error>,
+    {
+        let done = self.transact_with(seeds, None, Some(rate), op, |_| LeaseChange::Keep);
+        committed(done.await?)
+    }
+
+    /// [`transact`](Self::transact) that also changes a stream's lease (chosen from
+    /// `op`'s result) in the same commit. `None` when it was to claim a lease that is
+    /// gone: then nothing was committed.
+    pub(super) async fn transact_with<R, F, L>(
+        &self,
+        seeds: Scope,
+        fired: Option<&str>,
+        rate: Option<RateCharge<'_>>,
+        op: F,
+        lease: L,
+    ) -> Result<Option<R>, Error>
+    where
+        F: Fn(&mut Core) -> Result<(R, Vec<Output>), Error>,
+        L: Fn(&R) -> LeaseChange,
+    {
+        // The rate is charged once, by the first load, whatever the retries.
+        let mut rate = rate;
+        for _ in 0..MAX_ATTEMPTS {
+            let loaded = self.load(&seeds, rate.take()).await?;
+            let mut gauges = Gauges::default();
+            gauges.count(&loaded.records, -1);
+            let mut core = Core::new(self.core.clone());
+            core.import(loaded.records.clone());
+            let (result, outputs) = op(&mut core)?;
+            let after = core.export();
+            gauges.count(&after, 1);
+
+            let (put, del) = self.changes(&loaded.records, &after);
+            // New records (a new call) are checked to be absent.
+            let new: Vec<String> = put
+                .iter()
+                .filter(|(k, _, _)| !loaded.versions.contains_key(k))
+                .map(|(k, _, _)| k.clone())
+                .collect();
+            let loaded_keys = loaded.versions.iter().map(|(k, v)| (k.as_str(), *v));
+            let check = loaded_keys
+                .chain(new.iter().map(|k| (k.as_str(), 0)))
+                .collect();
+            let sorted = self.sort(outputs);
+            let (hold, claim) = match lease(&result) {
+                LeaseChange::Keep => (None, None),
+                LeaseChange::Hold(m) => (Some((now_ms() + self.lease_ms, m)), None),
+                LeaseChange::Claim(m) => (None, Some(m)),
+            };
+            let cfg = self.log.log_config();
+            let args = CommitArgs {
+                skey: self.streams_key(),
+                hold,
+                claim,
+                gkey: self.gauges_key(),
+                gauge: gauges.changes(),
+                check,
+                put,
+                del,
+                vkey: format!("{}:version", self.prefix),
+                rttl: RECORD_TTL_SECS,
+                fired,
+                tkey: self.timers_key(),
+                tadd: sorted.timers,
+                ev: sorted.events,
+                now: now_ms(),
+                max: cfg.max_events,
+                age: cfg.max_age_ms,
+                maxbytes: cfg.max_bytes,
+                ttl: self.log.ttl_secs(),
+                chan: self.log.channel(),
+            };
+            let args = serde_json::to_string(&args).unwrap_or_default();
+            let mut con = self.con.clone();
+            let r: Vec<Value> = self
+                .commit
+                .arg(args)
+                .arg(&sorted.data)
+                .invoke_async(&mut con)
+                .await
+                .map_err(unavailable)?;
+            match r.first().map_or(0, as_u64) {
+                1 => {}
+                2 => return Ok(None),
+                _ => {
+                    tracing::debug!("transaction conflict: retrying");
+                    continue;
+                }
+            }
+            if let Some(earliest) = sorted.earliest {
+                let order = std::sync::atomic::Ordering::SeqCst;
+                self.earliest_added.fetch_min(earliest, order);
+                self.timer_added.notify_one();
+            }
+            for (user, event) in sorted.ephemeral {
+                self.publish_ephemeral(&user, &event).await?;
+            }
+            self.settle(sorted.later).await?;
+            return Ok(Some(result));
+        }
+        Err(Error::Unavailable("too much contention; try again".into()))
+    }
+
+    /// The records to write (key, JSON, links) and the keys to delete: only what
+    /// changed. The links are what load.lua follows: a user's live calls, a call's
+    /// parties.
+    #[allow(clippy::type_complexity)]
+    fn changes(
+        &self,
+        before: &Records,
+        after: &Records,
+    ) -> (Vec<(String, String, String)>, Vec<String>) {
+        let mut put = Vec::new();
+        let mut del = Vec::new();
+        for (u, r) in &after.users {
+            let was = before.users.get(u);
+            if r.is_empty() {
+                if was.is_some() {
+                    del.push(self.user_key(u));
+                }
+            } else if was != Some(r) {
+                let links: Vec<&String> = r.live_calls().collect();
+                put.push((self.user_key(u), json(r), json(&links)));
+            }
+        }
+        for (c, r) in &after.calls {
+            if before.calls.get(c) != Some(r) {
+                put.push((self.call_key(c), json(r), json(&[&r.caller, &r.callee])));
+            }
+        }
+        let gone_users = before
+            .users
+            .keys()
+            .filter(|u| !after.users.contains_key(*u));
+        del.extend(gone_users.map(|u| self.user_key(u)));
+        let gone_calls = before
+            .calls
+            .keys()
+            .filter(|c| !after.calls.contains_key(*c));
+        del.extend(gone_calls.map(|c| self.call_key(c)));
+        (put, del)
+    }
+
+    /// Sorts a decision's outputs for the commit.
+    fn sort(&self, outputs: Vec<Output>) -> Sorted {
+        let mut s = Sorted::default();
+        for o in outputs {
+            match o {
+                o @ (Output::CallFinished(_) | Output::Presence { .. }) => s.later.push(o),
+                Output::Deliver {
+                    user,
+                    audience,
+                    event,
+                } => {
+                    let (meta, log) = self.log.keys(&user);
+                    let (kind, conn) = audience_fields(&audience);
+                    let conn = conn.to_owned();
+                    s.data.push(event.data_json());
+                    // ARGV[1] is the JSON, so the n-th data is ARGV[n + 1].
+                    let arg = s.data.len() + 1;
+                    s.events
+                        .push((meta, log, kind, conn, event.name().to_owned(), arg, user));
+                }
+                Output::Timer { at, timer } => {
+                    s.earliest = Some(s.earliest.map_or(at, |e| e.min(at)));
+                    let member = serde_json::to_string(&timer).unwrap_or_default();
+                    s.timers.push((at.to_string(), member));
+                }
+                Output::Ephemeral { user, event } => s.ephemeral.push((user, event)),
+            }
+        }
+        s
+    }
+
+    /// Charges `rate` (when given) and loads the closure of `seeds`: one round trip
+    /// (load.lua follows the records' links), then more only for links it could not
+    /// follow (records written before links were).
+    async fn load(&self, seeds: &Scope, rate: Option<RateCharge<'_>>) -> Result<Loaded, Error> {
+        let args = LoadArgs {
+            rate: rate.map(|r| self.rate_args(r)),
+            pre: &self.prefix,
+            users: &seeds.users,
+            calls: &seeds.calls,
+        };
+        let mut con = self.con.clone();
+        let out: Vec<Value> = self
+            .load
+            .arg(serde_json::to_string(&args).unwrap_or_default())
+            .invoke_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        if out.first().map_or(0, as_u64) == 0 {
+            return Err(rate_limited(out.get(1).map_or(1000, as_u64)));
+        }
+        let mut loaded = Loaded::default();
+        for row in &out[1..] {
+            let Value::Array(row) = row else { continue };
+            let field = |i: usize| row.get(i).and_then(text).unwrap_or_default();
+            let (kind, id, version, json) = (field(0), field(1), field(2), field(3));
+            let key = format!("{}:{kind}:{id}", self.prefix);
+            loaded
+                .versions
+                .insert(key.clone(), version.parse().unwrap_or(0));
+            if !json.is_empty() {
+                self.read_record(&mut loaded, kind == "u", key, id, json)?;
+            }
+        }
+        self.fill(seeds, &mut loaded).await?;
+        Ok(loaded)
+    }
+
+    /// Adds one record read from `key` to `loaded`.
+    fn read_record(
+        &self,
+        loaded: &mut Loaded,
+        is_user: bool,
+        key: String,
+        id: String,
+        json: String,
+    ) -> Result<(), Error> {
+        let bad = |e: serde_json::Error| {
+            tracing::error!(key = %key, error = %e, "unreadable record");
+            Error::Unavailable("an unreadable record in Redis".into())
+        };
+        if is_user {
+            let r: UserRecord = serde_json::from_str(&json).map_err(bad)?;
+            loaded.records.users.insert(id, r);
+        } else {
+            let r: Call = serde_json::from_str(&json).map_err(bad)?;
+            loaded.records.calls.insert(id, r);
+        }
+        Ok(())
+    }
+
+    /// Loads what the closure of `seeds` needs and `loaded` lacks, one round trip per
+    /// step of `Scope::closure_step` that finds something missing (none when the links
+    /// were complete).
+    async fn fill(&self, seeds: &Scope, loaded: &mut Loaded) -> Result<(), Error> {
+        for step in 0..3 {
+            // Step 1 follows the seed users' calls only (load.lua also brought the
+            // parties of the calls, whose other calls are not in the closure).
+            let next = if step == 1 {
+                let seed_users = seeds
+                    .users
+                    .iter()
+                    .filter_map(|u| Some((u.clone(), loaded.records.users.get(u)?.clone())));
+                let view = Records {
+                    users: seed_users.collect(),
+                    calls: loaded.records.calls.clone(),
+                };
+                seeds.closure_step(&view, step)
+            } else {
+                seeds.closure_step(&loaded.records, step)
+            };
+            let keys: Vec<(bool, String, String)> = next
+                .users
+                .into_iter()
+                .map(|u| (true, self.user_key(&u), u))
+                .chain(
+                    next.calls
+                        .into_iter()
+                        .map(|c| (false, self.call_key(&c), c)),
+                )
+                .filter(|(_, k, _)| !loaded.versions.contains_key(k))
+                .collect();
+            if keys.is_empty() {
+                continue;
+            }
+            let mut pipe = redis::pipe();
+            for (_, k, _) in &keys {
+                pipe.cmd("HMGET").arg(k).arg("v").arg("d");
+            }
+            let mut con = self.con.clone();
+            let rows: Vec<Vec<Value>> = pipe.query_async(&mut con).await.map_err(unavailable)?;
+            for ((is_user, key, id), row) in keys.into_iter().zip(rows) {
+                let version = row.first().map_or(0, as_u64);
+                loaded.versions.insert(key.clone(), version);
+                if let Some(json) = row.get(1).and_then(text) {
+                    self.read_record(loaded, is_user, key, id, json)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A value as JSON text.
+fn json<T: Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
