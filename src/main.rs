@@ -5,6 +5,12 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use pqcall::{AppState, Config};
 
+/// jemalloc: measured against glibc's malloc and mimalloc on the relay (BENCHMARKS.md,
+/// "Allocator"), it costs the least CPU per message and no more memory per idle stream.
+#[cfg(all(feature = "jemalloc", not(target_env = "msvc")))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(
     version,

@@ -96,30 +96,27 @@ pub struct IceCandidate {
 
 impl IceCandidate {
     pub(crate) fn validate(&self, i: usize) -> Result<(), Error> {
-        let field = format!("candidates[{i}]");
+        // The field's name is made only for an error: this runs for every candidate.
+        let fail = |reason: &str| Err(Error::invalid(&format!("candidates[{i}]"), reason));
         if self.candidate.len() > MAX_CANDIDATE {
-            return Err(Error::invalid(&field, "candidate too long"));
+            return fail("candidate too long");
         }
         if !self.candidate.is_empty() && !self.candidate.starts_with("candidate:") {
-            return Err(Error::invalid(
-                &field,
-                "a candidate starts with `candidate:`",
-            ));
+            return fail("a candidate starts with `candidate:`");
         }
-        if self.candidate.contains(['\r', '\n']) {
-            return Err(Error::invalid(&field, "a candidate is one line"));
+        if self.candidate.bytes().any(|b| b == b'\r' || b == b'\n') {
+            return fail("a candidate is one line");
         }
         if self.sdp_mid.is_none() && self.sdp_m_line_index.is_none() {
-            return Err(Error::invalid(
-                &field,
-                "sdpMid or sdpMLineIndex is required",
-            ));
+            return fail("sdpMid or sdpMLineIndex is required");
         }
         for s in [&self.sdp_mid, &self.username_fragment]
             .into_iter()
             .flatten()
         {
-            check_text(&field, s, MAX_SHORT_TEXT, true)?;
+            if s.len() > MAX_SHORT_TEXT {
+                return check_text(&format!("candidates[{i}]"), s, MAX_SHORT_TEXT, true);
+            }
         }
         Ok(())
     }

@@ -6,9 +6,7 @@ use axum::Router;
 use std::time::Duration;
 
 use axum::http::{HeaderValue, header};
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::RequestBodyDeadlineLayer;
-use tower_http::trace::TraceLayer;
 use utoipa::openapi::path::Paths;
 use utoipa::openapi::{RefOr, schema::Schema};
 use utoipa_axum::router::UtoipaMethodRouter;
@@ -22,6 +20,7 @@ pub mod auth;
 pub mod calls;
 pub mod chat;
 mod demo;
+mod envelope;
 pub mod events;
 pub mod extract;
 pub(crate) mod guards;
@@ -147,27 +146,17 @@ pub fn api_router(state: AppState) -> Router {
             guards::dev_host,
         ));
     }
-    let cors = cors_layer(&state.0.config.cors_origins);
-    let request_id = axum::http::HeaderName::from_static("x-request-id");
     let body_deadline = Duration::from_secs(state.0.config.body_timeout_secs.max(1));
-    let nosniff = HeaderValue::from_static("nosniff");
-    let no_referrer = HeaderValue::from_static("no-referrer");
-    api.layer(RequestBodyDeadlineLayer::new(body_deadline))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), ops::track))
-        .layer(cors)
-        // Every response names its request (given by a proxy, or a new UUID).
-        .layer(tower_http::request_id::PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(
-            // Spans name the method and path only: query strings can hold tickets. At
-            // debug level: recording three fields per request is a cost on the hot path.
-            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-                let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
-                tracing::debug_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-            }),
-        )
-        .layer(tower_http::request_id::SetRequestIdLayer::new(request_id, tower_http::request_id::MakeRequestUuid))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, nosniff))
-        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, no_referrer))
+    let api = api.layer(RequestBodyDeadlineLayer::new(body_deadline));
+    // CORS only for configured origins: with none, browsers allow same-origin calls only,
+    // and no request pays for the layer.
+    let origins = &state.0.config.cors_origins;
+    let api = if origins.is_empty() {
+        api
+    } else {
+        api.layer(cors_layer(origins))
+    };
+    api.layer(envelope::EnvelopeLayer::new(state.clone()))
         .with_state(state)
 }
 

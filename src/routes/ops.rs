@@ -1,27 +1,12 @@
-//! Operational routes: `/healthz`, `/metrics` and the request latency it reports.
-
-use std::time::Instant;
+//! Operational routes: `/healthz` and `/metrics` (the request latency it reports is
+//! recorded by `envelope.rs`).
 
 use axum::Json;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::state::AppState;
-
-/// Records each request's latency under its route pattern (never the raw URI).
-pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>();
-    let route = route.map_or("other", |p| p.as_str()).to_owned();
-    let start = Instant::now();
-    let res = next.run(req).await;
-    state
-        .0
-        .metrics
-        .observe(route, start.elapsed().as_secs_f64());
-    res
-}
 
 /// `GET /metrics`
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, content_type = "application/openmetrics-text", description = "Prometheus / OpenMetrics text")))]
