@@ -103,7 +103,9 @@ pub struct ReadRequest {
 impl ReadRequest {
     /// Field checks (400).
     pub fn validate(&self) -> Result<(), Error> {
-        check_text("message_id", &self.message_id, MAX_SHORT_TEXT, false)
+        // Only an id as the store writes it: ids sort as text, so a bare "9" would read
+        // as newer than every real one.
+        crate::ids::parse_message_id("message_id", &self.message_id).map(drop)
     }
 }
 

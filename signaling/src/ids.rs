@@ -20,6 +20,27 @@ pub fn check_user_id(field: &str, id: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// A message id: the store's per-store sequence number, zero-padded to 16 digits so
+/// that ids also sort as text.
+pub fn message_id(n: u64) -> String {
+    format!("{n:016}")
+}
+
+/// The sequence number of a message id given as `field`: 400 `invalid_field` unless it
+/// is written exactly as [`message_id`] writes it (a bare `9` would sort as newer than
+/// `0000000000000010`).
+pub fn parse_message_id(field: &str, s: &str) -> Result<u64, Error> {
+    let not = || Error::invalid(field, "not a message id");
+    if s.len() < 16 || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(not());
+    }
+    let n: u64 = s.parse().map_err(|_| not())?;
+    if message_id(n) != s {
+        return Err(not());
+    }
+    Ok(n)
+}
+
 /// True when `id` has the form of a server-generated id: 32 lower-case hex digits.
 pub fn is_server_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
@@ -75,5 +96,30 @@ impl IdSource for SequentialIds {
     fn next_id(&mut self) -> String {
         self.0 += 1;
         format!("{:032x}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_are_read_only_as_written() {
+        assert_eq!(message_id(9), "0000000000000009");
+        assert_eq!(parse_message_id("m", "0000000000000009").ok(), Some(9));
+        assert_eq!(
+            parse_message_id("m", &message_id(u64::MAX)).ok(),
+            Some(u64::MAX)
+        );
+        for bad in [
+            "9",
+            "",
+            "00000000000000009",
+            "000000000000000x",
+            "-000000000000009",
+        ] {
+            let e = parse_message_id("m", bad).unwrap_err();
+            assert_eq!(e.code(), "invalid_field", "{bad}");
+        }
     }
 }

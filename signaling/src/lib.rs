@@ -63,7 +63,10 @@ pub use crate::core::{
 pub use calls::{Call, CallState, Role};
 pub use error::Error;
 pub use event::Event;
-pub use ids::{IdSource, Millis, RandomIds, SequentialIds, check_user_id, is_server_id};
+pub use ids::{
+    IdSource, Millis, RandomIds, SequentialIds, check_user_id, is_server_id, message_id,
+    parse_message_id,
+};
 pub use log::{Audience, EventId, LogConfig, LoggedEvent, MemoryLog, Replay, ResetReason};
 pub use output::{Output, Timer};
 pub use records::{Records, Scope, UserRecord};

@@ -5,8 +5,8 @@
 //! that event finds the call); a cluster keeps it once the decision committed, before it
 //! answers the request. Presence changes go out after the decision's own effects.
 
-use pqcall_signaling::Output;
 use pqcall_signaling::activity::{CallRecord, presence_changed};
+use pqcall_signaling::{Event, Output};
 
 use crate::store::{ChatStore, MAX_CONTACTS};
 
@@ -29,10 +29,50 @@ pub(crate) async fn settle(store: &dyn ChatStore, later: Vec<Output>) -> Vec<Out
     events
 }
 
-/// Keeps `call` in both parties' history; a failure is logged (that call is missing
-/// from the history; the call itself is unaffected).
+/// How long keeping a call in the history may take: one node does it holding the
+/// core's lock, so a stalled store must not stall every decision.
+const RECORD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Keeps `call` in both parties' history; a failure or a store slower than
+/// [`RECORD_TIMEOUT`] is logged (that call is missing from the history; the call itself
+/// is unaffected).
 pub(crate) async fn record(store: &dyn ChatStore, call: &CallRecord) {
-    if let Err(e) = store.record_call(call).await {
-        tracing::error!(call = %call.call_id, error = %e, "call history not stored");
+    match tokio::time::timeout(RECORD_TIMEOUT, store.record_call(call)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(call = %call.call_id, error = %e, "call history not stored"),
+        Err(_) => {
+            tracing::error!(call = %call.call_id, "call history not stored: the store timed out")
+        }
     }
+}
+
+/// The users whose presence `events` announce.
+pub(crate) fn presence_subjects(events: &[Output]) -> Vec<String> {
+    let mut users: Vec<String> = events
+        .iter()
+        .filter_map(|o| match o {
+            Output::Ephemeral {
+                event: Event::PresenceChanged(p),
+                ..
+            } => Some(p.user_id.clone()),
+            _ => None,
+        })
+        .collect();
+    users.sort();
+    users.dedup();
+    users
+}
+
+/// Drops the presence changes that a later decision already reversed (a reconnect as
+/// the grace period ended): contacts see where the user stands now, which `online`
+/// tells (whether a user has connections, open or in their grace period).
+pub(crate) fn still_true(events: Vec<Output>, online: impl Fn(&str) -> bool) -> Vec<Output> {
+    let current = |o: &Output| match o {
+        Output::Ephemeral {
+            event: Event::PresenceChanged(p),
+            ..
+        } => online(&p.user_id) == p.online,
+        _ => true,
+    };
+    events.into_iter().filter(current).collect()
 }

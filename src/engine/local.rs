@@ -16,7 +16,7 @@ use pqcall_signaling::{Core, CoreConfig, Error, Event, LogConfig, MemoryLog, Out
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use super::aftermath::{record, settle};
+use super::aftermath::{record, settle, still_true};
 use super::{
     Charge, Counts, Engine, Op, Opened, StreamLimits, StreamOpen, read_start, streams_full,
 };
@@ -155,8 +155,10 @@ impl Inner {
         })
     }
 
-    /// Carries out what [`carry_out`](Self::carry_out) left for the chat store (not
-    /// holding the core's lock): the history write, then `presence.changed` events.
+    /// Carries out what [`carry_out`](Self::carry_out) left (it already stored the
+    /// finished calls): presence changes, read from the chat store's contacts without
+    /// the core's lock, become `presence.changed` events, sent unless a later decision
+    /// reversed them.
     async fn after(self: &Arc<Self>, later: Vec<Output>) -> Result<(), Error> {
         if later.is_empty() {
             return Ok(());
@@ -166,16 +168,8 @@ impl Inner {
             return Ok(());
         }
         let core = self.core.lock().await;
-        // A change that a later decision already reversed (a reconnect as the grace
-        // period ended) is not sent: contacts see where the user stands now.
-        let events = events.into_iter().filter(|o| match o {
-            Output::Ephemeral {
-                event: Event::PresenceChanged(p),
-                ..
-            } => core.has_connections(&p.user_id) == p.online,
-            _ => true,
-        });
-        self.carry_out(events.collect()).await.map(drop)
+        let events = still_true(events, |user| core.has_connections(user));
+        self.carry_out(events).await.map(drop)
     }
 
     /// 503 `server_busy` while the log holds more than its budget.

@@ -100,16 +100,9 @@ pub(crate) fn page<T>(mut rows: Vec<T>, limit: usize) -> (Vec<T>, bool) {
     (rows, has_more)
 }
 
-/// Message ids are a per-store sequence number, zero-padded so they also sort as text.
-pub fn message_id(n: u64) -> String {
-    format!("{n:016}")
-}
+pub use pqcall_signaling::message_id;
 
 /// Parses a `before` cursor: 400 `invalid_field` unless it is a message id.
 pub fn parse_message_id(s: &str) -> Result<u64, Error> {
-    if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::invalid("before", "not a message id"));
-    }
-    s.parse()
-        .map_err(|_| Error::invalid("before", "not a message id"))
+    pqcall_signaling::parse_message_id("before", s)
 }

@@ -19,10 +19,11 @@ if a.hold ~= cjson.null then redis.call('ZADD', a.skey, a.hold[1], a.hold[2]) en
 local out = {1}
 local now, max, age, ttl = tonumber(a.now), tonumber(a.max), tonumber(a.age), tonumber(a.ttl)
 local maxbytes = tonumber(a.maxbytes)
+-- Each event goes to its user's channel (`a.chan` is the part before the user).
 -- Each event's data is an argument of its own (ARGV[e[6]]), not a string inside the
 -- JSON: it is neither escaped nor decoded on its way to the log.
 for _, e in ipairs(a.ev) do
-  local r = append(e[1], e[2], now, max, age, maxbytes, ttl, e[3], e[4], e[5], ARGV[e[6]], a.chan, e[7])
+  local r = append(e[1], e[2], now, max, age, maxbytes, ttl, e[3], e[4], e[5], ARGV[e[6]], a.chan .. e[7], e[7])
   table.insert(out, r and r[2] or 0)
 end
 return out

@@ -11,6 +11,8 @@
 
 use pqcall_signaling::log::replay_rule;
 
+use super::channels::Channels;
+
 use crate::event_log::EventLog;
 use pqcall_signaling::{Audience, Error, EventId, LogConfig, LoggedEvent, Millis, Replay};
 use redis::aio::ConnectionManager;
@@ -148,17 +150,18 @@ impl RedisLog {
         &self.cfg
     }
 
-    /// The pub/sub channel every node listens on for live events.
-    pub fn channel(&self) -> String {
-        format!("{}:ev", self.prefix)
+    /// The pub/sub channel of `user`'s live events (see `channels.rs`).
+    pub fn channel(&self, user: &str) -> String {
+        Channels::of(&self.prefix, user)
     }
 
-    /// Publishes an ephemeral event (typing) to every node, without logging it.
+    /// Publishes an ephemeral event (typing) to the nodes holding `user`'s streams,
+    /// without logging it.
     pub async fn publish_ephemeral(&self, user: &str, name: &str, data: &str) -> Result<(), Error> {
         let payload = LiveFrame::ephemeral_payload(user, name, data);
         let mut con = self.con.clone();
         redis::cmd("PUBLISH")
-            .arg(self.channel())
+            .arg(self.channel(user))
             .arg(payload)
             .query_async::<i64>(&mut con)
             .await
@@ -166,28 +169,38 @@ impl RedisLog {
         Ok(())
     }
 
-    /// Live events from every node, in the order they were logged, for the users that
-    /// `wanted` holds streams of (the rest are dropped unparsed), until the subscription
-    /// breaks (then the caller must end its streams so that clients resume from their
-    /// last id: nothing published meanwhile would reach them otherwise).
+    /// A live connection: its subscribing half (for [`Channels`], nothing subscribed
+    /// yet), and the live events of the subscribed channels in the order they were
+    /// logged, for the users that `wanted` holds streams of (the rest, in flight when a
+    /// user's last stream closed, are dropped unparsed), until the connection breaks
+    /// (then the caller must end its streams so that clients resume from their last id:
+    /// nothing published meanwhile would reach them otherwise).
     pub async fn live<W>(
         url: &str,
-        channel: &str,
         wanted: W,
-    ) -> Result<impl futures_util::Stream<Item = LiveFrame> + use<W>, redis::RedisError>
+    ) -> Result<
+        (
+            redis::aio::PubSubSink,
+            impl futures_util::Stream<Item = LiveFrame> + use<W>,
+        ),
+        redis::RedisError,
+    >
     where
         W: Fn(&str) -> bool + Send + 'static,
     {
         use futures_util::StreamExt;
-        let mut pubsub = redis::Client::open(url)?.get_async_pubsub().await?;
-        pubsub.subscribe(channel).await?;
-        Ok(pubsub.into_on_message().filter_map(move |msg| {
-            let payload = std::str::from_utf8(msg.get_payload_bytes()).ok();
-            let frame = payload
-                .filter(|p| wanted(LiveFrame::user_of(p)))
-                .and_then(LiveFrame::parse);
-            std::future::ready(frame)
-        }))
+        let pubsub = redis::Client::open(url)?.get_async_pubsub().await?;
+        let (sink, stream) = pubsub.split();
+        Ok((
+            sink,
+            stream.filter_map(move |msg| {
+                let payload = std::str::from_utf8(msg.get_payload_bytes()).ok();
+                let frame = payload
+                    .filter(|p| wanted(LiveFrame::user_of(p)))
+                    .and_then(LiveFrame::parse);
+                std::future::ready(frame)
+            }),
+        ))
     }
 
     /// Whether Redis answers (for readiness).
@@ -227,7 +240,7 @@ impl RedisLog {
             .arg(conn)
             .arg(name)
             .arg(data)
-            .arg(self.channel())
+            .arg(self.channel(user))
             .arg(user)
             .invoke_async(&mut con)
             .await

@@ -48,6 +48,7 @@ use crate::config::Config;
 use crate::error::StartError;
 use crate::hub::Hub;
 
+mod channels;
 mod log;
 mod presence;
 mod records;
@@ -55,6 +56,7 @@ mod streams;
 mod tasks;
 mod transaction;
 
+use channels::Channels;
 pub use log::{LiveFrame, RedisLog};
 pub use records::Cluster;
 
@@ -65,6 +67,8 @@ pub(crate) type LiveStream = Pin<Box<dyn futures_util::Stream<Item = LiveFrame> 
 pub(crate) struct ClusterEngine {
     cluster: Arc<Cluster>,
     hub: Arc<Hub>,
+    /// The users whose live events this node receives.
+    channels: Arc<Channels>,
     /// State that stays this node's own (new ids, the typing throttle); its lock also
     /// keeps this node's fan-outs in order.
     here: Mutex<Core>,
@@ -100,14 +104,16 @@ impl ClusterEngine {
         let log = RedisLog::connect(url, &config.redis_prefix, cfg)
             .await
             .map_err(|e| StartError::Redis(e.to_string()))?;
-        let live = RedisLog::live(url, &log.channel(), tasks::holds_streams(&hub))
+        let (sink, live) = RedisLog::live(url, tasks::holds_streams(&hub))
             .await
             .map_err(|e| StartError::Redis(e.to_string()))?;
+        let channels = Arc::new(Channels::new(&config.redis_prefix, sink));
         let lease_ms = config.stream_lease_ms.max(1_000);
         let cluster = Cluster::new(Arc::new(log), core.clone(), lease_ms).with_store(store);
         Ok(ClusterEngine {
             cluster: Arc::new(cluster),
             hub,
+            channels,
             here: Mutex::new(Core::new(core)),
             rate: (config.rate_per_sec, config.rate_burst),
             streams: StreamLimits::of(config),
@@ -240,6 +246,8 @@ impl Engine for ClusterEngine {
                 .hub
                 .subscribe(open.stream_no, open.user, &conn, self.streams.queue);
             let started = async {
+                // Live events before the replay's read: none falls between the two.
+                self.channels.hold(open.user).await?;
                 let start = read_start(&*self.cluster.log, &open, &conn).await?;
                 // Two transactions here, not one: a fresh device may see an offer twice
                 // (clients ignore an offer whose call id they know).
@@ -268,6 +276,7 @@ impl Engine for ClusterEngine {
         stream_no: u64,
     ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
+            self.channels.release(user, &self.hub).await;
             self.cluster.release_stream_slot(user, stream_no).await;
             // Closed with its lease in one commit; if another node already closed it,
             // nothing happens, and on error the lease expires and some node closes it.
@@ -327,9 +336,15 @@ impl Engine for ClusterEngine {
         tokio::spawn(tasks::run_timers(cluster, hub.clone(), shutdown.clone()));
         let live = self.live.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(live) = live {
-            let (url, channel) = (self.url.clone(), self.cluster.log.channel());
+            let (url, channels) = (self.url.clone(), self.channels.clone());
             let ready = self.live_ready.clone();
-            tokio::spawn(tasks::relay_live(url, channel, live, hub, ready, shutdown));
+            tokio::spawn(tasks::relay_live(
+                url,
+                live,
+                (hub, channels),
+                ready,
+                shutdown,
+            ));
         }
     }
 }

@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 
 use super::log::{PROLOGUE, RedisLog, unavailable};
 use crate::clock::now_ms;
+use crate::engine::aftermath;
 
 const COMMIT: &str = include_str!("commit.lua");
 
@@ -233,7 +234,17 @@ impl Cluster {
         let Some(store) = self.store.as_deref().filter(|_| !later.is_empty()) else {
             return Ok(());
         };
-        for o in crate::engine::aftermath::settle(store, later).await {
+        let events = aftermath::settle(store, later).await;
+        // As on one node, a presence change a later decision reversed is not sent.
+        let users = aftermath::presence_subjects(&events);
+        let counts = self.connections_of(&users).await?;
+        let online = |u: &str| {
+            users
+                .iter()
+                .position(|x| x == u)
+                .is_some_and(|i| counts[i] > 0)
+        };
+        for o in aftermath::still_true(events, online) {
             if let Output::Ephemeral { user, event } = o {
                 self.publish_ephemeral(&user, &event).await?;
             }

@@ -11,6 +11,7 @@ use pqcall_signaling::{Error, Scope, Timer};
 use tokio_util::sync::CancellationToken;
 
 use super::LiveStream;
+use super::channels::Channels;
 use super::log::{RedisLog, unavailable};
 use super::records::{Cluster, due_members};
 use crate::clock::now_ms;
@@ -122,9 +123,8 @@ pub(super) fn holds_streams(hub: &Arc<Hub>) -> impl Fn(&str) -> bool + Send + 's
 /// in between, and streams are refused.
 pub(super) async fn relay_live(
     url: String,
-    channel: String,
     mut live: LiveStream,
-    hub: Arc<Hub>,
+    (hub, channels): (Arc<Hub>, Arc<Channels>),
     ready: Arc<AtomicBool>,
     shutdown: CancellationToken,
 ) {
@@ -141,8 +141,9 @@ pub(super) async fn relay_live(
                     ready.store(false, Ordering::SeqCst);
                     hub.close_all();
                     loop {
-                        match RedisLog::live(&url, &channel, holds_streams(&hub)).await {
-                            Ok(s) => {
+                        match RedisLog::live(&url, holds_streams(&hub)).await {
+                            Ok((sink, s)) => {
+                                channels.replace(sink).await;
                                 live = Box::pin(s);
                                 // A stream that opened while the loss went unnoticed may
                                 // have missed a live event: end it too, so it resumes.

@@ -13,6 +13,7 @@ use pqcall_signaling::{Call, Core, Error, Event, Output, Records, Scope, UserRec
 use redis::Value;
 use serde::Serialize;
 
+use super::channels::Channels;
 use super::log::{as_u64, audience_fields, unavailable};
 use super::records::{
     CONNECTIONS, Cluster, LeaseChange, RateCharge, calls_field, committed, rate_limited,
@@ -207,7 +208,7 @@ impl Cluster {
                 age: cfg.max_age_ms,
                 maxbytes: cfg.max_bytes,
                 ttl: self.log.ttl_secs(),
-                chan: self.log.channel(),
+                chan: Channels::stem(self.log.prefix()),
             };
             let args = serde_json::to_string(&args).unwrap_or_default();
             let mut con = self.con.clone();
