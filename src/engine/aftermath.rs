@@ -47,6 +47,7 @@ pub(crate) async fn record(store: &dyn ChatStore, call: &CallRecord) {
 }
 
 /// The users whose presence `events` announce.
+#[cfg_attr(not(feature = "cluster"), allow(dead_code))]
 pub(crate) fn presence_subjects(events: &[Output]) -> Vec<String> {
     let mut users: Vec<String> = events
         .iter()

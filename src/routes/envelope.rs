@@ -102,7 +102,9 @@ where
                 }
                 let headers = res.headers_mut();
                 headers.reserve(3);
-                headers.insert(REQUEST_ID, id);
+                if !headers.contains_key(REQUEST_ID) {
+                    headers.insert(REQUEST_ID, id);
+                }
                 if !headers.contains_key(header::X_CONTENT_TYPE_OPTIONS) {
                     headers.insert(
                         header::X_CONTENT_TYPE_OPTIONS,

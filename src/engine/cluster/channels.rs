@@ -8,6 +8,7 @@
 //! however many nodes there are.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use pqcall_signaling::Error;
 use redis::aio::PubSubSink;
@@ -15,11 +16,20 @@ use redis::aio::PubSubSink;
 use super::log::unavailable;
 use crate::hub::Hub;
 
-/// This node's subscriptions, changed one at a time.
+/// How long Redis may take to confirm a subscription change. The pub/sub connection
+/// has no response timeout of its own, and a half-open one would otherwise hold every
+/// stream opening on this node.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// This node's subscriptions, changed one at a time (each waits for Redis's
+/// confirmation, at most [`CONFIRM_TIMEOUT`]).
 #[derive(Debug)]
 pub(crate) struct Channels {
     prefix: String,
     state: tokio::sync::Mutex<State>,
+    /// Told when a change was not confirmed in time: the relay then treats the
+    /// connection as lost (ends every stream here and connects again).
+    pub(crate) broken: tokio::sync::Notify,
 }
 
 #[derive(Debug)]
@@ -40,6 +50,7 @@ impl Channels {
         Channels {
             prefix: prefix.to_owned(),
             state: tokio::sync::Mutex::new(state),
+            broken: tokio::sync::Notify::new(),
         }
     }
 
@@ -67,7 +78,14 @@ impl Channels {
             return Ok(());
         }
         let channel = Self::of(&self.prefix, user);
-        state.sink.subscribe(channel).await.map_err(unavailable)?;
+        match tokio::time::timeout(CONFIRM_TIMEOUT, state.sink.subscribe(channel)).await {
+            Ok(confirmed) => confirmed.map_err(unavailable)?,
+            Err(_) => {
+                self.broken.notify_one();
+                let why = "live events are not reaching this node; try another";
+                return Err(Error::Unavailable(why.into()));
+            }
+        }
         state.users.insert(user.to_owned());
         Ok(())
     }
@@ -79,10 +97,12 @@ impl Channels {
             return;
         }
         let channel = Self::of(&self.prefix, user);
-        if let Err(e) = state.sink.unsubscribe(channel).await {
+        match tokio::time::timeout(CONFIRM_TIMEOUT, state.sink.unsubscribe(channel)).await {
+            Ok(Ok(())) => {}
             // The connection is broken (said once, by the relay, which replaces it and
             // ends every stream).
-            tracing::debug!(error = %e, "unsubscribing a user's live channel");
+            Ok(Err(e)) => tracing::debug!(error = %e, "unsubscribing a user's live channel"),
+            Err(_) => self.broken.notify_one(),
         }
     }
 }

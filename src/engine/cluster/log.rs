@@ -169,7 +169,7 @@ impl RedisLog {
         Ok(())
     }
 
-    /// A live connection: its subscribing half (for [`Channels`], nothing subscribed
+    /// A live connection: its subscribing half (for `Channels`, nothing subscribed
     /// yet), and the live events of the subscribed channels in the order they were
     /// logged, for the users that `wanted` holds streams of (the rest, in flight when a
     /// user's last stream closed, are dropped unparsed), until the connection breaks

@@ -245,6 +245,18 @@ impl Engine for ClusterEngine {
             let rx = self
                 .hub
                 .subscribe(open.stream_no, open.user, &conn, self.streams.queue);
+            // Whatever happens from here, the stream is closed again unless it opens: a
+            // client gone mid-way drops this future, and the guard's drop closes it.
+            let guard = OpenGuard {
+                engine: Some((
+                    self.cluster.clone(),
+                    self.hub.clone(),
+                    self.channels.clone(),
+                )),
+                user: open.user.to_owned(),
+                conn: conn.clone(),
+                stream_no: open.stream_no,
+            };
             let started = async {
                 // Live events before the replay's read: none falls between the two.
                 self.channels.hold(open.user).await?;
@@ -258,7 +270,9 @@ impl Engine for ClusterEngine {
                 }
                 Ok::<_, Error>(start)
             };
-            match started.await {
+            let start = started.await;
+            guard.disarm();
+            match start {
                 Ok(start) => Ok(Opened { conn, rx, start }),
                 Err(e) => {
                     self.hub.unsubscribe(open.user, open.stream_no);
@@ -275,15 +289,8 @@ impl Engine for ClusterEngine {
         conn: &'a str,
         stream_no: u64,
     ) -> BoxFuture<'a, ()> {
-        Box::pin(async move {
-            self.channels.release(user, &self.hub).await;
-            self.cluster.release_stream_slot(user, stream_no).await;
-            // Closed with its lease in one commit; if another node already closed it,
-            // nothing happens, and on error the lease expires and some node closes it.
-            if let Err(e) = self.cluster.close_stream(user, conn, stream_no).await {
-                tracing::warn!(error = %e, "closing a stream (its lease will expire)");
-            }
-        })
+        let (hub, channels) = (self.hub.clone(), self.channels.clone());
+        close(self.cluster.clone(), (hub, channels), user, conn, stream_no)
     }
 
     fn issue_ticket<'a>(
@@ -345,6 +352,59 @@ impl Engine for ClusterEngine {
                 ready,
                 shutdown,
             ));
+        }
+    }
+}
+
+/// Closes a stream of this node: its slot and lease first (so the user may open another
+/// at once), then its user's channel if no other stream here needs it.
+fn close(
+    cluster: Arc<Cluster>,
+    (hub, channels): (Arc<Hub>, Arc<Channels>),
+    user: &str,
+    conn: &str,
+    stream_no: u64,
+) -> BoxFuture<'static, ()> {
+    let (user, conn) = (user.to_owned(), conn.to_owned());
+    Box::pin(async move {
+        cluster.release_stream_slot(&user, stream_no).await;
+        // Closed with its lease in one commit; if another node already closed it,
+        // nothing happens, and on error the lease expires and some node closes it.
+        if let Err(e) = cluster.close_stream(&user, &conn, stream_no).await {
+            tracing::warn!(error = %e, "closing a stream (its lease will expire)");
+        }
+        channels.release(&user, &hub).await;
+    })
+}
+
+/// A stream being opened: dropped before [`disarm`](Self::disarm) (its client went
+/// away mid-way), it takes the stream out of the hub and closes it in a task.
+struct OpenGuard {
+    engine: Option<(Arc<Cluster>, Arc<Hub>, Arc<Channels>)>,
+    user: String,
+    conn: String,
+    stream_no: u64,
+}
+
+impl OpenGuard {
+    /// The opening ran to its end (the caller closes a failed one itself).
+    fn disarm(mut self) {
+        self.engine = None;
+    }
+}
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        if let Some((cluster, hub, channels)) = self.engine.take() {
+            hub.unsubscribe(&self.user, self.stream_no);
+            let closing = close(
+                cluster,
+                (hub, channels),
+                &self.user,
+                &self.conn,
+                self.stream_no,
+            );
+            tokio::spawn(closing);
         }
     }
 }

@@ -131,6 +131,9 @@ pub(super) async fn relay_live(
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
+            // A subscription change Redis did not confirm in time: the connection is
+            // as good as lost (half-open), so it is replaced like a lost one.
+            _ = channels.broken.notified() => live = Box::pin(futures_util::stream::empty()),
             item = live.next() => match item {
                 Some(f) => {
                     let frame = Arc::new(Frame::new(f.id, &f.name, &f.data));
