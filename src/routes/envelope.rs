@@ -100,20 +100,14 @@ where
                 } else {
                     tracing::debug!(%status, latency_ms = latency.as_millis() as u64, "response");
                 }
+                // Each only where the handler did not set its own.
                 let headers = res.headers_mut();
                 headers.reserve(3);
-                if !headers.contains_key(REQUEST_ID) {
-                    headers.insert(REQUEST_ID, id);
-                }
-                if !headers.contains_key(header::X_CONTENT_TYPE_OPTIONS) {
-                    headers.insert(
-                        header::X_CONTENT_TYPE_OPTIONS,
-                        HeaderValue::from_static("nosniff"),
-                    );
-                }
-                if !headers.contains_key(header::REFERRER_POLICY) {
-                    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-                }
+                headers.entry(REQUEST_ID).or_insert(id);
+                let nosniff = HeaderValue::from_static("nosniff");
+                headers.entry(header::X_CONTENT_TYPE_OPTIONS).or_insert(nosniff);
+                let no_referrer = HeaderValue::from_static("no-referrer");
+                headers.entry(header::REFERRER_POLICY).or_insert(no_referrer);
                 Ok(res)
             }
             .instrument(span),

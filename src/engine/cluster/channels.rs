@@ -54,14 +54,14 @@ impl Channels {
         }
     }
 
-    /// The channel of `user`'s live events.
-    pub(crate) fn of(prefix: &str, user: &str) -> String {
-        format!("{prefix}:ev:{user}")
-    }
-
-    /// The part of every channel's name before the user.
+    /// The part of every channel's name before the user (commit.lua appends the user).
     pub(crate) fn stem(prefix: &str) -> String {
         format!("{prefix}:ev:")
+    }
+
+    /// The channel of `user`'s live events.
+    pub(crate) fn of(prefix: &str, user: &str) -> String {
+        Self::stem(prefix) + user
     }
 
     /// A new live connection (after the old one broke): nothing is subscribed on it.

@@ -247,7 +247,7 @@ impl Engine for ClusterEngine {
                 .subscribe(open.stream_no, open.user, &conn, self.streams.queue);
             // Whatever happens from here, the stream is closed again unless it opens: a
             // client gone mid-way drops this future, and the guard's drop closes it.
-            let guard = OpenGuard {
+            let mut guard = OpenGuard {
                 engine: Some((
                     self.cluster.clone(),
                     self.hub.clone(),
@@ -270,13 +270,15 @@ impl Engine for ClusterEngine {
                 }
                 Ok::<_, Error>(start)
             };
-            let start = started.await;
-            guard.disarm();
-            match start {
-                Ok(start) => Ok(Opened { conn, rx, start }),
+            match started.await {
+                Ok(start) => {
+                    guard.disarm();
+                    Ok(Opened { conn, rx, start })
+                }
                 Err(e) => {
-                    self.hub.unsubscribe(open.user, open.stream_no);
-                    self.close_stream(open.user, &conn, open.stream_no).await;
+                    if let Some(closing) = guard.undo() {
+                        closing.await;
+                    }
                     Err(e)
                 }
             }
@@ -377,8 +379,9 @@ fn close(
     })
 }
 
-/// A stream being opened: dropped before [`disarm`](Self::disarm) (its client went
-/// away mid-way), it takes the stream out of the hub and closes it in a task.
+/// A stream being opened: failed, it is taken out of the hub and closed
+/// ([`undo`](Self::undo)); dropped before [`disarm`](Self::disarm) (its client went
+/// away mid-way), the same happens in a task.
 struct OpenGuard {
     engine: Option<(Arc<Cluster>, Arc<Hub>, Arc<Channels>)>,
     user: String,
@@ -387,23 +390,23 @@ struct OpenGuard {
 }
 
 impl OpenGuard {
-    /// The opening ran to its end (the caller closes a failed one itself).
+    /// The stream opened: it stays.
     fn disarm(mut self) {
         self.engine = None;
+    }
+
+    /// Takes the stream out of the hub; the closing that follows, once.
+    fn undo(&mut self) -> Option<BoxFuture<'static, ()>> {
+        let (cluster, hub, channels) = self.engine.take()?;
+        hub.unsubscribe(&self.user, self.stream_no);
+        let (user, conn) = (&self.user, &self.conn);
+        Some(close(cluster, (hub, channels), user, conn, self.stream_no))
     }
 }
 
 impl Drop for OpenGuard {
     fn drop(&mut self) {
-        if let Some((cluster, hub, channels)) = self.engine.take() {
-            hub.unsubscribe(&self.user, self.stream_no);
-            let closing = close(
-                cluster,
-                (hub, channels),
-                &self.user,
-                &self.conn,
-                self.stream_no,
-            );
+        if let Some(closing) = self.undo() {
             tokio::spawn(closing);
         }
     }

@@ -52,6 +52,10 @@ struct LoadArgs<'a> {
     calls: &'a [String],
 }
 
+/// One event for commit.lua: meta key, log key, audience kind, its connection, name,
+/// the argument index of its data, user.
+type EventArg = (String, String, &'static str, String, String, usize, String);
+
 /// commit.lua's first argument; each event's data follows as an argument of its own.
 #[derive(Serialize)]
 struct CommitArgs<'a> {
@@ -73,9 +77,7 @@ struct CommitArgs<'a> {
     fired: Option<&'a str>,
     tkey: String,
     tadd: Vec<(String, String)>,
-    /// Events: meta key, log key, audience kind, its connection, name, the argument
-    /// index of its data, user.
-    ev: Vec<(String, String, &'static str, String, String, usize, String)>,
+    ev: Vec<EventArg>,
     now: u64,
     max: usize,
     age: u64,
@@ -109,7 +111,7 @@ impl Gauges {
 /// timers, and what is carried out after the commit.
 #[derive(Default)]
 struct Sorted {
-    events: Vec<(String, String, &'static str, String, String, usize, String)>,
+    events: Vec<EventArg>,
     data: Vec<String>,
     timers: Vec<(String, String)>,
     earliest: Option<u64>,
