@@ -52,6 +52,74 @@ async fn redis_event_log_conforms() {
     conformance::run(&log, 2, 1_700_000_000_000).await;
 }
 
+/// An append trims the oldest events in a batch once the log is an eighth past its
+/// window (one XRANGE and one XTRIM per batch, not two commands per event), so Redis
+/// holds at most `max_events + max_events / 8` entries of a user; a replay trims to the
+/// exact window first, so what a client can resume is the in-memory log's.
+#[tokio::test]
+async fn redis_log_trims_in_batches_within_an_eighth() {
+    use pqcall::event_log::EventLog;
+    use pqcall_signaling::{Audience, LogConfig, Replay};
+    let url = redis_url();
+    let prefix = format!("pqcall-test-{}", salt());
+    let cfg = LogConfig {
+        max_events: 80,
+        max_age_ms: 60_000,
+        max_bytes: 1 << 20,
+    };
+    let Ok(log) = RedisLog::connect(&url, &prefix, cfg).await else {
+        eprintln!("SKIPPED: Redis does not answer at {url}");
+        return;
+    };
+    if !log.ping().await {
+        eprintln!("SKIPPED: Redis does not answer at {url}");
+        return;
+    }
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let key = format!("{prefix}:log:u");
+    let start = log.newest("u").await.unwrap();
+    let mut ids = vec![start];
+    let mut most = 0;
+    for i in 0..400 {
+        let e = log.append("u", Audience::All, "e", "{}", 1_700_000_000_000 + i);
+        ids.push(e.await.unwrap().expect("a log").id);
+        let len: usize = redis::cmd("XLEN")
+            .arg(&key)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        assert!(len <= 80 + 10, "{len} entries after {} appends", i + 1);
+        most = most.max(len);
+    }
+    assert_eq!(
+        most, 90,
+        "the log runs an eighth past its window before a batch goes"
+    );
+    // Resuming at the window's edge replays the whole window; one before it resets.
+    let now = 1_700_000_000_400;
+    match log
+        .replay("u", &ids[320].to_string(), "c", now)
+        .await
+        .unwrap()
+    {
+        Replay::Events(e) => assert_eq!(e.len(), 80),
+        other => panic!("resume at the window's edge: {other:?}"),
+    }
+    let len: usize = redis::cmd("XLEN")
+        .arg(&key)
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(len, 80, "a replay trims to the exact window");
+    assert!(matches!(
+        log.replay("u", &ids[319].to_string(), "c", now)
+            .await
+            .unwrap(),
+        Replay::Reset { .. }
+    ));
+}
+
 #[tokio::test]
 async fn postgres_store_conforms() {
     let url = postgres_url();

@@ -13,6 +13,8 @@
 
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import http2 from 'node:http2';
 import { createInterface } from 'node:readline';
 import { WebSocket } from 'ws';
 
@@ -27,6 +29,11 @@ const INFLIGHT = Number(arg('inflight', 100));
 const PERF = arg('perf', null);
 // `--against OTHER_PQCALL`: two pqcall binaries instead of pqcall and PeerJS.
 const AGAINST = arg('against', null);
+// `--transport`: how the client reaches pqcall. `fetch` (default, the table's): Node's
+// fetch (undici), HTTP/1.1 keep-alive; `http1`: node:http with a keep-alive agent;
+// `h2`: one HTTP/2 connection (h2c, node:http2) carrying the streams and the POSTs, as
+// a browser over TLS does.
+const TRANSPORT = arg('transport', 'fetch');
 const TICKS = 100; // USER_HZ
 
 /** The batch: 20 host/srflx candidates, about 3.3 KB of JSON; `seq` rides in the first. */
@@ -63,15 +70,12 @@ function start(cmd, args, ready) {
   });
 }
 
-/** Reads an SSE response, calling `on(name, data)` per event. */
-async function sse(res, on) {
-  const reader = res.body.getReader();
+/** An SSE parser: feed it the stream's chunks; it calls `on(name, data)` per event. */
+function sse(on) {
   const dec = new TextDecoder();
   let buf = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buf += dec.decode(value, { stream: true });
+  return (chunk) => {
+    buf += dec.decode(chunk, { stream: true });
     let i;
     while ((i = buf.indexOf('\n\n')) >= 0) {
       const frame = buf.slice(0, i);
@@ -84,7 +88,72 @@ async function sse(res, on) {
       }
       if (data) on(name, data);
     }
+  };
+}
+
+/** A response read whole. */
+const reply = (status, text) => ({ status, text, json: () => (text ? JSON.parse(text) : {}) });
+
+/** The client's way to pqcall (`--transport`): `request(method, path, headers, body)`
+ * resolves with the whole response; `stream(path, headers, on)` reads an SSE stream. */
+function transport(base) {
+  const json = { 'content-type': 'application/json' };
+  if (TRANSPORT === 'h2') {
+    const session = http2.connect(base);
+    const send = (headers, body) => {
+      const req = session.request(headers);
+      req.end(body);
+      return req;
+    };
+    return {
+      request: (method, path, headers, body) => new Promise((resolve, reject) => {
+        const req = send({ ':method': method, ':path': path, ...json, ...headers }, body);
+        let status = 0;
+        const chunks = [];
+        req.on('response', (h) => { status = h[':status']; });
+        req.on('data', (c) => chunks.push(c));
+        req.on('end', () => resolve(reply(status, Buffer.concat(chunks).toString())));
+        req.on('error', reject);
+      }),
+      stream: (path, headers, on) => send({ ':method': 'GET', ':path': path, ...headers }).on('data', sse(on)),
+      close: () => session.destroy(),
+    };
   }
+  if (TRANSPORT === 'http1') {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1000 });
+    const send = (method, path, headers, body, onRes) => {
+      const req = http.request(`${base}${path}`, { method, agent, headers: { ...json, ...headers } }, onRes);
+      req.end(body);
+      return req;
+    };
+    return {
+      request: (method, path, headers, body) => new Promise((resolve, reject) => {
+        send(method, path, headers, body, (res) => {
+          const chunks = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () => resolve(reply(res.statusCode, Buffer.concat(chunks).toString())));
+        }).on('error', reject);
+      }),
+      stream: (path, headers, on) => send('GET', path, headers, undefined, (res) => res.on('data', sse(on))),
+      close: () => agent.destroy(),
+    };
+  }
+  return {
+    request: async (method, path, headers, body) => {
+      const r = await fetch(`${base}${path}`, { method, headers: { ...json, ...headers }, body });
+      return reply(r.status, await r.text());
+    },
+    stream: async (path, headers, on) => {
+      const reader = (await fetch(`${base}${path}`, { headers })).body.getReader();
+      const feed = sse(on);
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        feed(value);
+      }
+    },
+    close: () => {},
+  };
 }
 
 /** pqcall: an answered call between alice and bob; `send(seq)` relays one batch. */
@@ -93,16 +162,15 @@ async function pqcallRelay(onArrive, bin = PQCALL) {
     '--rate-per-sec', '1000000', '--rate-burst', '1000000', '--ip-rate-per-sec', '1000000', '--ip-rate-burst', '1000000', '--max-connections-per-ip', '100000'],
   (l) => l.match(/listening on (http:\/\/\S+)/));
   const base = m[1];
-  const token = async (user) => (await (await fetch(`${base}/api/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user }) })).json()).token;
+  const client = transport(base);
+  const token = async (user) => (await client.request('POST', '/api/dev/token', {}, JSON.stringify({ user }))).json().token;
   const [ta, tb] = [await token('alice'), await token('bob')];
   const waiters = new Map();
-  const open = async (tok, onEvent) => {
-    const res = await fetch(`${base}/api/events`, { headers: { authorization: `Bearer ${tok}` } });
-    let hello;
-    const helloSeen = new Promise((r) => { hello = r; });
-    sse(res, (name, data) => { if (name === 'hello') hello(JSON.parse(data).conn_id); else onEvent(name, data); });
-    return helloSeen;
-  };
+  const open = (tok, onEvent) => new Promise((hello) => {
+    client.stream('/api/events', { authorization: `Bearer ${tok}` }, (name, data) => {
+      if (name === 'hello') hello(JSON.parse(data).conn_id); else onEvent(name, data);
+    });
+  });
   const next = (name) => new Promise((r) => waiters.set(name, r));
   const dispatch = (name, data) => {
     if (name === 'call.ice') return onArrive(Number(/candidate:(\d+) /.exec(data)[1]));
@@ -111,18 +179,19 @@ async function pqcallRelay(onArrive, bin = PQCALL) {
   };
   const ca = await open(ta, dispatch);
   const cb = await open(tb, dispatch);
-  const post = (tok, conn, path, body) => fetch(`${base}${path}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/json', 'x-pqcall-conn': conn },
-    body: JSON.stringify(body),
-  }).then(async (r) => { if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`); return r.json(); });
+  const post = async (tok, conn, path, body) => {
+    const r = await client.request('POST', path, { authorization: `Bearer ${tok}`, 'x-pqcall-conn': conn }, JSON.stringify(body));
+    if (r.status >= 300) throw new Error(`${path}: ${r.status} ${r.text}`);
+    return r.json();
+  };
   const b64 = (n) => Buffer.alloc(n).toString('base64');
   const offered = next('call.offer');
   const { call_id } = await post(ta, ca, '/api/calls/offer', { to: 'bob', sdp: 'v=0\r\n', kem: { suite: 'ML-KEM-768', ek: b64(1184), commit: b64(32) } });
   await offered;
   await post(tb, cb, '/api/calls/answer', { call_id, sdp: 'v=0\r\n', kem: { ct: b64(1088) } });
   const send = (seq) => post(ta, ca, '/api/calls/ice', { call_id, candidates: batch(seq), done: false });
-  return { name: bin === PQCALL ? 'pqcall' : 'pqcall (other)', pid: proc.pid, send, stop: () => proc.kill() };
+  const name = `${bin === PQCALL ? 'pqcall' : 'pqcall (other)'} ${TRANSPORT}`;
+  return { name, pid: proc.pid, send, stop: () => { client.close(); proc.kill(); } };
 }
 
 /** PeerJS 1.0.2: two peers on one server; `send(seq)` relays one CANDIDATE message. */

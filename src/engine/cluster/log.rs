@@ -1,11 +1,14 @@
 //! Per-user event logs in Redis Streams (feature `cluster`), with the semantics of the
 //! in-memory log (`pqcall_signaling::log`) and checked by the same conformance suite.
 //!
-//! Each user has a hash `{prefix}:meta:{user}` (`epoch`, `seq`, `evicted`, `bytes`) and a
-//! stream `{prefix}:log:{user}` whose entry ids are `0-<seq>`; both expire when unused for
-//! the window plus a minute (a node renews the meta of users with open streams). The
-//! meta starts when the user opens a stream: appends for a user without one keep nothing. Every operation is one Lua script,
-//! so appends from any node are atomic and ids strictly increase. The epoch is the Redis
+//! Each user has a state string `{prefix}:meta:{user}` (epoch, seq, evicted, bytes, the
+//! oldest event's time, the last renewal) and a stream `{prefix}:log:{user}` whose entry
+//! ids are `0-<seq>`; both expire when unused for the window plus a minute (a node renews
+//! them for users with open streams). The state starts when the user opens a stream:
+//! appends for a user without one keep nothing. An append trims the oldest events in a
+//! batch once the log is an eighth past a limit; a replay first trims to the exact
+//! window, so what a client can resume is the in-memory log's. Every operation is one
+//! Lua script, so appends from any node are atomic and ids strictly increase. The epoch is the Redis
 //! clock in ms when a user's log is (re)created, so a log lost with a Redis restart comes
 //! back under a new epoch and old ids get `reset`, never a wrong replay.
 

@@ -1,83 +1,128 @@
--- Starts a user's log (a stream opened) and keeps it while it is used. The meta hash
--- and the log always get their time to live together, so they expire together.
+-- A user's log is two keys with the same time to live: the stream of events (ids
+-- 0-1, 0-2, ...; eviction only ever takes the oldest) and its state, one string
+-- "epoch seq evicted bytes first renewed" ('-' for a `first` not known), so that a
+-- commit reads every recipient's state and every record it checks with one MGET.
+
+-- The state in `v` (a GET or MGET reply; false when the log does not exist).
+local function meta_parse(v)
+  if not v then return nil end
+  local e, s, ev, b, f, r = string.match(v, '^(%d+) (%d+) (%d+) (%d+) (%S+) (%d+)$')
+  if not e then return nil end
+  return {epoch = e, seq = tonumber(s), evicted = tonumber(ev), bytes = tonumber(b),
+    first = tonumber(f), renewed = tonumber(r)}
+end
+
+-- Saves `m` to `meta`: with a new time to live when `ttl` is given, else keeping its own.
+local function meta_save(meta, m, ttl)
+  local v = table.concat({m.epoch, m.seq, m.evicted, m.bytes, m.first or '-', m.renewed}, ' ')
+  if ttl then
+    redis.call('SET', meta, v, 'EX', ttl)
+  else
+    redis.call('SET', meta, v, 'KEEPTTL')
+  end
+end
+
+-- Starts a user's log (a stream opened) and keeps it while it is used: the state and
+-- the stream get their time to live together, so they expire together. Returns the
+-- state.
 local function ensure(meta, log, ttl)
-  if redis.call('EXISTS', meta) == 0 then
+  local m = meta_parse(redis.call('GET', meta))
+  if not m then
     local t = redis.call('TIME')
     local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-    redis.call('HSET', meta, 'epoch', ms, 'seq', 0, 'evicted', 0, 'bytes', 0)
+    m = {epoch = string.format('%d', ms), seq = 0, evicted = 0, bytes = 0, renewed = 0}
   end
-  redis.call('EXPIRE', meta, ttl)
+  meta_save(meta, m, ttl)
   redis.call('EXPIRE', log, ttl)
+  return m
 end
+
 -- What an event costs in the byte budget (the memory log's `event_cost`).
 local function cost(name, data)
   return #name + #data + 96
 end
+
 -- An entry's fields as a table.
 local function fields(e)
   local f = {}
   for i = 1, #e[2], 2 do f[e[2][i]] = e[2][i + 1] end
   return f
 end
--- Drops the oldest events while the log is over a limit (count, age, bytes). The log's
--- entries are 0-(evicted+1) .. 0-seq (eviction only ever takes the oldest), so their
--- count needs no XLEN; `first` is the time of the oldest (nil: not known yet). Returns
--- the new `evicted`, `bytes` and `first`; nothing is read while every limit holds.
-local function trim(log, now, max, age, maxbytes, seq, evicted, bytes, first)
-  while seq > evicted do
-    if first ~= nil and seq - evicted <= max and first + age > now and bytes <= maxbytes then
-      return evicted, bytes, first
+
+-- Whether the log in state `m` is over a limit (count, age, bytes); `slack` is how
+-- far past them it may go first (a fraction of each limit).
+local function over(m, now, max, age, maxbytes, slack)
+  if m.seq <= m.evicted then return false end
+  if m.first == nil then return true end
+  return m.seq - m.evicted > max + math.floor(max * slack)
+    or m.bytes > maxbytes + math.floor(maxbytes * slack)
+    or m.first + age + math.floor(age * slack) <= now
+end
+
+-- Drops the oldest events of `log` until the state `m` (changed in place) is within
+-- every limit, once it is more than `slack` past one. An append passes a slack of an
+-- eighth, so that eviction runs once per many events and takes them in a batch (one
+-- XRANGE and one XTRIM) instead of two commands per event; a replay passes none, so
+-- what it serves is exactly the window. Nothing is read while no limit is passed.
+local function trim(log, m, now, max, age, maxbytes, slack)
+  if not over(m, now, max, age, maxbytes, slack) then return end
+  local from = m.evicted
+  while m.seq > m.evicted do
+    -- Enough for the count limit and the entry after, at least 16 for the others.
+    local want = math.max(m.seq - m.evicted - max + 1, 16)
+    local batch = redis.call('XRANGE', log, '0-' .. (m.evicted + 1), '+', 'COUNT', math.min(want, 256))
+    if #batch == 0 then
+      m.evicted, m.bytes, m.first = m.seq, 0, nil
+      break
     end
-    local two = redis.call('XRANGE', log, '0-' .. (evicted + 1), '+', 'COUNT', 2)
-    if #two == 0 then return seq, 0, nil end
-    local f = fields(two[1])
-    local at = tonumber(f['at'] or '0')
-    if seq - evicted > max or at + age <= now or bytes > maxbytes then
-      redis.call('XDEL', log, two[1][1])
-      evicted = tonumber(string.match(two[1][1], '%-(%d+)$'))
-      bytes = bytes - cost(f['name'] or '', f['data'] or '')
-      first = two[2] and tonumber(fields(two[2])['at'] or '0') or nil
-    else
-      return evicted, bytes, at
+    local kept = false
+    for _, e in ipairs(batch) do
+      local f = fields(e)
+      local at = tonumber(f['at'] or '0')
+      if m.seq - m.evicted > max or at + age <= now or m.bytes > maxbytes then
+        m.evicted = tonumber(string.match(e[1], '%-(%d+)$'))
+        m.bytes = m.bytes - cost(f['name'] or '', f['data'] or '')
+      else
+        m.first = at
+        kept = true
+        break
+      end
     end
+    if kept then break end
+    if m.seq <= m.evicted then m.first = nil end
   end
-  return evicted, bytes, nil
+  if m.seq <= m.evicted then m.bytes, m.first = 0, nil end
+  if m.evicted > from then redis.call('XTRIM', log, 'MINID', '0-' .. (m.evicted + 1)) end
 end
--- `trim` for a log not being appended to (a replay), its state saved in `meta`.
-local function evict(meta, log, now, max, age, maxbytes)
-  local m = redis.call('HMGET', meta, 'seq', 'bytes', 'evicted', 'first')
-  local seq, bytes, evicted = tonumber(m[1] or '0'), tonumber(m[2] or '0'), tonumber(m[3] or '0')
-  local ev, by, fi = trim(log, now, max, age, maxbytes, seq, evicted, bytes, tonumber(m[4] or ''))
-  redis.call('HSET', meta, 'evicted', ev, 'bytes', by, 'first', fi or '')
-end
--- Appends one event to a user's log and publishes it for live delivery (in log order).
--- A user with no log (never opened a stream, or it expired unused) gets nothing: no
--- stream could read it. Four commands while no limit is reached, two more per event
--- evicted, two more when the keys' time to live is renewed: whenever the log was empty
--- (so that a log the XADD creates has one), and otherwise once the time since the last
--- renewal passes the slack between the time to live and the replay window (`age`), so
--- that every event outlives its window.
-local function append(meta, log, now, max, age, maxbytes, ttl, aud, conn, name, data, chan, user)
-  local m = redis.call('HMGET', meta, 'epoch', 'seq', 'bytes', 'evicted', 'first', 'renewed')
-  if not m[1] then return false end
-  local epoch = m[1]
-  local seq = tonumber(m[2]) + 1
-  local evicted = tonumber(m[4] or '0')
-  local first = tonumber(m[5] or '')
-  local renewed = tonumber(m[6] or '0')
-  local was_empty = seq - 1 <= evicted
-  if was_empty then first = now end
+
+-- Appends one event to a user's log, whose state `m` it changes (the caller saves it,
+-- with a new time to live when `m.renew` is set), and publishes it for live delivery
+-- (in log order). A user with no log (never opened a stream, or it expired unused)
+-- gets nothing: no stream could read it. The keys' time to live is renewed whenever
+-- the log was empty (so that a stream the XADD creates has one), and otherwise once
+-- the time since the last renewal passes the slack between the time to live and the
+-- replay window (`age`), so that every event outlives its window.
+local function append(m, log, now, max, age, maxbytes, ttl, aud, conn, name, data, chan, user)
+  if not m then return false end
+  local seq = m.seq + 1
+  local was_empty = m.seq <= m.evicted
+  if was_empty then m.first = now end
   redis.call('XADD', log, '0-' .. seq, 'aud', aud, 'conn', conn, 'name', name, 'data', data, 'at', now)
-  local bytes = tonumber(m[3] or '0') + cost(name, data)
-  local ev, by, fi = trim(log, now, max, age, maxbytes, seq, evicted, bytes, first)
-  if was_empty or now - renewed >= ttl * 1000 - age then
-    renewed = now
-    redis.call('EXPIRE', meta, ttl)
+  m.seq = seq
+  m.bytes = m.bytes + cost(name, data)
+  trim(log, m, now, max, age, maxbytes, 0.125)
+  if was_empty or now - m.renewed >= ttl * 1000 - age then
+    m.renewed = now
+    m.renew = true
     redis.call('EXPIRE', log, ttl)
   end
-  redis.call('HSET', meta, 'seq', seq, 'evicted', ev, 'bytes', by, 'first', fi or '', 'renewed', renewed)
   -- Lines, not JSON: no node decodes a frame for a user it holds no stream of, and
   -- the data goes through unescaped (LiveFrame::parse).
-  redis.call('PUBLISH', chan, table.concat({user, epoch, seq, aud, conn, name, data}, '\n'))
-  return {epoch, seq}
+  redis.call('PUBLISH', chan, table.concat({user, m.epoch, seq, aud, conn, name, data}, '\n'))
+  return {m.epoch, seq}
+end
+
+-- Saves the state of a log `append` changed.
+local function append_done(meta, m, ttl)
+  if m.renew then meta_save(meta, m, ttl) else meta_save(meta, m) end
 end

@@ -4,12 +4,14 @@
 //! Each request runs as an optimistic transaction:
 //!
 //! 1. load the records of the request's closure (`pqcall_signaling::records`): one
-//!    hash per user and per call, `{prefix}:u:{user}` / `{prefix}:c:{call}` with a
-//!    version `v`, the JSON record `d` and the links `l` to the records it brings in (a
-//!    user's live calls, a call's parties), which `load.lua` follows, so that the whole
-//!    closure comes back in one round trip, which also charges the user's request rate;
+//!    string per user and per call, `{prefix}:user:{user}` / `{prefix}:call:{call}`,
+//!    holding a version, the links to the records it brings in (a user's live calls, a
+//!    call's parties) and the JSON record. `load.lua` follows the links with one MGET
+//!    per step, so that the whole closure comes back in one round trip, which also
+//!    charges the user's request rate;
 //! 2. run the core's operation on a scratch core holding only those records;
-//! 3. commit with one Lua script that checks every loaded version, then writes the
+//! 3. commit with one Lua script that checks every loaded version (one MGET, which also
+//!    reads the state of every log it appends to), then writes the
 //!    changed records, appends the events to the users' logs (publishing them for live
 //!    delivery), schedules timers, all or nothing. A changed version means another
 //!    node got there first: load again and rerun.

@@ -7,6 +7,7 @@ use pqcall_signaling::{Error, UserRecord};
 
 use super::log::unavailable;
 use super::records::Cluster;
+use super::transaction::stored_record;
 use crate::store::ChatStore;
 
 impl Cluster {
@@ -18,21 +19,23 @@ impl Cluster {
     }
 
     /// How many connections (open, or in their grace period) each of `users` has, read
-    /// from their records in one round trip.
+    /// from their records with one MGET.
     pub async fn connections_of(&self, users: &[String]) -> Result<Vec<usize>, Error> {
         if users.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
-        for u in users {
-            pipe.hget(self.user_key(u), "d");
-        }
+        let keys: Vec<String> = users.iter().map(|u| self.user_key(u)).collect();
         let mut con = self.con.clone();
-        let found: Vec<Option<String>> = pipe.query_async(&mut con).await.map_err(unavailable)?;
+        let found: Vec<Option<String>> = redis::cmd("MGET")
+            .arg(keys)
+            .query_async(&mut con)
+            .await
+            .map_err(unavailable)?;
         Ok(found
             .iter()
             .map(|d| {
-                let record = d.as_deref().and_then(|d| serde_json::from_str(d).ok());
+                let json = d.as_deref().and_then(|d| stored_record(d).1);
+                let record = json.and_then(|d| serde_json::from_str(d).ok());
                 record.map_or(0, |r: UserRecord| r.connections())
             })
             .collect())

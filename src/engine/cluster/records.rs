@@ -111,11 +111,11 @@ impl Cluster {
     }
 
     pub(super) fn user_key(&self, user: &str) -> String {
-        format!("{}:u:{user}", self.prefix)
+        format!("{}:user:{user}", self.prefix)
     }
 
     pub(super) fn call_key(&self, call: &str) -> String {
-        format!("{}:c:{call}", self.prefix)
+        format!("{}:call:{call}", self.prefix)
     }
 
     pub(super) fn streams_key(&self) -> String {

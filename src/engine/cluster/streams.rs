@@ -125,7 +125,7 @@ impl Cluster {
                 .arg(format!("{}:{}", self.node, s.stream_no))
                 .ignore();
             pipe.cmd("PEXPIRE").arg(&key).arg(self.lease_ms).ignore();
-            // The meta hash and the log always get their time to live together.
+            // The log's state and its stream always get their time to live together.
             let (meta, log) = self.log.keys(&s.user);
             for key in [meta, log] {
                 pipe.cmd("EXPIRE")

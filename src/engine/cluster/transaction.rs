@@ -344,7 +344,7 @@ impl Cluster {
                 .versions
                 .insert(key.clone(), version.parse().unwrap_or(0));
             if !json.is_empty() {
-                self.read_record(&mut loaded, kind == "u", key, id, json)?;
+                self.read_record(&mut loaded, kind == "user", key, id, json)?;
             }
         }
         self.fill(seeds, &mut loaded).await?;
@@ -408,22 +408,30 @@ impl Cluster {
             if keys.is_empty() {
                 continue;
             }
-            let mut pipe = redis::pipe();
-            for (_, k, _) in &keys {
-                pipe.cmd("HMGET").arg(k).arg("v").arg("d");
-            }
             let mut con = self.con.clone();
-            let rows: Vec<Vec<Value>> = pipe.query_async(&mut con).await.map_err(unavailable)?;
+            let rows: Vec<Option<String>> = redis::cmd("MGET")
+                .arg(keys.iter().map(|(_, k, _)| k).collect::<Vec<_>>())
+                .query_async(&mut con)
+                .await
+                .map_err(unavailable)?;
             for ((is_user, key, id), row) in keys.into_iter().zip(rows) {
-                let version = row.first().map_or(0, as_u64);
+                let (version, json) = row.as_deref().map_or((0, None), stored_record);
                 loaded.versions.insert(key.clone(), version);
-                if let Some(json) = row.get(1).and_then(text) {
-                    self.read_record(loaded, is_user, key, id, json)?;
+                if let Some(json) = json {
+                    self.read_record(loaded, is_user, key, id, json.to_owned())?;
                 }
             }
         }
         Ok(())
     }
+}
+
+/// A stored record, "version\nlinks\nrecord" (commit.lua writes it): its version and
+/// its JSON.
+pub(super) fn stored_record(s: &str) -> (u64, Option<&str>) {
+    let mut parts = s.splitn(3, '\n');
+    let version = parts.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+    (version, parts.nth(1))
 }
 
 /// A value as JSON text.
