@@ -77,7 +77,7 @@ async fn redis_log_trims_in_batches_within_an_eighth() {
     }
     let client = redis::Client::open(url.as_str()).unwrap();
     let mut con = client.get_multiplexed_async_connection().await.unwrap();
-    let key = format!("{prefix}:log:u");
+    let key = format!("{prefix}:events:u");
     let start = log.newest("u").await.unwrap();
     let mut ids = vec![start];
     let mut most = 0;

@@ -354,7 +354,7 @@ async fn every_key_expires_and_made_up_recipients_leave_nothing() {
     let mut checked = 0;
     for key in &keys {
         assert!(
-            !(key.contains(":meta:ghost") || key.contains(":log:ghost")),
+            !(key.contains(":state:ghost") || key.contains(":events:ghost")),
             "a log for a user who never connected: {key}"
         );
         if shared.contains(key) {

@@ -1,8 +1,8 @@
 //! Per-user event logs in Redis Streams (feature `cluster`), with the semantics of the
 //! in-memory log (`pqcall_signaling::log`) and checked by the same conformance suite.
 //!
-//! Each user has a state string `{prefix}:meta:{user}` (epoch, seq, evicted, bytes, the
-//! oldest event's time, the last renewal) and a stream `{prefix}:log:{user}` whose entry
+//! Each user has a state string `{prefix}:state:{user}` (epoch, seq, evicted, bytes, the
+//! oldest event's time, the last renewal) and a stream `{prefix}:events:{user}` whose entry
 //! ids are `0-<seq>`; both expire when unused for the window plus a minute (a node renews
 //! them for users with open streams). The state starts when the user opens a stream:
 //! appends for a user without one keep nothing. An append trims the oldest events in a
@@ -129,8 +129,8 @@ impl RedisLog {
 
     pub(crate) fn keys(&self, user: &str) -> (String, String) {
         (
-            format!("{}:meta:{user}", self.prefix),
-            format!("{}:log:{user}", self.prefix),
+            format!("{}:state:{user}", self.prefix),
+            format!("{}:events:{user}", self.prefix),
         )
     }
 
