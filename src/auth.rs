@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::StartError;
 use crate::jwks::Jwks;
+use crate::token_cache::VerifiedTokens;
 use pqcall_signaling::{Error, Millis, check_subject};
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +52,9 @@ pub struct Auth {
     /// What minted tokens name as `aud` and `iss`.
     audience: Option<String>,
     issuer: Option<String>,
+    /// Tokens verified with a configured key (`Keys::One`), not with published ones: a
+    /// key withdrawn from a JWKS document must stop its tokens at once.
+    verified: VerifiedTokens,
 }
 
 /// Where the keys that verify tokens come from.
@@ -147,6 +151,7 @@ impl Auth {
             max_lifetime_secs: 0,
             audience: None,
             issuer: None,
+            verified: VerifiedTokens::default(),
         }
     }
 
@@ -189,6 +194,7 @@ impl Auth {
             max_lifetime_secs: 0,
             audience: None,
             issuer: None,
+            verified: VerifiedTokens::default(),
         }
     }
 
@@ -216,6 +222,7 @@ impl Auth {
             max_lifetime_secs: 0,
             audience: None,
             issuer: None,
+            verified: VerifiedTokens::default(),
         })
     }
 
@@ -226,6 +233,11 @@ impl Auth {
 
     /// The user of a valid token, and when the token expires (`exp`, Unix seconds).
     pub fn verify_claims(&self, token: &str) -> Result<(String, u64), Error> {
+        let now = crate::clock::now_ms() / 1000;
+        let cached = matches!(self.decoding, Keys::One(_));
+        if cached && let Some(found) = self.verified.get(token, now, self.validation.leeway) {
+            return Ok(found);
+        }
         if has_crit(token) {
             return Err(unauthorized(
                 "invalid token: critical header extensions (crit) are not supported",
@@ -248,7 +260,6 @@ impl Auth {
             }
         }
         .map_err(invalid)?;
-        let now = crate::clock::now_ms() / 1000;
         let limit = now
             .saturating_add(self.max_lifetime_secs)
             .saturating_add(self.validation.leeway);
@@ -258,6 +269,9 @@ impl Auth {
             ));
         }
         check_subject(&data.claims.sub)?;
+        if cached {
+            self.verified.put(token, &data.claims.sub, data.claims.exp);
+        }
         Ok((data.claims.sub, data.claims.exp))
     }
 

@@ -44,6 +44,7 @@ mod sse;
 mod state;
 pub mod store;
 mod tls;
+mod token_cache;
 
 /// Cluster mode's engine parts, for tests and tools: the records transaction and the
 /// Redis event log.

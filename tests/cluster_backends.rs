@@ -120,6 +120,58 @@ async fn redis_log_trims_in_batches_within_an_eighth() {
     ));
 }
 
+/// A stream left without its state (Redis evicted or expired the state alone) is
+/// dropped when the log starts again under a new epoch: its entries are never replayed
+/// under the new epoch, and their ids do not block the new ones.
+#[tokio::test]
+async fn a_stream_without_its_state_starts_over() {
+    use pqcall::event_log::EventLog;
+    use pqcall_signaling::{Audience, Replay};
+    let url = redis_url();
+    let prefix = format!("pqcall-test-{}", salt());
+    let Ok(log) = RedisLog::connect(&url, &prefix, conformance::CONFIG).await else {
+        eprintln!("SKIPPED: Redis does not answer at {url}");
+        return;
+    };
+    if !log.ping().await {
+        eprintln!("SKIPPED: Redis does not answer at {url}");
+        return;
+    }
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let stale: String = redis::cmd("XADD")
+        .arg(format!("{prefix}:events:u"))
+        .arg("0-5")
+        .arg("name")
+        .arg("stale")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(stale, "0-5");
+    let start = log.newest("u").await.unwrap();
+    assert_eq!(start.seq, 0);
+    let e = log.append("u", Audience::All, "fresh", "{}", 1_700_000_000_000);
+    let id = e.await.unwrap().expect("a log").id;
+    assert_eq!(id.seq, 1);
+    match log
+        .replay("u", &start.to_string(), "c", 1_700_000_000_001)
+        .await
+        .unwrap()
+    {
+        Replay::Events(e) => {
+            let names: Vec<&str> = e.iter().map(|e| e.name.as_str()).collect();
+            assert_eq!(names, ["fresh"]);
+        }
+        other => panic!("replay of the new epoch: {other:?}"),
+    }
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(format!("{prefix}:events:u"))
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert!(ttl > 0, "the new stream expires ({ttl})");
+}
+
 #[tokio::test]
 async fn postgres_store_conforms() {
     let url = postgres_url();

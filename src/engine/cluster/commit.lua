@@ -5,8 +5,7 @@ local a = cjson.decode(ARGV[1])
 local keys = {}
 for _, c in ipairs(a.check) do table.insert(keys, c[1]) end
 for _, e in ipairs(a.ev) do table.insert(keys, e[1]) end
-local vals = {}
-if #keys > 0 then vals = redis.call('MGET', unpack(keys)) end
+local vals = each_chunk('MGET', keys)
 for i, c in ipairs(a.check) do
   local v = vals[i] and tonumber(string.match(vals[i], '^(%d+)\n')) or 0
   if v ~= tonumber(c[2]) then return {0} end
@@ -19,7 +18,7 @@ if #a.put > 0 then
     redis.call('SET', p[1], ver .. '\n' .. p[3] .. '\n' .. p[2], 'EX', a.rttl)
   end
 end
-if #a.del > 0 then redis.call('DEL', unpack(a.del)) end
+each_chunk('DEL', a.del)
 if a.fired ~= nil and a.fired ~= cjson.null then redis.call('ZREM', a.tkey, a.fired) end
 for _, t in ipairs(a.tadd) do redis.call('ZADD', a.tkey, t[1], t[2]) end
 for _, g in ipairs(a.gauge) do redis.call('HINCRBY', a.gkey, g[1], g[2]) end

@@ -1,5 +1,5 @@
 -- Loads a request's records in one round trip, after charging its rate (rate.lua's
--- `charge_read` comes first in the script).
+-- `charge_read` and log_prologue.lua's `each_chunk` come first in the script).
 -- ARGV[1]: {"rate": [key, interval_ms, burst, cost, now_ms] or null, "pre": prefix,
 --           "users": [...], "calls": [...]} (the seeds).
 -- Returns {0, wait_ms} when the rate is used up, else {1, rows...} with one row
@@ -28,7 +28,7 @@ local function load(batch, extra)
   if extra then table.insert(keys, extra) end
   local links = {user = {}, call = {}}
   if #keys == 0 then return links, false end
-  local vals = redis.call('MGET', unpack(keys))
+  local vals = each_chunk('MGET', keys)
   for i, b in ipairs(todo) do
     local v = vals[i]
     local ver, l, d = '0', nil, ''

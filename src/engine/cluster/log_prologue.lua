@@ -3,6 +3,19 @@
 -- "epoch seq evicted bytes first renewed" ('-' for a `first` not known), so that a
 -- commit reads every recipient's state and every record it checks with one MGET.
 
+-- `redis.call(cmd, keys...)` over any number of keys (Lua 5.1's `unpack` takes at most
+-- a few thousand): in chunks of 512, the replies joined in order.
+local function each_chunk(cmd, keys)
+  local out = {}
+  for i = 1, #keys, 512 do
+    local r = redis.call(cmd, unpack(keys, i, math.min(i + 511, #keys)))
+    if type(r) == 'table' then
+      for _, v in ipairs(r) do table.insert(out, v) end
+    end
+  end
+  return out
+end
+
 -- The state in `v` (a GET or MGET reply; false when the log does not exist).
 local function meta_parse(v)
   if not v then return nil end
@@ -28,6 +41,9 @@ end
 local function ensure(meta, log, ttl)
   local m = meta_parse(redis.call('GET', meta))
   if not m then
+    -- A new epoch: whatever a stream left without its state holds is meaningless, and
+    -- its ids would collide with the new ones.
+    redis.call('DEL', log)
     local t = redis.call('TIME')
     local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
     m = {epoch = string.format('%d', ms), seq = 0, evicted = 0, bytes = 0, renewed = 0}
@@ -107,11 +123,15 @@ local function append(m, log, now, max, age, maxbytes, ttl, aud, conn, name, dat
   local seq = m.seq + 1
   local was_empty = m.seq <= m.evicted
   if was_empty then m.first = now end
-  redis.call('XADD', log, '0-' .. seq, 'aud', aud, 'conn', conn, 'name', name, 'data', data, 'at', now)
+  local entry = {'0-' .. seq, 'aud', aud, 'conn', conn, 'name', name, 'data', data, 'at', now}
+  -- The stream exists but for the first event of a log (or one lost on its own): the
+  -- XADD that creates it is followed by its time to live.
+  local created = not redis.call('XADD', log, 'NOMKSTREAM', unpack(entry))
+  if created then redis.call('XADD', log, unpack(entry)) end
   m.seq = seq
   m.bytes = m.bytes + cost(name, data)
   trim(log, m, now, max, age, maxbytes, 0.125)
-  if was_empty or now - m.renewed >= ttl * 1000 - age then
+  if was_empty or created or now - m.renewed >= ttl * 1000 - age then
     m.renewed = now
     m.renew = true
     redis.call('EXPIRE', log, ttl)

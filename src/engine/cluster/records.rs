@@ -100,7 +100,7 @@ impl Cluster {
             rate: Script::new(&format!(
                 "{RATE}\nreturn charge(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))"
             )),
-            load: Script::new(&format!("{RATE}\n{LOAD}")),
+            load: Script::new(&format!("{PROLOGUE}\n{RATE}\n{LOAD}")),
             lease: Script::new(LEASE),
             timer_added: Notify::new(),
             earliest_added: std::sync::atomic::AtomicU64::new(u64::MAX),
