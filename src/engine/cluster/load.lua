@@ -1,5 +1,5 @@
 -- Loads a request's records in one round trip, after charging its rate (rate.lua's
--- `charge_read` and log_prologue.lua's `each_chunk` come first in the script).
+-- `charge_read` and chunks.lua's `each_chunk` come first in the script).
 -- ARGV[1]: {"rate": [key, interval_ms, burst, cost, now_ms] or null, "pre": prefix,
 --           "users": [...], "calls": [...]} (the seeds).
 -- Returns {0, wait_ms} when the rate is used up, else {1, rows...} with one row

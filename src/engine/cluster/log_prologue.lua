@@ -3,19 +3,6 @@
 -- "epoch seq evicted bytes first renewed" ('-' for a `first` not known), so that a
 -- commit reads every recipient's state and every record it checks with one MGET.
 
--- `redis.call(cmd, keys...)` over any number of keys (Lua 5.1's `unpack` takes at most
--- a few thousand): in chunks of 512, the replies joined in order.
-local function each_chunk(cmd, keys)
-  local out = {}
-  for i = 1, #keys, 512 do
-    local r = redis.call(cmd, unpack(keys, i, math.min(i + 511, #keys)))
-    if type(r) == 'table' then
-      for _, v in ipairs(r) do table.insert(out, v) end
-    end
-  end
-  return out
-end
-
 -- The state in `v` (a GET or MGET reply; false when the log does not exist).
 local function meta_parse(v)
   if not v then return nil end

@@ -19,6 +19,9 @@ const COMMIT: &str = include_str!("commit.lua");
 /// GCRA: `charge(key, interval, burst, cost, now)`, 0 or the ms to wait.
 const RATE: &str = include_str!("rate.lua");
 
+/// `each_chunk`: a command over any number of keys (commit.lua, load.lua).
+const CHUNKS: &str = include_str!("chunks.lua");
+
 /// A request's records in one round trip, after charging its rate.
 const LOAD: &str = include_str!("load.lua");
 
@@ -90,7 +93,7 @@ pub(super) fn calls_field(state: CallState) -> String {
 impl Cluster {
     /// Shares `log`'s connection and key prefix; streams' leases last `lease_ms`.
     pub fn new(log: Arc<RedisLog>, core: CoreConfig, lease_ms: u64) -> Self {
-        let with_prologue = Script::new(&format!("{PROLOGUE}\n{COMMIT}"));
+        let with_prologue = Script::new(&format!("{CHUNKS}\n{PROLOGUE}\n{COMMIT}"));
         Cluster {
             con: log.connection(),
             prefix: log.prefix().to_owned(),
@@ -100,7 +103,7 @@ impl Cluster {
             rate: Script::new(&format!(
                 "{RATE}\nreturn charge(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))"
             )),
-            load: Script::new(&format!("{PROLOGUE}\n{RATE}\n{LOAD}")),
+            load: Script::new(&format!("{CHUNKS}\n{RATE}\n{LOAD}")),
             lease: Script::new(LEASE),
             timer_added: Notify::new(),
             earliest_added: std::sync::atomic::AtomicU64::new(u64::MAX),
