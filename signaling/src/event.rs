@@ -276,7 +276,8 @@ impl Event {
             Event::CallOffer(e) => serde_json::to_string(e),
             Event::CallAnswer(e) => serde_json::to_string(e),
             Event::CallConfirm(e) => serde_json::to_string(e),
-            Event::CallIce(e) => serde_json::to_string(e),
+            // The relay's most frequent event, written without serde (ice_json.rs).
+            Event::CallIce(e) => return crate::ice_json::call_ice(e),
             Event::CallUpdate(e) => serde_json::to_string(e),
             Event::CallAnsweredElsewhere(e)
             | Event::CallDeclined(e)

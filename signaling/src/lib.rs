@@ -49,6 +49,7 @@ pub mod chat;
 mod core;
 mod error;
 pub mod event;
+mod ice_json;
 mod ids;
 pub mod log;
 mod output;
