@@ -37,16 +37,29 @@ fn salt() -> u64 {
         .as_nanos() as u64
 }
 
-#[tokio::test]
-async fn redis_event_log_conforms() {
+/// A Redis event log under a fresh prefix, with a connection of the test's own to look
+/// inside it; `None` (the test says it was skipped) when Redis does not answer.
+async fn fresh_log(
+    cfg: pqcall_signaling::LogConfig,
+) -> Option<(RedisLog, String, redis::aio::MultiplexedConnection)> {
     let url = redis_url();
     let prefix = format!("pqcall-test-{}", salt());
-    let log = match RedisLog::connect(&url, &prefix, conformance::CONFIG).await {
+    let log = match RedisLog::connect(&url, &prefix, cfg).await {
         Ok(l) if l.ping().await => l,
         _ => {
             eprintln!("SKIPPED: Redis does not answer at {url}");
-            return;
+            return None;
         }
+    };
+    let client = redis::Client::open(url.as_str()).ok()?;
+    let con = client.get_multiplexed_async_connection().await.ok()?;
+    Some((log, prefix, con))
+}
+
+#[tokio::test]
+async fn redis_event_log_conforms() {
+    let Some((log, _, _)) = fresh_log(conformance::CONFIG).await else {
+        return;
     };
     conformance::run(&log, 1, 1_700_000_000_000).await;
     conformance::run(&log, 2, 1_700_000_000_000).await;
@@ -60,23 +73,14 @@ async fn redis_event_log_conforms() {
 async fn redis_log_trims_in_batches_within_an_eighth() {
     use pqcall::event_log::EventLog;
     use pqcall_signaling::{Audience, LogConfig, Replay};
-    let url = redis_url();
-    let prefix = format!("pqcall-test-{}", salt());
     let cfg = LogConfig {
         max_events: 80,
         max_age_ms: 60_000,
         max_bytes: 1 << 20,
     };
-    let Ok(log) = RedisLog::connect(&url, &prefix, cfg).await else {
-        eprintln!("SKIPPED: Redis does not answer at {url}");
+    let Some((log, prefix, mut con)) = fresh_log(cfg).await else {
         return;
     };
-    if !log.ping().await {
-        eprintln!("SKIPPED: Redis does not answer at {url}");
-        return;
-    }
-    let client = redis::Client::open(url.as_str()).unwrap();
-    let mut con = client.get_multiplexed_async_connection().await.unwrap();
     let key = format!("{prefix}:events:u");
     let start = log.newest("u").await.unwrap();
     let mut ids = vec![start];
@@ -127,18 +131,9 @@ async fn redis_log_trims_in_batches_within_an_eighth() {
 async fn a_stream_without_its_state_starts_over() {
     use pqcall::event_log::EventLog;
     use pqcall_signaling::{Audience, Replay};
-    let url = redis_url();
-    let prefix = format!("pqcall-test-{}", salt());
-    let Ok(log) = RedisLog::connect(&url, &prefix, conformance::CONFIG).await else {
-        eprintln!("SKIPPED: Redis does not answer at {url}");
+    let Some((log, prefix, mut con)) = fresh_log(conformance::CONFIG).await else {
         return;
     };
-    if !log.ping().await {
-        eprintln!("SKIPPED: Redis does not answer at {url}");
-        return;
-    }
-    let client = redis::Client::open(url.as_str()).unwrap();
-    let mut con = client.get_multiplexed_async_connection().await.unwrap();
     let stale: String = redis::cmd("XADD")
         .arg(format!("{prefix}:events:u"))
         .arg("0-5")
