@@ -48,6 +48,12 @@ pub struct Config {
     /// Address to listen on; port 0 picks a free port (the address is printed).
     #[arg(long, env = "PQCALL_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
+    /// Worker threads of the `pqcall` binary's async runtime (an application embedding
+    /// the router runs its own); one per CPU by default. One worker costs the least CPU
+    /// per message, with no wake-ups across threads, and serves what one core can
+    /// (BENCHMARKS.md, "Worker threads").
+    #[arg(long, env = "PQCALL_WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub workers: Option<u16>,
     /// Development mode: `POST /api/dev/token` mints tokens for any user name.
     /// Refused on a non-loopback address unless `--force-dev`.
     #[arg(long, env = "PQCALL_DEV", default_value_t = false)]
@@ -243,6 +249,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            workers: None,
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             dev: false,
             force_dev: false,

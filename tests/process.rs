@@ -1,5 +1,6 @@
 //! The `pqcall` binary as a process: kill -9 durability of chat history, restart on
-//! the same SQLite file, SIGTERM with open streams, and the `token` command.
+//! the same SQLite file, SIGTERM with open streams, one worker thread (`--workers`), and
+//! the `token` command.
 
 mod common;
 
@@ -165,6 +166,43 @@ async fn every_acknowledged_send_survives_kill_9_and_old_ids_reset() {
     let reset = events.next().await.unwrap().unwrap();
     assert_eq!(reset.event, "reset");
     assert!(reset.data.contains("stale_epoch"), "{}", reset.data);
+}
+
+#[tokio::test]
+async fn one_worker_thread_relays_and_zero_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = spawn_with(&dir.path().join("chat.db"), &["--workers", "1"]).await;
+    let alice = token("alice").await;
+    let (_, r) = post(
+        &p.base,
+        &alice,
+        "/api/conversations/create",
+        json!({"members": ["bob"]}),
+    )
+    .await;
+    let conv = r["conversation_id"].as_str().unwrap().to_owned();
+    let mut bob = open_stream(&p.base, "bob", None).await;
+    assert_eq!(bob.next().await.unwrap().unwrap().event, "hello");
+    let send = json!({"conversation_id": conv, "body": "one thread", "client_msg_id": "w1"});
+    assert_eq!(post(&p.base, &alice, "/api/messages/send", send).await.0, 200);
+    let mut relayed = None;
+    while let Some(ev) = bob.next().await {
+        let ev = ev.unwrap();
+        if ev.event == "message.new" {
+            relayed = Some(ev.data);
+            break;
+        }
+    }
+    assert!(relayed.unwrap().contains("one thread"));
+
+    let out = Command::new(env!("CARGO_BIN_EXE_pqcall"))
+        .args(["serve", "--workers", "0"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalid value '0' for '--workers"), "{err}");
 }
 
 #[tokio::test]

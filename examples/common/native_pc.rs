@@ -163,7 +163,7 @@ impl Peer {
                     &conn,
                     &IceRequest {
                         call_id: call_id.into(),
-                        candidates,
+                        candidates: candidates.into(),
                         done: None,
                     },
                 )
@@ -172,8 +172,8 @@ impl Peer {
         Ok(())
     }
 
-    pub(crate) async fn add_remote(&mut self, ice: Vec<IceCandidate>) -> anyhow::Result<()> {
-        for c in ice {
+    pub(crate) async fn add_remote(&mut self, ice: Arc<[IceCandidate]>) -> anyhow::Result<()> {
+        for c in ice.iter().cloned() {
             let init = RTCIceCandidateInit {
                 candidate: c.candidate,
                 sdp_mid: c.sdp_mid,
@@ -208,7 +208,7 @@ impl Peer {
                     other => log(&format!("[{}] {other:?}", self.name))},
                 Some(c) = self.ice_rx.recv() => {
                     let conn = self.conn().to_owned();
-                    self.client.ice(&conn, &IceRequest { call_id: call_id.into(), candidates: vec![to_wire(c)], done: None }).await?;
+                    self.client.ice(&conn, &IceRequest { call_id: call_id.into(), candidates: vec![to_wire(c)].into(), done: None }).await?;
                 }
             }
         }

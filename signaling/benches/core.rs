@@ -77,7 +77,8 @@ fn routed(c: &mut Criterion) {
             sdp_mid: Some("0".into()),
             sdp_m_line_index: Some(0),
             username_fragment: None,
-        }],
+        }]
+        .into(),
         done: None,
     })
     .unwrap();
@@ -96,7 +97,7 @@ fn replay(c: &mut Criterion) {
             "bob",
             Audience::All,
             "app.n",
-            &format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(200)),
+            format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(200)),
             T0,
         );
         ids.push(e.expect("bob has a log").id.to_string());

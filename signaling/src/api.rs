@@ -4,6 +4,8 @@
 //! `missing_field` or `invalid_field`; each request's `validate` then checks limits,
 //! id forms and the base64 lengths of `kem` fields (`bad_length`).
 
+use std::sync::Arc;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -212,8 +214,9 @@ impl UpdateRequest {
 pub struct IceRequest {
     /// The call.
     pub call_id: String,
-    /// Candidates, in trickle order.
-    pub candidates: Vec<IceCandidate>,
+    /// Candidates, in trickle order; shared with the `call.ice` event that relays them.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<IceCandidate>))]
+    pub candidates: Arc<[IceCandidate]>,
     /// No more candidates follow.
     #[serde(default)]
     pub done: Option<bool>,

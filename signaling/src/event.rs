@@ -1,5 +1,7 @@
 //! Every event of the stream (docs/PROTOCOL.md §3–§4), typed, with its wire name.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -49,8 +51,9 @@ pub struct CallConfirm {
 pub struct CallIce {
     /// The call.
     pub call_id: String,
-    /// Trickled candidates, in the order sent.
-    pub candidates: Vec<IceCandidate>,
+    /// Trickled candidates, in the order sent (shared with the request's).
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<IceCandidate>))]
+    pub candidates: Arc<[IceCandidate]>,
     /// The sender has no more candidates.
     pub done: bool,
 }

@@ -4,18 +4,31 @@
 //! Relaying a 3.3 KB batch spent about a fifth of the server's user-space instructions
 //! in that loop (docs/profiles/relay.md, "Instructions").
 
-use std::fmt::Write as _;
-
 use crate::event::CallIce;
 
 /// Whether serde_json writes `s` unchanged between its quotes: no `"`, no `\`, no
-/// control character (RFC 8259 §7). Branch-free within each chunk, so it vectorises.
+/// control character (RFC 8259 §7). Eight bytes at a time, with the same word tricks as
+/// serde_json's own reader (Mycroft's "has a zero byte"); the tail byte by byte.
 fn plain(s: &str) -> bool {
-    s.as_bytes().chunks(32).all(|chunk| {
-        chunk
+    const ONES: u64 = u64::MAX / 255;
+    const HIGH: u64 = ONES << 7;
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x;
+    let bytes = s.as_bytes();
+    let mut words = bytes.chunks_exact(8);
+    let mut found = 0;
+    for w in words.by_ref() {
+        let x = u64::from_le_bytes(w.try_into().unwrap_or_default());
+        // Control characters are the bytes below 0x20: x - 0x20 borrows into their
+        // high bit (bytes of 0x80 and above have it set in `x`, so `!x` clears it).
+        found |= (x.wrapping_sub(ONES * 0x20) & !x)
+            | zero_byte(x ^ (ONES * u64::from(b'"')))
+            | zero_byte(x ^ (ONES * u64::from(b'\\')));
+    }
+    found & HIGH == 0
+        && words
+            .remainder()
             .iter()
-            .fold(true, |ok, &b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\'))
-    })
+            .all(|&b| b >= 0x20 && b != b'"' && b != b'\\')
 }
 
 /// `s` as a JSON string.
@@ -48,7 +61,8 @@ pub(crate) fn call_ice(e: &CallIce) -> String {
             push_str(&mut out, mid);
         }
         if let Some(index) = c.sdp_m_line_index {
-            let _ = write!(out, ",\"sdpMLineIndex\":{index}");
+            out.push_str(",\"sdpMLineIndex\":");
+            out.push_str(itoa::Buffer::new().format(index));
         }
         if let Some(ufrag) = &c.username_fragment {
             out.push_str(",\"usernameFragment\":");
@@ -93,6 +107,24 @@ mod tests {
             )
     }
 
+    #[test]
+    fn plain_finds_every_byte_that_needs_escaping_wherever_it_is() {
+        for len in 1..=24 {
+            for at in 0..len {
+                for b in (0u8..0x20).chain([b'"', b'\\']) {
+                    let mut s = vec![b'a'; len];
+                    s[at] = b;
+                    let s = String::from_utf8(s).unwrap();
+                    assert!(!plain(&s), "{s:?}");
+                }
+                let mut chars = vec!['é'; len];
+                chars[at] = ' ';
+                let s: String = chars.into_iter().collect();
+                assert!(plain(&s), "{s:?}");
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn the_same_bytes_as_serde_json(
@@ -100,7 +132,7 @@ mod tests {
             candidates in proptest::collection::vec(candidate(), 0..5),
             done in any::<bool>(),
         ) {
-            let e = CallIce { call_id, candidates, done };
+            let e = CallIce { call_id, candidates: candidates.into(), done };
             prop_assert_eq!(call_ice(&e), serde_json::to_string(&e).unwrap());
         }
     }

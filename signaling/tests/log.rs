@@ -89,10 +89,12 @@ fn each_user_log_is_bounded_in_bytes_and_the_total_is_kept() {
     let data = format!("\"{}\"", "x".repeat(998));
     log.newest("dana");
     log.newest("erin");
-    let first = log.append("dana", Audience::All, "e", &data, T0).unwrap();
+    let first = log
+        .append("dana", Audience::All, "e", data.as_str(), T0)
+        .unwrap();
     for _ in 0..100 {
-        log.append("dana", Audience::All, "e", &data, T0);
-        log.append("erin", Audience::All, "e", &data, T0);
+        log.append("dana", Audience::All, "e", data.as_str(), T0);
+        log.append("erin", Audience::All, "e", data.as_str(), T0);
     }
     // Each log keeps what fits in its budget, so the total is at most two budgets.
     assert!(log.bytes() <= 20_000, "{} bytes", log.bytes());
@@ -149,7 +151,7 @@ proptest! {
                 1 => Audience::Only(conns[*conn as usize % 3].into()),
                 _ => Audience::Except(conns[*conn as usize % 3].into()),
             };
-            let e = log.append("u", audience, "e", &format!("{i}"), T0 + i as u64).unwrap();
+            let e = log.append("u", audience, "e", format!("{i}"), T0 + i as u64).unwrap();
             all.push(e);
         }
         let n = all.len();

@@ -120,7 +120,9 @@ impl Inner {
                         // Only users who opened a stream have a log: an event for
                         // anyone else could never be read, so it is not kept.
                         let (now, name) = (now_ms(), event.name());
-                        let logged = self.log.append(&user, audience, name, &data, now);
+                        let logged = self
+                            .log
+                            .append(&user, audience, name, Arc::clone(&data), now);
                         if let Some(logged) = logged {
                             let frame = Arc::new(Frame::new(Some(logged.id), name, &data));
                             self.hub.send(&user, Some(&logged.audience), frame);

@@ -1,5 +1,7 @@
 //! Calls: offer, answer, confirm, ICE, decline and end (docs/PROTOCOL.md §4-§5).
 
+use std::sync::Arc;
+
 use crate::activity::CallRecord;
 use crate::api::{
     AnswerRequest, CallIdReason, CallStateResponse, ConfirmRequest, IceRequest, OfferRequest,
@@ -357,7 +359,7 @@ impl Core {
         };
         let ice = CallIce {
             call_id: req.call_id.clone(),
-            candidates: req.candidates.clone(),
+            candidates: Arc::clone(&req.candidates),
             done: req.done.unwrap_or(false),
         };
         let out = match call.state {

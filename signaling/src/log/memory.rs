@@ -3,7 +3,7 @@
 //! work while the total is over its budget).
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::{Audience, EventId, LogConfig, LoggedEvent, Replay, replay_rule};
 use crate::ids::Millis;
@@ -36,11 +36,11 @@ impl UserLog {
         cfg: &LogConfig,
         audience: Audience,
         name: &str,
-        data: &str,
+        data: Arc<str>,
         now: Millis,
     ) -> LoggedEvent {
         self.seq += 1;
-        self.bytes += event_cost(name, data);
+        self.bytes += event_cost(name, &data);
         let ev = LoggedEvent {
             id: EventId {
                 epoch: self.epoch,
@@ -48,7 +48,7 @@ impl UserLog {
             },
             audience,
             name: name.to_owned(),
-            data: data.into(),
+            data,
             at: now,
         };
         self.entries.push_back(ev.clone());
@@ -200,15 +200,18 @@ impl MemoryLog {
     /// Appends an event to `user`'s log and returns it with its new id; `None` when the
     /// user has no log (never opened a stream, or was swept while away): nothing could
     /// read the event, so a made-up recipient costs nothing.
+    ///
+    /// An `Arc<str>` is kept as it is, not copied (one event often goes to many logs).
     pub fn append(
         &self,
         user: &str,
         audience: Audience,
         name: &str,
-        data: &str,
+        data: impl Into<Arc<str>>,
         now: Millis,
     ) -> Option<LoggedEvent> {
         let cfg = self.cfg;
+        let data = data.into();
         self.with_existing(user, now, |log| log.push(&cfg, audience, name, data, now))
     }
 
@@ -229,7 +232,7 @@ impl MemoryLog {
                 return None;
             }
             log.once.push_back((key.to_owned(), now));
-            Some(log.push(&cfg, audience, name, data, now))
+            Some(log.push(&cfg, audience, name, data.into(), now))
         })
         .flatten()
     }
