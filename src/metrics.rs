@@ -40,6 +40,7 @@ pub struct Metrics {
     calls: Family<StateLabel, Gauge>,
     latency: Family<RouteLabel, Histogram>,
     tasks: Gauge,
+    workers: Gauge,
     connections: Gauge,
     log_bytes: Gauge,
 }
@@ -65,6 +66,7 @@ impl Default for Metrics {
             }),
             registry: Registry::default(),
             tasks: Gauge::default(),
+            workers: Gauge::default(),
             connections: Gauge::default(),
             log_bytes: Gauge::default(),
         };
@@ -77,6 +79,11 @@ impl Default for Metrics {
             "runtime_alive_tasks",
             "Tasks alive in the server's runtime (streams, timers, connections)",
             m.tasks.clone(),
+        );
+        registry.register(
+            "runtime_workers",
+            "Worker threads of the server's runtime (`--workers`)",
+            m.workers.clone(),
         );
         registry.register(
             "connections",
@@ -118,20 +125,21 @@ impl Metrics {
             .observe(seconds);
     }
 
-    /// Sets the gauges read at scrape time: open streams, tasks, log bytes, connections
-    /// and calls.
+    /// Sets the gauges read at scrape time: open streams, the runtime's alive tasks and
+    /// workers, log bytes, connections and calls.
     pub fn set_gauges(
         &self,
         open_streams: usize,
-        (tasks, log_bytes): (Option<usize>, Option<u64>),
+        (runtime, log_bytes): (Option<(usize, usize)>, Option<u64>),
         counts: Option<Counts>,
     ) {
         self.open_streams.set(open_streams as i64);
         if let Some(bytes) = log_bytes {
             self.log_bytes.set(bytes as i64);
         }
-        if let Some(tasks) = tasks {
+        if let Some((tasks, workers)) = runtime {
             self.tasks.set(tasks as i64);
+            self.workers.set(workers as i64);
         }
         if let Some((connections, calls)) = counts {
             self.connections.set(connections as i64);

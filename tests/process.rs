@@ -184,7 +184,10 @@ async fn one_worker_thread_relays_and_zero_is_refused() {
     let mut bob = open_stream(&p.base, "bob", None).await;
     assert_eq!(bob.next().await.unwrap().unwrap().event, "hello");
     let send = json!({"conversation_id": conv, "body": "one thread", "client_msg_id": "w1"});
-    assert_eq!(post(&p.base, &alice, "/api/messages/send", send).await.0, 200);
+    assert_eq!(
+        post(&p.base, &alice, "/api/messages/send", send).await.0,
+        200
+    );
     let mut relayed = None;
     while let Some(ev) = bob.next().await {
         let ev = ev.unwrap();
@@ -194,11 +197,24 @@ async fn one_worker_thread_relays_and_zero_is_refused() {
         }
     }
     assert!(relayed.unwrap().contains("one thread"));
-
-    let out = Command::new(env!("CARGO_BIN_EXE_pqcall"))
-        .args(["serve", "--workers", "0"])
-        .output()
+    let metrics = reqwest::get(format!("{}/metrics", p.base))
         .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.lines().any(|l| l == "pqcall_runtime_workers 1"),
+        "{metrics}"
+    );
+
+    let refused = Command::new(env!("CARGO_BIN_EXE_pqcall"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--workers", "0"])
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(30), refused)
+        .await
+        .expect("refused at once, not served")
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);

@@ -6,6 +6,7 @@
 //! | file | holds |
 //! |---|---|
 //! | `api.rs` | request and response bodies, their checks, error codes |
+//! | `body.rs` | a body's bytes into its request type, the failing field named |
 //! | `valid.rs` | [`Valid`]: a body checked once, what decisions take |
 //! | `event.rs` | every stream event, typed |
 //! | `stream.rs` | the start of an event stream: hello, replay or reset, the live filter |
@@ -44,6 +45,7 @@
 
 pub mod activity;
 pub mod api;
+mod body;
 pub mod calls;
 pub mod chat;
 mod core;

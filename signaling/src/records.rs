@@ -6,7 +6,7 @@
 //! request needs into an empty [`Core`], runs the request, and writes back what
 //! [`Core::export`] gives, all or nothing. Which records a request needs is
 //! [`Scope::closure_step`]: the users and calls it names, the live calls of those users,
-//! and the users of those calls. Every operation of the core reads and writes only
+//! and the users of all those calls. Every operation of the core reads and writes only
 //! records inside that closure:
 //!
 //! | operation | seeds | touches |
@@ -142,16 +142,18 @@ impl Scope {
     }
 
     /// Step `step` (0, 1, 2) of loading the closure: the seeds; then the live calls of
-    /// the loaded users; then the users of the loaded calls. Given what is loaded so
-    /// far, it tells which ids to load next (empty after step 2).
+    /// the seed users; then the users of the loaded calls. Given what is loaded so far
+    /// (which may be more than the steps before brought: a store that follows links
+    /// loads ahead), it tells which ids to load next (empty after step 2).
     pub fn closure_step(&self, loaded: &Records, step: u8) -> Scope {
         match step {
             0 => self.clone(),
             1 => Scope {
                 users: Vec::new(),
-                calls: loaded
+                calls: self
                     .users
-                    .values()
+                    .iter()
+                    .filter_map(|u| loaded.users.get(u))
                     .flat_map(UserRecord::live_calls)
                     .filter(|c| !loaded.calls.contains_key(*c))
                     .cloned()

@@ -11,13 +11,13 @@ use crate::state::AppState;
 /// `GET /metrics`
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, content_type = "application/openmetrics-text", description = "Prometheus / OpenMetrics text")))]
 pub async fn render(State(state): State<AppState>) -> Response {
-    let tasks = tokio::runtime::Handle::try_current().ok();
-    let tasks = tasks.map(|rt| rt.metrics().num_alive_tasks());
+    let runtime = tokio::runtime::Handle::try_current().ok();
+    let runtime = runtime.map(|rt| (rt.metrics().num_alive_tasks(), rt.metrics().num_workers()));
     let m = &state.0.metrics;
     let log_bytes = state.0.engine.log_bytes();
     m.set_gauges(
         state.0.hub.open_streams(),
-        (tasks, log_bytes),
+        (runtime, log_bytes),
         state.counts().await,
     );
     match m.encode() {

@@ -211,8 +211,9 @@ impl MemoryLog {
         now: Millis,
     ) -> Option<LoggedEvent> {
         let cfg = self.cfg;
-        let data = data.into();
-        self.with_existing(user, now, |log| log.push(&cfg, audience, name, data, now))
+        self.with_existing(user, now, |log| {
+            log.push(&cfg, audience, name, data.into(), now)
+        })
     }
 
     /// Appends unless `user`'s log took an event under `key` within its window, or the

@@ -381,19 +381,7 @@ impl Cluster {
         for step in 0..3 {
             // Step 1 follows the seed users' calls only (load.lua also brought the
             // parties of the calls, whose other calls are not in the closure).
-            let next = if step == 1 {
-                let seed_users = seeds
-                    .users
-                    .iter()
-                    .filter_map(|u| Some((u.clone(), loaded.records.users.get(u)?.clone())));
-                let view = Records {
-                    users: seed_users.collect(),
-                    calls: loaded.records.calls.clone(),
-                };
-                seeds.closure_step(&view, step)
-            } else {
-                seeds.closure_step(&loaded.records, step)
-            };
+            let next = seeds.closure_step(&loaded.records, step);
             let keys: Vec<(bool, String, String)> = next
                 .users
                 .into_iter()
