@@ -66,6 +66,13 @@ async fn post(base: &str, token: &str, path: &str, body: Value) -> (u16, Value) 
     common::post(base, token, None, path, body).await
 }
 
+/// A new conversation of `token`'s user with bob.
+async fn conversation_with_bob(base: &str, token: &str) -> String {
+    let body = json!({"members": ["bob"]});
+    let (_, r) = post(base, token, "/api/conversations/create", body).await;
+    r["conversation_id"].as_str().unwrap().to_owned()
+}
+
 /// `user`'s event stream, after `last` when given.
 async fn open_stream(base: &str, user: &str, last: Option<&str>) -> common::Events {
     let query = last
@@ -80,14 +87,7 @@ async fn every_acknowledged_send_survives_kill_9_and_old_ids_reset() {
     let db = dir.path().join("chat.db");
     let alice = token("alice").await;
     let mut p = spawn(&db).await;
-    let (_, r) = post(
-        &p.base,
-        &alice,
-        "/api/conversations/create",
-        json!({"members": ["bob"]}),
-    )
-    .await;
-    let conv = r["conversation_id"].as_str().unwrap().to_owned();
+    let conv = conversation_with_bob(&p.base, &alice).await;
 
     // Bob's stream position before the crash.
     let mut events = open_stream(&p.base, "bob", None).await;
@@ -173,14 +173,7 @@ async fn one_worker_thread_relays_and_zero_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let p = spawn_with(&dir.path().join("chat.db"), &["--workers", "1"]).await;
     let alice = token("alice").await;
-    let (_, r) = post(
-        &p.base,
-        &alice,
-        "/api/conversations/create",
-        json!({"members": ["bob"]}),
-    )
-    .await;
-    let conv = r["conversation_id"].as_str().unwrap().to_owned();
+    let conv = conversation_with_bob(&p.base, &alice).await;
     let mut bob = open_stream(&p.base, "bob", None).await;
     assert_eq!(bob.next().await.unwrap().unwrap().event, "hello");
     let send = json!({"conversation_id": conv, "body": "one thread", "client_msg_id": "w1"});

@@ -10,6 +10,7 @@ use redis::aio::ConnectionManager;
 use serde_json::json;
 use tokio::sync::Notify;
 
+use super::channels::Channels;
 use super::log::{PROLOGUE, RedisLog, unavailable};
 use crate::clock::now_ms;
 use crate::engine::aftermath;
@@ -54,6 +55,29 @@ pub struct Cluster {
     /// Where finished calls and presence changes go (docs/PROTOCOL.md §9); without
     /// one they are dropped (tests of the records alone).
     pub(super) store: Option<Arc<dyn crate::store::ChatStore>>,
+    /// The keys every commit names, made once.
+    keys: Keys,
+}
+
+/// The cluster-wide keys under the prefix, and the stem of the users' live channels.
+struct Keys {
+    streams: String,
+    gauges: String,
+    timers: String,
+    version: String,
+    channel_stem: String,
+}
+
+impl Keys {
+    fn new(prefix: &str) -> Self {
+        Keys {
+            streams: format!("{prefix}:streams"),
+            gauges: format!("{prefix}:gauges"),
+            timers: format!("{prefix}:timers"),
+            version: format!("{prefix}:version"),
+            channel_stem: Channels::stem(prefix),
+        }
+    }
 }
 
 impl std::fmt::Debug for Cluster {
@@ -94,6 +118,7 @@ impl Cluster {
     /// Shares `log`'s connection and key prefix; streams' leases last `lease_ms`.
     pub fn new(log: Arc<RedisLog>, core: CoreConfig, lease_ms: u64) -> Self {
         let with_prologue = Script::new(&format!("{CHUNKS}\n{PROLOGUE}\n{COMMIT}"));
+        let keys = Keys::new(log.prefix());
         Cluster {
             con: log.connection(),
             prefix: log.prefix().to_owned(),
@@ -110,6 +135,7 @@ impl Cluster {
             node: crate::auth::random_hex32(),
             lease_ms,
             store: None,
+            keys,
         }
     }
 
@@ -121,8 +147,8 @@ impl Cluster {
         format!("{}:call:{call}", self.prefix)
     }
 
-    pub(super) fn streams_key(&self) -> String {
-        format!("{}:streams", self.prefix)
+    pub(super) fn streams_key(&self) -> &str {
+        &self.keys.streams
     }
 
     /// A stream's member in `{prefix}:streams`: user, connection, node, stream number.
@@ -130,8 +156,18 @@ impl Cluster {
         json!([user, conn, self.node, stream_no]).to_string()
     }
 
-    pub(super) fn gauges_key(&self) -> String {
-        format!("{}:gauges", self.prefix)
+    pub(super) fn gauges_key(&self) -> &str {
+        &self.keys.gauges
+    }
+
+    /// The counter whose increments version the records.
+    pub(super) fn version_key(&self) -> &str {
+        &self.keys.version
+    }
+
+    /// The stem of the users' live channels (`channels.rs`).
+    pub(super) fn channel_stem(&self) -> &str {
+        &self.keys.channel_stem
     }
 
     /// Cluster-wide counts, kept by every commit: connections (open or in their grace
@@ -151,8 +187,8 @@ impl Cluster {
         Ok((get(CONNECTIONS), calls))
     }
 
-    pub(super) fn timers_key(&self) -> String {
-        format!("{}:timers", self.prefix)
+    pub(super) fn timers_key(&self) -> &str {
+        &self.keys.timers
     }
 
     /// The arguments of rate.lua's `charge` for `charge`: the user's rate key, the ms

@@ -149,7 +149,7 @@ impl Cluster {
     /// node closes it, once. Returns how many it closed.
     pub(super) async fn reap_streams(&self, now: u64) -> Result<usize, Error> {
         let mut con = self.con.clone();
-        let expired: Vec<String> = due_members(&self.streams_key(), now)
+        let expired: Vec<String> = due_members(self.streams_key(), now)
             .query_async(&mut con)
             .await
             .map_err(unavailable)?;

@@ -22,7 +22,7 @@ impl Cluster {
     pub(super) async fn due_timers(&self, now: u64) -> Result<(Vec<String>, Option<u64>), Error> {
         let mut con = self.con.clone();
         let (due, next): (Vec<String>, Vec<(String, f64)>) = redis::pipe()
-            .add_command(due_members(&self.timers_key(), now))
+            .add_command(due_members(self.timers_key(), now))
             .cmd("ZRANGE")
             .arg(self.timers_key())
             .arg(0)

@@ -13,7 +13,6 @@ use pqcall_signaling::{Call, Core, Error, Event, Output, Records, Scope, UserRec
 use redis::Value;
 use serde::Serialize;
 
-use super::channels::Channels;
 use super::log::{as_u64, audience_fields, unavailable};
 use super::records::{
     CONNECTIONS, Cluster, LeaseChange, RateCharge, calls_field, committed, rate_limited,
@@ -34,10 +33,11 @@ struct Loaded {
     versions: BTreeMap<String, u64>,
 }
 
-fn text(v: &Value) -> Option<String> {
+/// A reply's text, borrowed (records and ids are UTF-8: commits write them so).
+fn text(v: &Value) -> Option<&str> {
     match v {
-        Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
-        Value::SimpleString(s) => Some(s.clone()),
+        Value::BulkString(b) => std::str::from_utf8(b).ok(),
+        Value::SimpleString(s) => Some(s),
         _ => None,
     }
 }
@@ -60,22 +60,22 @@ type EventArg = (String, String, &'static str, String, String, usize, String);
 #[derive(Serialize)]
 struct CommitArgs<'a> {
     /// The stream leases: a lease to add (`[expiry, member]`) or to claim.
-    skey: String,
+    skey: &'a str,
     hold: Option<(u64, String)>,
     claim: Option<String>,
     /// The gauges: field and change.
-    gkey: String,
+    gkey: &'a str,
     gauge: Vec<(&'a str, i64)>,
     /// Keys whose version must still be the one loaded (0: absent).
     check: Vec<(&'a str, u64)>,
     /// Records to write: key, JSON, links (what load.lua follows); keys to delete.
     put: Vec<(String, String, String)>,
     del: Vec<String>,
-    vkey: String,
+    vkey: &'a str,
     rttl: u64,
     /// Timers: the one fired (removed), the ones added (`[at, member]`).
     fired: Option<&'a str>,
-    tkey: String,
+    tkey: &'a str,
     tadd: Vec<(String, String)>,
     ev: Vec<EventArg>,
     now: u64,
@@ -83,7 +83,7 @@ struct CommitArgs<'a> {
     age: u64,
     maxbytes: usize,
     ttl: u64,
-    chan: String,
+    chan: &'a str,
 }
 
 /// How a transaction changes the cluster-wide gauges: the records before it count
@@ -199,7 +199,7 @@ impl Cluster {
                 check,
                 put,
                 del,
-                vkey: format!("{}:version", self.prefix),
+                vkey: self.version_key(),
                 rttl: RECORD_TTL_SECS,
                 fired,
                 tkey: self.timers_key(),
@@ -210,7 +210,7 @@ impl Cluster {
                 age: cfg.max_age_ms,
                 maxbytes: cfg.max_bytes,
                 ttl: self.log.ttl_secs(),
-                chan: Channels::stem(self.log.prefix()),
+                chan: self.channel_stem(),
             };
             let args = serde_json::to_string(&args).unwrap_or_default();
             let mut con = self.con.clone();
@@ -344,7 +344,7 @@ impl Cluster {
                 .versions
                 .insert(key.clone(), version.parse().unwrap_or(0));
             if !json.is_empty() {
-                self.read_record(&mut loaded, kind == "user", key, id, json)?;
+                self.read_record(&mut loaded, kind == "user", key, id.to_owned(), json)?;
             }
         }
         self.fill(seeds, &mut loaded).await?;
@@ -358,17 +358,17 @@ impl Cluster {
         is_user: bool,
         key: String,
         id: String,
-        json: String,
+        json: &str,
     ) -> Result<(), Error> {
         let bad = |e: serde_json::Error| {
             tracing::error!(key = %key, error = %e, "unreadable record");
             Error::Unavailable("an unreadable record in Redis".into())
         };
         if is_user {
-            let r: UserRecord = serde_json::from_str(&json).map_err(bad)?;
+            let r: UserRecord = serde_json::from_str(json).map_err(bad)?;
             loaded.records.users.insert(id, r);
         } else {
-            let r: Call = serde_json::from_str(&json).map_err(bad)?;
+            let r: Call = serde_json::from_str(json).map_err(bad)?;
             loaded.records.calls.insert(id, r);
         }
         Ok(())
@@ -406,7 +406,7 @@ impl Cluster {
                 let (version, json) = row.as_deref().map_or((0, None), stored_record);
                 loaded.versions.insert(key.clone(), version);
                 if let Some(json) = json {
-                    self.read_record(loaded, is_user, key, id, json.to_owned())?;
+                    self.read_record(loaded, is_user, key, id, json)?;
                 }
             }
         }
