@@ -175,31 +175,20 @@ async fn one_worker_thread_relays_and_zero_is_refused() {
     let alice = token("alice").await;
     let conv = conversation_with_bob(&p.base, &alice).await;
     let mut bob = open_stream(&p.base, "bob", None).await;
-    assert_eq!(bob.next().await.unwrap().unwrap().event, "hello");
+    assert_eq!(common::next(&mut bob).await.event, "hello");
     let send = json!({"conversation_id": conv, "body": "one thread", "client_msg_id": "w1"});
     assert_eq!(
         post(&p.base, &alice, "/api/messages/send", send).await.0,
         200
     );
-    let mut relayed = None;
-    while let Some(ev) = bob.next().await {
-        let ev = ev.unwrap();
+    let relayed = loop {
+        let ev = common::next(&mut bob).await;
         if ev.event == "message.new" {
-            relayed = Some(ev.data);
-            break;
+            break ev.data;
         }
-    }
-    assert!(relayed.unwrap().contains("one thread"));
-    let metrics = reqwest::get(format!("{}/metrics", p.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics.lines().any(|l| l == "pqcall_runtime_workers 1"),
-        "{metrics}"
-    );
+    };
+    assert!(relayed.contains("one thread"), "{relayed}");
+    assert_eq!(common::metric(&p.base, "pqcall_runtime_workers").await, 1.0);
 
     let refused = Command::new(env!("CARGO_BIN_EXE_pqcall"))
         .args(["serve", "--bind", "127.0.0.1:0", "--workers", "0"])
