@@ -12,6 +12,7 @@
 // DWARF call graphs (profile-relay.sh draws the flame graph).
 
 import { spawn } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
@@ -156,15 +157,25 @@ function transport(base) {
   };
 }
 
+/** An HS256 JWT for `user`, valid for an hour (RFC 7519; the claims pqcall reads). */
+function hs256(secret, user) {
+  const part = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const exp = Math.floor(Date.now() / 1000) + 3600;
+  const signed = `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ sub: user, exp })}`;
+  return `${signed}.${createHmac('sha256', secret).update(signed).digest('base64url')}`;
+}
+
 /** pqcall: an answered call between alice and bob; `send(seq)` relays one batch. */
 async function pqcallRelay(onArrive, bin = PQCALL) {
-  const { proc, m } = await start(bin, ['serve', '--dev', '--bind', '127.0.0.1:0', '--database', ':memory:',
+  // As in production: no development mode (its token route and Host check), tokens
+  // signed with the server's HS256 secret by the app's backend, here this script.
+  const secret = randomBytes(32).toString('hex');
+  const { proc, m } = await start(bin, ['serve', '--jwt-secret', secret, '--bind', '127.0.0.1:0', '--database', ':memory:',
     '--rate-per-sec', '1000000', '--rate-burst', '1000000', '--ip-rate-per-sec', '1000000', '--ip-rate-burst', '1000000', '--max-connections-per-ip', '100000'],
   (l) => l.match(/listening on (http:\/\/\S+)/));
   const base = m[1];
   const client = transport(base);
-  const token = async (user) => (await client.request('POST', '/api/dev/token', {}, JSON.stringify({ user }))).json().token;
-  const [ta, tb] = [await token('alice'), await token('bob')];
+  const [ta, tb] = [hs256(secret, 'alice'), hs256(secret, 'bob')];
   const waiters = new Map();
   const open = (tok, onEvent) => new Promise((hello) => {
     client.stream('/api/events', { authorization: `Bearer ${tok}` }, (name, data) => {
