@@ -39,6 +39,7 @@ mod live_queue;
 mod metrics;
 pub mod openapi;
 mod routes;
+mod self_wake;
 mod serve;
 mod sse;
 mod state;

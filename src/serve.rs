@@ -29,6 +29,7 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 use crate::config::Config;
+use crate::self_wake::Repoll;
 use crate::tls::Tls;
 
 /// Concurrent requests (streams) on one HTTP/2 connection: a browser's event stream and
@@ -269,15 +270,15 @@ where
         }
     };
     let conn = builder.serve_connection_with_upgrades(io, TowerToHyperService::new(app));
-    tokio::pin!(conn);
+    let mut conn = Repoll::new(conn);
     let ended = tokio::select! {
-        ended = conn.as_mut() => ended,
+        ended = &mut conn => ended,
         _ = silent => {
             tracing::debug!("no request in time on a connection: closing it");
             return;
         }
         _ = stop.cancelled() => {
-            conn.as_mut().graceful_shutdown();
+            conn.inner().graceful_shutdown();
             conn.await
         }
     };

@@ -1,0 +1,198 @@
+//! A connection's task polled again in place when it wakes itself, rather than handed back
+//! to the scheduler.
+//!
+//! hyper's HTTP/1 dispatcher wakes its own task once per request with a body: the request
+//! body is a channel from the dispatcher to the handler, and when the handler (running
+//! inside the same task) takes the body's bytes, the channel wakes the dispatcher to say
+//! its slot is free (hyper 1.12, `body/chan.rs`; earlier releases did the same when the
+//! body was dropped). Tokio treats a task woken during its own poll as a yield: it puts the
+//! task at the back of the run queue *and wakes a parked worker thread* to steal it. On an
+//! idle or lightly loaded server that is a `futex` wake, a thread that wakes, finds nothing
+//! and parks again, for every request: about one system call pair and two context
+//! switches per relayed message (docs/profiles/relay.md).
+//!
+//! [`Repoll`] gives the connection future a waker of its own. A wake that arrives while
+//! the future is being polled is recorded and answered by polling the future again at
+//! once, on the same thread, up to [`REPOLLS`] times (then the task yields as before, so
+//! a connection that keeps waking itself cannot starve the others). A wake at any other
+//! time goes straight to the task's waker. No wake is lost: the flag is read and cleared in
+//! one atomic swap after each poll, and a wake after that swap is forwarded.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+
+use futures_util::task::AtomicWaker;
+
+/// How many times one poll of the task may poll the future again for its own wakes.
+const REPOLLS: usize = 3;
+
+/// The future is being polled.
+const POLLING: u8 = 1;
+/// It was woken while being polled.
+const WOKEN: u8 = 2;
+
+/// The waker [`Repoll`] hands to its future.
+#[derive(Debug, Default)]
+struct Shared {
+    state: AtomicU8,
+    task: AtomicWaker,
+}
+
+impl Wake for Shared {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.state.fetch_or(WOKEN, Ordering::AcqRel) & POLLING == 0 {
+            self.task.wake();
+        }
+    }
+}
+
+/// `F`, polled again in place when it wakes itself (see the module comment).
+pub(crate) struct Repoll<F> {
+    inner: Pin<Box<F>>,
+    shared: Arc<Shared>,
+    waker: Waker,
+}
+
+impl<F: Future> Repoll<F> {
+    pub(crate) fn new(inner: F) -> Self {
+        let shared = Arc::new(Shared::default());
+        Repoll {
+            inner: Box::pin(inner),
+            waker: Waker::from(shared.clone()),
+            shared,
+        }
+    }
+
+    /// The wrapped future, to call its own methods.
+    pub(crate) fn inner(&mut self) -> Pin<&mut F> {
+        self.inner.as_mut()
+    }
+}
+
+impl<F: Future> Future for Repoll<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        this.shared.task.register(cx.waker());
+        for _ in 0..=REPOLLS {
+            this.shared.state.store(POLLING, Ordering::Release);
+            let mut own = Context::from_waker(&this.waker);
+            if let Poll::Ready(out) = this.inner.as_mut().poll(&mut own) {
+                this.shared.state.store(0, Ordering::Release);
+                return Poll::Ready(out);
+            }
+            if this.shared.state.swap(0, Ordering::AcqRel) & WOKEN == 0 {
+                return Poll::Pending;
+            }
+        }
+        // Still waking itself: let the scheduler run the others first.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// Counts its polls; wakes itself during the first `self_wakes` of them.
+    struct SelfWaking {
+        polls: Arc<AtomicUsize>,
+        self_wakes: usize,
+        ready_at: usize,
+    }
+
+    impl Future for SelfWaking {
+        type Output = usize;
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+            let n = self.polls.fetch_add(1, Ordering::SeqCst) + 1;
+            if n >= self.ready_at {
+                return Poll::Ready(n);
+            }
+            if n <= self.self_wakes {
+                cx.waker().wake_by_ref();
+            }
+            Poll::Pending
+        }
+    }
+
+    /// A task waker that counts its wakes.
+    #[derive(Default)]
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn task() -> (Arc<Count>, Waker) {
+        let count = Arc::new(Count::default());
+        (count.clone(), Waker::from(count))
+    }
+
+    #[test]
+    fn a_self_wake_is_answered_in_place_without_waking_the_task() {
+        let polls = Arc::new(AtomicUsize::new(0));
+        let inner = SelfWaking {
+            polls: polls.clone(),
+            self_wakes: 1,
+            ready_at: usize::MAX,
+        };
+        let mut f = Repoll::new(inner);
+        let (count, waker) = task();
+        let poll = Pin::new(&mut f).poll(&mut Context::from_waker(&waker));
+        assert!(poll.is_pending());
+        assert_eq!(polls.load(Ordering::SeqCst), 2, "polled again at once");
+        assert_eq!(count.0.load(Ordering::SeqCst), 0, "the task was not woken");
+    }
+
+    #[test]
+    fn a_future_that_keeps_waking_itself_yields_after_the_bound() {
+        let polls = Arc::new(AtomicUsize::new(0));
+        let inner = SelfWaking {
+            polls: polls.clone(),
+            self_wakes: usize::MAX,
+            ready_at: usize::MAX,
+        };
+        let mut f = Repoll::new(inner);
+        let (count, waker) = task();
+        assert!(
+            Pin::new(&mut f)
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        assert_eq!(polls.load(Ordering::SeqCst), REPOLLS + 1);
+        assert_eq!(count.0.load(Ordering::SeqCst), 1, "the task yields");
+    }
+
+    #[test]
+    fn a_wake_between_polls_reaches_the_task() {
+        let polls = Arc::new(AtomicUsize::new(0));
+        let inner = SelfWaking {
+            polls: polls.clone(),
+            self_wakes: 0,
+            ready_at: 2,
+        };
+        let mut f = Repoll::new(inner);
+        let (count, waker) = task();
+        assert!(
+            Pin::new(&mut f)
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        // Something the future waits for happens: it wakes the waker it was given.
+        f.waker.wake_by_ref();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        let poll = Pin::new(&mut f).poll(&mut Context::from_waker(&waker));
+        assert_eq!(poll, Poll::Ready(2));
+    }
+}
