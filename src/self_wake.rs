@@ -5,18 +5,23 @@
 //! body is a channel from the dispatcher to the handler, and when the handler (running
 //! inside the same task) takes the body's bytes, the channel wakes the dispatcher to say
 //! its slot is free (hyper 1.12, `body/chan.rs`; earlier releases did the same when the
-//! body was dropped). Tokio treats a task woken during its own poll as a yield: it puts the
-//! task at the back of the run queue *and wakes a parked worker thread* to steal it. On an
-//! idle or lightly loaded server that is a `futex` wake, a thread that wakes, finds nothing
-//! and parks again, for every request: about one system call pair and two context
-//! switches per relayed message (docs/profiles/relay.md).
+//! body was dropped). Tokio's multi-threaded runtime treats a task woken during its own
+//! poll as a yield: it puts the task at the back of the run queue and, when another worker
+//! is parked and none is looking for work, *wakes that worker* to steal it. On a server
+//! that is not saturated that is a `futex` wake, a thread that wakes, finds nothing and
+//! parks again, for every request: a system call pair and two context switches per
+//! relayed message (docs/profiles/relay.md).
 //!
 //! [`Repoll`] gives the connection future a waker of its own. A wake that arrives while
 //! the future is being polled is recorded and answered by polling the future again at
-//! once, on the same thread, up to [`REPOLLS`] times (then the task yields as before, so
-//! a connection that keeps waking itself cannot starve the others). A wake at any other
+//! once, on the same thread, up to [`REPOLLS`] times; then the task yields as before. That
+//! bound also covers a future that yields on purpose by waking itself (hyper's dispatcher
+//! does after 16 passes over a pipelined connection): it runs at most `REPOLLS + 1` times
+//! per turn of its task, so one connection cannot starve the others. A wake at any other
 //! time goes straight to the task's waker. No wake is lost: the flag is read and cleared in
-//! one atomic swap after each poll, and a wake after that swap is forwarded.
+//! one atomic swap after each poll, and a wake after that swap is forwarded. Wakes that
+//! tokio defers (a task out of its cooperative budget) arrive after the poll and are
+//! forwarded, so they still yield.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -81,6 +86,9 @@ impl<F: Future> Future for Repoll<F> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = &mut *self;
+        // Before registering, so that a wake from another thread in between is one of
+        // this poll's too.
+        this.shared.state.store(POLLING, Ordering::Release);
         this.shared.task.register(cx.waker());
         for _ in 0..=REPOLLS {
             this.shared.state.store(POLLING, Ordering::Release);
@@ -172,6 +180,95 @@ mod tests {
         );
         assert_eq!(polls.load(Ordering::SeqCst), REPOLLS + 1);
         assert_eq!(count.0.load(Ordering::SeqCst), 1, "the task yields");
+    }
+
+    #[test]
+    fn a_future_ready_on_its_second_poll_needs_no_task_wake() {
+        let polls = Arc::new(AtomicUsize::new(0));
+        let inner = SelfWaking {
+            polls: polls.clone(),
+            self_wakes: 1,
+            ready_at: 2,
+        };
+        let mut f = Repoll::new(inner);
+        let (count, waker) = task();
+        let poll = Pin::new(&mut f).poll(&mut Context::from_waker(&waker));
+        assert_eq!(poll, Poll::Ready(2));
+        assert_eq!(count.0.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn a_wake_from_another_thread_during_the_poll_is_answered_in_place() {
+        struct WokenElsewhere(usize);
+        impl Future for WokenElsewhere {
+            type Output = ();
+            fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+                self.0 += 1;
+                if self.0 > 1 {
+                    return Poll::Ready(());
+                }
+                let waker = cx.waker().clone();
+                std::thread::spawn(move || waker.wake()).join().unwrap();
+                Poll::Pending
+            }
+        }
+        let mut f = Repoll::new(WokenElsewhere(0));
+        let (count, waker) = task();
+        let poll = Pin::new(&mut f).poll(&mut Context::from_waker(&waker));
+        assert_eq!(poll, Poll::Ready(()));
+        assert_eq!(count.0.load(Ordering::SeqCst), 0);
+    }
+
+    /// Many wakes from another thread, each racing the poll: a lost one would hang.
+    #[test]
+    fn no_wake_from_another_thread_is_lost() {
+        const N: u32 = 20_000;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_time()
+            .build()
+            .unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<u32>(1);
+        let sender = std::thread::spawn(move || {
+            for i in 0..N {
+                tx.blocking_send(i).unwrap();
+            }
+        });
+        let received = rt.block_on(async move {
+            let receive = Repoll::new(async move {
+                let mut n = 0;
+                while rx.recv().await.is_some() {
+                    n += 1;
+                }
+                n
+            });
+            tokio::time::timeout(std::time::Duration::from_secs(120), tokio::spawn(receive))
+                .await
+                .expect("every wake reached the task")
+                .unwrap()
+        });
+        sender.join().unwrap();
+        assert_eq!(received, N);
+    }
+
+    /// A future that yields through tokio on purpose (here, for each of many rounds)
+    /// still runs to its end.
+    #[test]
+    fn tokio_yields_inside_still_finish() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        let done = rt.block_on(async {
+            let work = Repoll::new(async {
+                for _ in 0..1_000 {
+                    tokio::task::yield_now().await;
+                }
+                true
+            });
+            tokio::spawn(work).await.unwrap()
+        });
+        assert!(done);
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! SSE on the wire (docs/PROTOCOL.md §3): frames encoded once and shared by every stream
 //! they go to, the opening of a stream, heartbeats, and how a stream ends.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
@@ -11,6 +12,7 @@ use futures_util::stream::{self, Stream, StreamExt};
 use pqcall_signaling::event::AuthExpired;
 use pqcall_signaling::stream::Opening;
 use pqcall_signaling::{Event, EventId};
+use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 
 use crate::hub::{Frame, LiveQueue};
@@ -124,20 +126,28 @@ fn first_frames(o: Opening) -> impl Stream<Item = Bytes> + Send {
 
 /// A body stream with a `: keep-alive` comment whenever nothing was sent for `every`,
 /// so proxies and clients see a live connection (and a dead one is found by writing).
+///
+/// A frame only notes the time it went out; the timer is not moved for it (moving a
+/// timer takes the runtime's timer lock, once per frame of every stream). When the timer
+/// fires it is moved to `every` after the last frame if one went out since, and the
+/// comment is sent only when the silence is whole.
 pub(crate) struct Heartbeat<S> {
     inner: Pin<Box<S>>,
-    beat: tokio::time::Interval,
+    every: Duration,
+    /// When the last frame (or comment) went out.
+    last: Instant,
+    beat: Pin<Box<Sleep>>,
 }
 
 impl<S> Heartbeat<S> {
     /// `inner` with a comment after each `every` of silence.
     pub fn new(inner: S, every: Duration) -> Self {
-        let start = tokio::time::Instant::now() + every;
-        let mut beat = tokio::time::interval_at(start, every);
-        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let last = Instant::now();
         Heartbeat {
             inner: Box::pin(inner),
-            beat,
+            every,
+            last,
+            beat: Box::pin(tokio::time::sleep_until(last + every)),
         }
     }
 }
@@ -150,12 +160,21 @@ where
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         if let Poll::Ready(item) = self.inner.as_mut().poll_next(cx) {
-            self.beat.reset();
+            self.last = Instant::now();
             return Poll::Ready(item);
         }
-        match self.beat.poll_tick(cx) {
-            Poll::Ready(_) => Poll::Ready(Some(Ok(Bytes::from_static(b": keep-alive\n\n")))),
-            Poll::Pending => Poll::Pending,
+        loop {
+            ready!(self.beat.as_mut().poll(cx));
+            let due = self.last + self.every;
+            if self.beat.deadline() >= due {
+                let now = Instant::now();
+                self.last = now;
+                let next = now + self.every;
+                self.beat.as_mut().reset(next);
+                return Poll::Ready(Some(Ok(Bytes::from_static(b": keep-alive\n\n"))));
+            }
+            // A frame went out since the timer was set: wait out the rest of the silence.
+            self.beat.as_mut().reset(due);
         }
     }
 }
@@ -163,6 +182,26 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_heartbeat_follows_a_whole_silence_only() {
+        let beat = || Some(Ok(Bytes::from_static(b": keep-alive\n\n")));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Result<Bytes, ()>>();
+        let inner = stream::poll_fn(move |cx| rx.poll_recv(cx));
+        let start = Instant::now();
+        let mut hb = Heartbeat::new(inner, Duration::from_secs(10));
+        // Nothing sent: the comment comes after 10 s, and again 10 s later.
+        assert_eq!(hb.next().await, beat());
+        assert_eq!(start.elapsed(), Duration::from_secs(10));
+        assert_eq!(hb.next().await, beat());
+        assert_eq!(start.elapsed(), Duration::from_secs(20));
+        // A frame 6 s later: the next comment is 10 s after the frame.
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        tx.send(Ok(Bytes::from_static(b"x"))).unwrap();
+        assert_eq!(hb.next().await, Some(Ok(Bytes::from_static(b"x"))));
+        assert_eq!(hb.next().await, beat());
+        assert_eq!(start.elapsed(), Duration::from_secs(36));
+    }
 
     #[test]
     fn a_frame_has_its_retry_id_event_and_one_data_line_per_line() {
