@@ -6,8 +6,16 @@
 //! arrives live; the last stream of a user to close here unsubscribes. So an event costs
 //! Redis one copy per node that holds a stream of its user, and nothing on the others,
 //! however many nodes there are.
+//!
+//! Changes are made one at a time (each waits for Redis's confirmation), but a
+//! subscription waits in a queue rather than on its own: whoever next takes the turn
+//! subscribes every user queued by then in one `SUBSCRIBE`. So when many streams open at
+//! once (a node's clients coming back after it restarted), they share a few round trips
+//! instead of queueing one round trip each.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use pqcall_signaling::Error;
@@ -27,6 +35,11 @@ const CONFIRM_TIMEOUT: Duration = Duration::from_secs(2);
 pub(crate) struct Channels {
     prefix: String,
     state: tokio::sync::Mutex<State>,
+    /// Users waiting for their channel, with how many callers wait for each; taken as a
+    /// whole by the caller whose turn it is.
+    queued: Mutex<HashMap<String, usize>>,
+    /// `SUBSCRIBE` commands sent (each for one or more channels).
+    subscribes: AtomicU64,
     /// Told when a change was not confirmed in time: the relay then treats the
     /// connection as lost (ends every stream here and connects again).
     pub(crate) broken: tokio::sync::Notify,
@@ -50,6 +63,8 @@ impl Channels {
         Channels {
             prefix: prefix.to_owned(),
             state: tokio::sync::Mutex::new(state),
+            queued: Mutex::new(HashMap::new()),
+            subscribes: AtomicU64::new(0),
             broken: tokio::sync::Notify::new(),
         }
     }
@@ -72,13 +87,23 @@ impl Channels {
     }
 
     /// Subscribes `user`'s channel unless it is already; returns once Redis confirmed.
+    /// Users queued meanwhile are subscribed in the same command (the module comment).
     pub(crate) async fn hold(&self, user: &str) -> Result<(), Error> {
+        let queued = Queued::new(&self.queued, user);
         let mut state = self.state.lock().await;
         if state.users.contains(user) {
             return Ok(());
         }
-        let channel = Self::of(&self.prefix, user);
-        match tokio::time::timeout(CONFIRM_TIMEOUT, state.sink.subscribe(channel)).await {
+        // This caller's turn: every user queued and not yet subscribed, this one included.
+        let users: Vec<String> = {
+            let waiting = lock(&self.queued);
+            let waiting = waiting.keys().filter(|u| !state.users.contains(*u));
+            waiting.cloned().collect()
+        };
+        drop(queued);
+        let channels: Vec<String> = users.iter().map(|u| Self::of(&self.prefix, u)).collect();
+        self.subscribes.fetch_add(1, Ordering::Relaxed);
+        match tokio::time::timeout(CONFIRM_TIMEOUT, state.sink.subscribe(channels)).await {
             Ok(confirmed) => confirmed.map_err(unavailable)?,
             Err(_) => {
                 self.broken.notify_one();
@@ -86,8 +111,14 @@ impl Channels {
                 return Err(Error::Unavailable(why.into()));
             }
         }
-        state.users.insert(user.to_owned());
+        state.users.extend(users);
         Ok(())
+    }
+
+    /// `SUBSCRIBE` commands sent so far.
+    #[cfg(test)]
+    pub(crate) fn subscribes(&self) -> u64 {
+        self.subscribes.load(Ordering::Relaxed)
     }
 
     /// Unsubscribes `user`'s channel if `hub` holds no stream of theirs any more.
@@ -104,5 +135,86 @@ impl Channels {
             Ok(Err(e)) => tracing::debug!(error = %e, "unsubscribing a user's live channel"),
             Err(_) => self.broken.notify_one(),
         }
+    }
+}
+
+fn lock(
+    queued: &Mutex<HashMap<String, usize>>,
+) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
+    queued.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A caller's place in [`Channels::hold`]'s queue, given up when it is dropped (done, or
+/// its client gone): a user nobody waits for any more is not subscribed.
+struct Queued<'a> {
+    queued: &'a Mutex<HashMap<String, usize>>,
+    user: &'a str,
+}
+
+impl<'a> Queued<'a> {
+    fn new(queued: &'a Mutex<HashMap<String, usize>>, user: &'a str) -> Self {
+        *lock(queued).entry(user.to_owned()).or_default() += 1;
+        Queued { queued, user }
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        let mut queued = lock(self.queued);
+        if let Some(n) = queued.get_mut(self.user) {
+            *n -= 1;
+            if *n == 0 {
+                queued.remove(self.user);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Streams opening together share `SUBSCRIBE`s: the first takes its turn alone, and
+    /// the next subscribes everyone who queued meanwhile. With a real Redis (the one the
+    /// cluster tests use); skipped, and says so, when it does not answer.
+    #[tokio::test]
+    async fn holds_queued_together_share_one_subscribe() {
+        let url =
+            std::env::var("PQCALL_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let client = redis::Client::open(url.as_str()).unwrap();
+        let Ok(pubsub) = client.get_async_pubsub().await else {
+            eprintln!("SKIPPED: Redis does not answer");
+            return;
+        };
+        let (sink, _live) = pubsub.split();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let prefix = format!("pqcall-channels-{nanos}");
+        let channels = Channels::new(&prefix, sink);
+        let users: Vec<String> = (0..200).map(|i| format!("u{i}")).collect();
+        let holds = users.iter().map(|u| channels.hold(u));
+        for held in futures_util::future::join_all(holds).await {
+            held.unwrap();
+        }
+        assert_eq!(channels.subscribes(), 2, "200 holds, two commands");
+
+        // Redis confirmed every one: this connection is each channel's one receiver.
+        let mut con = client.get_multiplexed_async_connection().await.unwrap();
+        let names: Vec<String> = users.iter().map(|u| Channels::of(&prefix, u)).collect();
+        let counts: Vec<(String, i64)> = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(&names)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        assert_eq!(counts.len(), 200);
+        assert!(counts.iter().all(|(_, n)| *n == 1), "{counts:?}");
+        assert!(lock(&channels.queued).is_empty(), "no one left queued");
+
+        // A user already held costs nothing.
+        channels.hold("u7").await.unwrap();
+        assert_eq!(channels.subscribes(), 2);
     }
 }
