@@ -142,59 +142,76 @@ mod tests {
         }
     }
 
-    fn task() -> (Arc<Count>, Waker) {
-        let count = Arc::new(Count::default());
-        (count.clone(), Waker::from(count))
+    /// A [`SelfWaking`] in a [`Repoll`], its poll count, and a task waker that counts.
+    struct Setup {
+        f: Repoll<SelfWaking>,
+        polls: Arc<AtomicUsize>,
+        task_wakes: Arc<Count>,
+        waker: Waker,
+    }
+
+    impl Setup {
+        fn new(self_wakes: usize, ready_at: usize) -> Self {
+            let polls = Arc::new(AtomicUsize::new(0));
+            let inner = SelfWaking {
+                polls: polls.clone(),
+                self_wakes,
+                ready_at,
+            };
+            let task_wakes = Arc::new(Count::default());
+            Setup {
+                f: Repoll::new(inner),
+                polls,
+                waker: Waker::from(task_wakes.clone()),
+                task_wakes,
+            }
+        }
+
+        /// One turn of the task: polls the `Repoll`.
+        fn turn(&mut self) -> Poll<usize> {
+            Pin::new(&mut self.f).poll(&mut Context::from_waker(&self.waker))
+        }
+
+        fn polls(&self) -> usize {
+            self.polls.load(Ordering::SeqCst)
+        }
+
+        fn task_wakes(&self) -> usize {
+            self.task_wakes.0.load(Ordering::SeqCst)
+        }
     }
 
     #[test]
     fn a_self_wake_is_answered_in_place_without_waking_the_task() {
-        let polls = Arc::new(AtomicUsize::new(0));
-        let inner = SelfWaking {
-            polls: polls.clone(),
-            self_wakes: 1,
-            ready_at: usize::MAX,
-        };
-        let mut f = Repoll::new(inner);
-        let (count, waker) = task();
-        let poll = Pin::new(&mut f).poll(&mut Context::from_waker(&waker));
-        assert!(poll.is_pending());
-        assert_eq!(polls.load(Ordering::SeqCst), 2, "polled again at once");
-        assert_eq!(count.0.load(Ordering::SeqCst), 0, "the task was not woken");
+        let mut t = Setup::new(1, usize::MAX);
+        assert!(t.turn().is_pending());
+        assert_eq!(t.polls(), 2, "polled again at once");
+        assert_eq!(t.task_wakes(), 0, "the task was not woken");
     }
 
     #[test]
     fn a_future_that_keeps_waking_itself_yields_after_the_bound() {
-        let polls = Arc::new(AtomicUsize::new(0));
-        let inner = SelfWaking {
-            polls: polls.clone(),
-            self_wakes: usize::MAX,
-            ready_at: usize::MAX,
-        };
-        let mut f = Repoll::new(inner);
-        let (count, waker) = task();
-        assert!(
-            Pin::new(&mut f)
-                .poll(&mut Context::from_waker(&waker))
-                .is_pending()
-        );
-        assert_eq!(polls.load(Ordering::SeqCst), REPOLLS + 1);
-        assert_eq!(count.0.load(Ordering::SeqCst), 1, "the task yields");
+        let mut t = Setup::new(usize::MAX, usize::MAX);
+        assert!(t.turn().is_pending());
+        assert_eq!(t.polls(), REPOLLS + 1);
+        assert_eq!(t.task_wakes(), 1, "the task yields");
     }
 
     #[test]
     fn a_future_ready_on_its_second_poll_needs_no_task_wake() {
-        let polls = Arc::new(AtomicUsize::new(0));
-        let inner = SelfWaking {
-            polls: polls.clone(),
-            self_wakes: 1,
-            ready_at: 2,
-        };
-        let mut f = Repoll::new(inner);
-        let (count, waker) = task();
-        let poll = Pin::new(&mut f).poll(&mut Context::from_waker(&waker));
-        assert_eq!(poll, Poll::Ready(2));
-        assert_eq!(count.0.load(Ordering::SeqCst), 0);
+        let mut t = Setup::new(1, 2);
+        assert_eq!(t.turn(), Poll::Ready(2));
+        assert_eq!(t.task_wakes(), 0);
+    }
+
+    #[test]
+    fn a_wake_between_polls_reaches_the_task() {
+        let mut t = Setup::new(0, 2);
+        assert!(t.turn().is_pending());
+        // Something the future waits for happens: it wakes the waker it was given.
+        t.f.waker.wake_by_ref();
+        assert_eq!(t.task_wakes(), 1);
+        assert_eq!(t.turn(), Poll::Ready(2));
     }
 
     #[test]
@@ -213,7 +230,8 @@ mod tests {
             }
         }
         let mut f = Repoll::new(WokenElsewhere(0));
-        let (count, waker) = task();
+        let count = Arc::new(Count::default());
+        let waker = Waker::from(count.clone());
         let poll = Pin::new(&mut f).poll(&mut Context::from_waker(&waker));
         assert_eq!(poll, Poll::Ready(()));
         assert_eq!(count.0.load(Ordering::SeqCst), 0);
@@ -269,27 +287,5 @@ mod tests {
             tokio::spawn(work).await.unwrap()
         });
         assert!(done);
-    }
-
-    #[test]
-    fn a_wake_between_polls_reaches_the_task() {
-        let polls = Arc::new(AtomicUsize::new(0));
-        let inner = SelfWaking {
-            polls: polls.clone(),
-            self_wakes: 0,
-            ready_at: 2,
-        };
-        let mut f = Repoll::new(inner);
-        let (count, waker) = task();
-        assert!(
-            Pin::new(&mut f)
-                .poll(&mut Context::from_waker(&waker))
-                .is_pending()
-        );
-        // Something the future waits for happens: it wakes the waker it was given.
-        f.waker.wake_by_ref();
-        assert_eq!(count.0.load(Ordering::SeqCst), 1);
-        let poll = Pin::new(&mut f).poll(&mut Context::from_waker(&waker));
-        assert_eq!(poll, Poll::Ready(2));
     }
 }
