@@ -9,13 +9,15 @@
 //!
 //! Changes are made one at a time (each waits for Redis's confirmation), but a
 //! subscription waits in a queue rather than on its own: whoever next takes the turn
-//! subscribes every user queued by then in one `SUBSCRIBE`. So when many streams open at
-//! once (a node's clients coming back after it restarted), they share a few round trips
-//! instead of queueing one round trip each.
+//! subscribes every user queued by then (up to [`BATCH`]) in one `SUBSCRIBE`. So when
+//! many streams open at once (a node's clients coming back after it restarted), they
+//! share a few round trips instead of queueing one round trip each. A batch finishes in
+//! a task of its own, so a caller that goes away mid-way cannot leave its batch
+//! subscribed in Redis but not known here.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pqcall_signaling::Error;
@@ -29,12 +31,16 @@ use crate::hub::Hub;
 /// stream opening on this node.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Channels one `SUBSCRIBE` carries at most: Redis confirms them all within
+/// [`CONFIRM_TIMEOUT`], and a crowd reconnecting at once is served in turns of this many.
+const BATCH: usize = 1_000;
+
 /// This node's subscriptions, changed one at a time (each waits for Redis's
 /// confirmation, at most [`CONFIRM_TIMEOUT`]).
 #[derive(Debug)]
 pub(crate) struct Channels {
     prefix: String,
-    state: tokio::sync::Mutex<State>,
+    state: Arc<tokio::sync::Mutex<State>>,
     /// Users waiting for their channel, with how many callers wait for each; taken as a
     /// whole by the caller whose turn it is.
     queued: Mutex<HashMap<String, usize>>,
@@ -62,7 +68,7 @@ impl Channels {
         };
         Channels {
             prefix: prefix.to_owned(),
-            state: tokio::sync::Mutex::new(state),
+            state: Arc::new(tokio::sync::Mutex::new(state)),
             queued: Mutex::new(HashMap::new()),
             subscribes: AtomicU64::new(0),
             broken: tokio::sync::Notify::new(),
@@ -90,29 +96,41 @@ impl Channels {
     /// Users queued meanwhile are subscribed in the same command (the module comment).
     pub(crate) async fn hold(&self, user: &str) -> Result<(), Error> {
         let queued = Queued::new(&self.queued, user);
-        let mut state = self.state.lock().await;
+        let mut state = self.state.clone().lock_owned().await;
         if state.users.contains(user) {
             return Ok(());
         }
-        // This caller's turn: every user queued and not yet subscribed, this one included.
-        let users: Vec<String> = {
+        // This caller's turn: its user, then others queued and not yet subscribed.
+        let mut users = vec![user.to_owned()];
+        {
             let waiting = lock(&self.queued);
-            let waiting = waiting.keys().filter(|u| !state.users.contains(*u));
-            waiting.cloned().collect()
-        };
+            let others = waiting
+                .keys()
+                .filter(|u| *u != user && !state.users.contains(*u));
+            users.extend(others.take(BATCH - 1).cloned());
+        }
         drop(queued);
         let channels: Vec<String> = users.iter().map(|u| Self::of(&self.prefix, u)).collect();
         self.subscribes.fetch_add(1, Ordering::Relaxed);
-        match tokio::time::timeout(CONFIRM_TIMEOUT, state.sink.subscribe(channels)).await {
-            Ok(confirmed) => confirmed.map_err(unavailable)?,
-            Err(_) => {
+        // In a task of its own: a caller gone mid-way (its client left) must not leave the
+        // batch subscribed in Redis and not counted here, where no release would undo it.
+        let batch = tokio::spawn(async move {
+            let sent = state.sink.subscribe(channels);
+            let confirmed = tokio::time::timeout(CONFIRM_TIMEOUT, sent).await;
+            if let Ok(Ok(())) = confirmed {
+                state.users.extend(users);
+            }
+            confirmed
+        });
+        match batch.await {
+            Ok(Ok(confirmed)) => confirmed.map_err(unavailable),
+            // Not confirmed in time (or the runtime is stopping).
+            Ok(Err(_)) | Err(_) => {
                 self.broken.notify_one();
                 let why = "live events are not reaching this node; try another";
-                return Err(Error::Unavailable(why.into()));
+                Err(Error::Unavailable(why.into()))
             }
         }
-        state.users.extend(users);
-        Ok(())
     }
 
     /// `SUBSCRIBE` commands sent so far.
@@ -174,26 +192,37 @@ impl Drop for Queued<'_> {
 mod tests {
     use super::*;
 
-    /// Streams opening together share `SUBSCRIBE`s: the first takes its turn alone, and
-    /// the next subscribes everyone who queued meanwhile. With a real Redis (the one the
-    /// cluster tests use); skipped, and says so, when it does not answer.
-    #[tokio::test]
-    async fn holds_queued_together_share_one_subscribe() {
+    /// A `Channels` on its own pub/sub connection to the real Redis the cluster tests use,
+    /// under a fresh prefix, with the client and the connection's message half (kept open);
+    /// `None`, saying so, when Redis does not answer.
+    async fn on_redis() -> Option<(Channels, String, redis::Client, impl Sized)> {
         let url =
             std::env::var("PQCALL_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
         let client = redis::Client::open(url.as_str()).unwrap();
         let Ok(pubsub) = client.get_async_pubsub().await else {
             eprintln!("SKIPPED: Redis does not answer");
-            return;
+            return None;
         };
-        let (sink, _live) = pubsub.split();
+        let (sink, live) = pubsub.split();
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_nanos();
         let prefix = format!("pqcall-channels-{nanos}");
-        let channels = Channels::new(&prefix, sink);
+        Some((Channels::new(&prefix, sink), prefix, client, live))
+    }
+
+    /// Streams opening together share `SUBSCRIBE`s: the first takes its turn alone, and
+    /// the next subscribes everyone who queued meanwhile.
+    #[tokio::test]
+    async fn holds_queued_together_share_one_subscribe() {
+        let Some((channels, prefix, client, _live)) = on_redis().await else {
+            return;
+        };
         let users: Vec<String> = (0..200).map(|i| format!("u{i}")).collect();
+        // `join_all` polls the holds in order (first in, first out): each queues its user
+        // on its first poll, the first takes the lock alone, and its wake-up comes after
+        // every other hold has queued, so the second turn takes the other 199.
         let holds = users.iter().map(|u| channels.hold(u));
         for held in futures_util::future::join_all(holds).await {
             held.unwrap();
@@ -216,5 +245,23 @@ mod tests {
         // A user already held costs nothing.
         channels.hold("u7").await.unwrap();
         assert_eq!(channels.subscribes(), 2);
+    }
+
+    /// A caller that goes away while its batch is in flight (its client left) does not
+    /// leave the batch subscribed in Redis and unknown here: the batch finishes, and the
+    /// next hold of the user finds it held.
+    #[tokio::test]
+    async fn a_batch_outlives_a_caller_gone_mid_way() {
+        let Some((channels, _prefix, _client, _live)) = on_redis().await else {
+            return;
+        };
+        let mut hold = Box::pin(channels.hold("gone"));
+        assert!(
+            futures_util::poll!(hold.as_mut()).is_pending(),
+            "sent, not confirmed"
+        );
+        drop(hold);
+        channels.hold("gone").await.unwrap();
+        assert_eq!(channels.subscribes(), 1, "no second command");
     }
 }
