@@ -429,8 +429,9 @@ async fn tickets_rates_and_stream_caps_hold_across_nodes() {
         codes.push(st);
     }
     assert_eq!(codes, [200, 200, 200, 200, 200, 200, 429]);
-    // A call step charges the same rate, in the round trip that loads its records:
-    // refused before the call is even looked up.
+    // A call step charges the same rate, in the round trip that loads its records (or
+    // that commits, when the node's copies spared the load): refused before anything
+    // about the call counts.
     let (st, body) = post(
         &bases[1],
         &erin,

@@ -34,7 +34,8 @@ pub(crate) type Op<'a> = &'a (dyn Fn(&mut Core) -> Result<Vec<Output>, Error> + 
 
 /// What a decision charges before it runs (docs/PROTOCOL.md §1.2, step 4): `cost`
 /// requests of `user`'s rate (429), then, for new work (offers), the memory budget for
-/// events (503). A cluster charges the rate in the round trip that loads the records.
+/// events (503). A cluster charges the rate in the round trip that loads the records,
+/// or, when the node's copies of them spared the load, in the commit.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Charge<'a> {
     /// Whose rate.

@@ -35,7 +35,8 @@ pub async fn offer(
 
 /// A step of an existing call by one device of `user`: the rate, then the core's
 /// decision on the records of the user and the call (in a cluster, the rate and the
-/// load are one round trip, the commit another).
+/// load are one round trip, the commit another; the commit alone when the node's
+/// copies of the records were fresh).
 async fn step<F>(
     state: &AppState,
     user: &str,

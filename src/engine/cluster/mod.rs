@@ -8,16 +8,20 @@
 //!    holding a version, the links to the records it brings in (a user's live calls, a
 //!    call's parties) and the JSON record. `load.lua` follows the links with one MGET
 //!    per step, so that the whole closure comes back in one round trip, which also
-//!    charges the user's request rate;
+//!    charges the user's request rate. When this node holds a copy of every record of
+//!    the closure (`cache.rs`: the versions it last read or wrote), it takes those
+//!    instead and skips this round trip;
 //! 2. run the core's operation on a scratch core holding only those records;
-//! 3. commit with one Lua script that checks every loaded version (one MGET, which also
-//!    reads the state of every log it appends to), then writes the
-//!    changed records, appends the events to the users' logs (publishing them for live
-//!    delivery), schedules timers, all or nothing. A changed version means another
-//!    node got there first: load again and rerun.
+//! 3. commit with one Lua script that checks every version it was given (one MGET,
+//!    which also reads the state of every log it appends to), charges the rate if the
+//!    load did not, then writes the changed records, appends the events to the users'
+//!    logs (publishing them for live delivery), schedules timers, all or nothing. A
+//!    changed version means another node got there first: the refusal carries the
+//!    records as they are now, and the operation runs again on them.
 //!
 //! So the state machine applies each request exactly once, whichever node it reaches, in
-//! two round trips to Redis.
+//! two round trips to Redis, or one when the node's copies were fresh (an ICE batch in
+//! a call this node has seen).
 //! Timers live in the sorted set `{prefix}:timers`; every node fires due ones through
 //! the same transaction, which also removes the timer, so a ring timeout takes effect
 //! once in the whole cluster. Tickets, the per-user request rate (GCRA) and the
@@ -50,6 +54,7 @@ use crate::config::Config;
 use crate::error::StartError;
 use crate::hub::Hub;
 
+mod cache;
 mod channels;
 mod log;
 mod presence;

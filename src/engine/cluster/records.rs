@@ -10,6 +10,7 @@ use redis::aio::ConnectionManager;
 use serde_json::json;
 use tokio::sync::Notify;
 
+use super::cache::{RecordCache, record_key};
 use super::channels::Channels;
 use super::log::{PROLOGUE, RedisLog, unavailable};
 use crate::clock::now_ms;
@@ -17,7 +18,8 @@ use crate::engine::aftermath;
 
 const COMMIT: &str = include_str!("commit.lua");
 
-/// GCRA: `charge(key, interval, burst, cost, now)`, 0 or the ms to wait.
+/// GCRA: `charge(key, interval, burst, cost, now)`, 0 or the ms to wait; and
+/// `charge_read`, the same on the key's value already read (load.lua, commit.lua).
 const RATE: &str = include_str!("rate.lua");
 
 /// `each_chunk`: a command over any number of keys (commit.lua, load.lua).
@@ -57,6 +59,8 @@ pub struct Cluster {
     pub(super) store: Option<Arc<dyn crate::store::ChatStore>>,
     /// The keys every commit names, made once.
     keys: Keys,
+    /// This node's copies of records, which spare a request its load.
+    pub(super) cache: RecordCache,
 }
 
 /// The cluster-wide keys under the prefix, and the stem of the users' live channels.
@@ -117,8 +121,9 @@ pub(super) fn calls_field(state: CallState) -> String {
 impl Cluster {
     /// Shares `log`'s connection and key prefix; streams' leases last `lease_ms`.
     pub fn new(log: Arc<RedisLog>, core: CoreConfig, lease_ms: u64) -> Self {
-        let with_prologue = Script::new(&format!("{CHUNKS}\n{PROLOGUE}\n{COMMIT}"));
+        let with_prologue = Script::new(&format!("{CHUNKS}\n{RATE}\n{PROLOGUE}\n{COMMIT}"));
         let keys = Keys::new(log.prefix());
+        let cache = RecordCache::new(log.prefix());
         Cluster {
             con: log.connection(),
             prefix: log.prefix().to_owned(),
@@ -136,15 +141,16 @@ impl Cluster {
             lease_ms,
             store: None,
             keys,
+            cache,
         }
     }
 
     pub(super) fn user_key(&self, user: &str) -> String {
-        format!("{}:user:{user}", self.prefix)
+        record_key(&self.prefix, "user", user)
     }
 
     pub(super) fn call_key(&self, call: &str) -> String {
-        format!("{}:call:{call}", self.prefix)
+        record_key(&self.prefix, "call", call)
     }
 
     pub(super) fn streams_key(&self) -> &str {

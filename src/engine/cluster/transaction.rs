@@ -1,7 +1,9 @@
 //! The optimistic transaction behind every decision in a cluster: load the request's
-//! records (charging its rate in the same round trip, load.lua), run the core on them,
-//! and commit what changed together with the events (commit.lua), which checks that no
-//! record it read changed meanwhile; on a conflict, run again.
+//! records (charging its rate in the same round trip, load.lua) or take this node's
+//! copies of them (cache.rs), run the core on them, and commit what changed together
+//! with the events (commit.lua), which checks that no record it read changed meanwhile
+//! (and charges the rate if no load did); on a conflict, run again on the records the
+//! refusal brought back.
 //!
 //! The scripts' arguments are typed structs serialised straight to JSON, and a record
 //! is written only when it differs from the one loaded (compared as a record, not as
@@ -13,6 +15,7 @@ use pqcall_signaling::{Call, Core, Error, Event, Output, Records, Scope, UserRec
 use redis::Value;
 use serde::Serialize;
 
+use super::cache::{Seen, seen_in, split_key};
 use super::log::{as_u64, audience_fields, unavailable};
 use super::records::{
     CONNECTIONS, Cluster, LeaseChange, RateCharge, calls_field, committed, rate_limited,
@@ -25,12 +28,14 @@ const RECORD_TTL_SECS: u64 = 7 * 24 * 3600;
 /// Transactions give up after this many conflicts in a row (503 `unavailable`).
 const MAX_ATTEMPTS: usize = 64;
 
-/// What a load found: the records, and the version of every key looked at (0 when
-/// missing), which the commit checks.
+/// What a load found (or this node's copies held): the records, and the version of
+/// every key looked at (0 when missing), which the commit checks; and, from a load,
+/// the length of each record's JSON.
 #[derive(Default)]
-struct Loaded {
-    records: Records,
-    versions: BTreeMap<String, u64>,
+pub(super) struct Loaded {
+    pub(super) records: Records,
+    pub(super) versions: BTreeMap<String, u64>,
+    pub(super) sizes: BTreeMap<String, usize>,
 }
 
 /// A reply's text, borrowed (records and ids are UTF-8: commits write them so).
@@ -59,6 +64,9 @@ type EventArg = (String, String, &'static str, String, String, usize, String);
 /// commit.lua's first argument; each event's data follows as an argument of its own.
 #[derive(Serialize)]
 struct CommitArgs<'a> {
+    /// rate.lua's `charge_read`'s arguments, when no load charged the rate (the records
+    /// were this node's copies).
+    rate: Option<(String, f64, u32, u32, u64)>,
     /// The stream leases: a lease to add (`[expiry, member]`) or to claim.
     skey: &'a str,
     hold: Option<(u64, String)>,
@@ -107,6 +115,21 @@ impl Gauges {
     }
 }
 
+/// What a decision changed in its records.
+#[derive(Default)]
+struct Changes<'a> {
+    /// Records to write: key, JSON, links (what load.lua follows: a user's live calls,
+    /// a call's parties).
+    put: Vec<(String, String, String)>,
+    /// Keys to delete.
+    del: Vec<String>,
+    /// The records written (whether a user's, id, the length of the JSON), for this
+    /// node's copies.
+    written: Vec<(bool, &'a str, usize)>,
+    /// The users and the calls deleted.
+    gone: (Vec<&'a str>, Vec<&'a str>),
+}
+
 /// A decision's outputs, sorted for the commit: events to log (with their data apart),
 /// timers, and what is carried out after the commit.
 #[derive(Default)]
@@ -131,7 +154,8 @@ impl Cluster {
     }
 
     /// [`transact`](Self::transact) for a request that first charges its user's rate
-    /// (429 `rate_limited`, nothing done), in the same round trip as the load.
+    /// (429 `rate_limited`, nothing done), in the same round trip as the load, or as the
+    /// commit when the records were this node's copies.
     pub async fn transact_charged<R, F>(
         &self,
         seeds: Scope,
@@ -160,30 +184,55 @@ impl Cluster {
         F: Fn(&mut Core) -> Result<(R, Vec<Output>), Error>,
         L: Fn(&R) -> LeaseChange,
     {
-        // The rate is charged once, by the first load, whatever the retries.
+        // The rate is charged once, by the load or by the commit, whatever the retries.
         let mut rate = rate;
+        let mut use_copies = true;
         for _ in 0..MAX_ATTEMPTS {
-            let loaded = self.load(&seeds, rate.take()).await?;
+            let copies = use_copies.then(|| self.cache.closure(&seeds)).flatten();
+            let from_copies = copies.is_some();
+            let loaded = match copies {
+                Some(loaded) => loaded,
+                None => {
+                    let loaded = self.load(&seeds, rate.take()).await?;
+                    self.cache.learn(seen_in(&loaded, &self.prefix));
+                    loaded
+                }
+            };
             let mut gauges = Gauges::default();
             gauges.count(&loaded.records, -1);
             let mut core = Core::new(self.core.clone());
             core.import(loaded.records.clone());
-            let (result, outputs) = op(&mut core)?;
+            let (result, outputs) = match op(&mut core) {
+                Ok(done) => done,
+                // A refusal may be the copies' (stale ones): the records in Redis decide.
+                Err(_) if from_copies => {
+                    use_copies = false;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let after = core.export();
             gauges.count(&after, 1);
 
-            let (put, del) = self.changes(&loaded.records, &after);
+            let changes = self.changes(&loaded.records, &after);
             // New records (a new call) are checked to be absent.
-            let new: Vec<String> = put
+            let new: Vec<String> = changes
+                .put
                 .iter()
                 .filter(|(k, _, _)| !loaded.versions.contains_key(k))
                 .map(|(k, _, _)| k.clone())
                 .collect();
-            let loaded_keys = loaded.versions.iter().map(|(k, v)| (k.as_str(), *v));
-            let check = loaded_keys
-                .chain(new.iter().map(|k| (k.as_str(), 0)))
+            let checked = || loaded.versions.keys().chain(&new).map(String::as_str);
+            let versions = loaded.versions.values().copied();
+            let check = checked()
+                .zip(versions.chain(new.iter().map(|_| 0)))
                 .collect();
             let sorted = self.sort(outputs);
+            // A charged request never claims a lease: were it refused by the rate, the
+            // claim before it would stand.
+            debug_assert!(
+                rate.is_none() || !from_copies || matches!(lease(&result), LeaseChange::Keep)
+            );
             let (hold, claim) = match lease(&result) {
                 LeaseChange::Keep => (None, None),
                 LeaseChange::Hold(m) => (Some((now_ms() + self.lease_ms, m)), None),
@@ -191,14 +240,15 @@ impl Cluster {
             };
             let cfg = self.log.log_config();
             let args = CommitArgs {
+                rate: rate.filter(|_| from_copies).map(|r| self.rate_args(r)),
                 skey: self.streams_key(),
                 hold,
                 claim,
                 gkey: self.gauges_key(),
                 gauge: gauges.changes(),
                 check,
-                put,
-                del,
+                put: changes.put,
+                del: changes.del,
                 vkey: self.version_key(),
                 rttl: RECORD_TTL_SECS,
                 fired,
@@ -222,10 +272,23 @@ impl Cluster {
                 .await
                 .map_err(unavailable)?;
             match r.first().map_or(0, as_u64) {
-                1 => {}
+                1 => {
+                    let version = r.get(1).map_or(0, as_u64);
+                    self.cache
+                        .learn(changes.written.iter().map(|&(is_user, id, json)| {
+                            if is_user {
+                                Seen::User(id, (version, after.users.get(id)), json)
+                            } else {
+                                Seen::Call(id, (version, after.calls.get(id)), json)
+                            }
+                        }));
+                    self.cache.forget(changes.gone.0, changes.gone.1);
+                }
                 2 => return Ok(None),
+                3 => return Err(rate_limited(r.get(1).map_or(1000, as_u64))),
                 _ => {
                     tracing::debug!("transaction conflict: retrying");
+                    self.catch_up(checked(), r.get(1..).unwrap_or_default())?;
                     continue;
                 }
             }
@@ -243,44 +306,77 @@ impl Cluster {
         Err(Error::Unavailable("too much contention; try again".into()))
     }
 
-    /// The records to write (key, JSON, links) and the keys to delete: only what
-    /// changed. The links are what load.lua follows: a user's live calls, a call's
-    /// parties.
-    #[allow(clippy::type_complexity)]
-    fn changes(
+    /// Brings this node's copies of the records at `keys` up to `rows`, the records as
+    /// a commit that found one of them changed read them.
+    fn catch_up<'k>(
         &self,
-        before: &Records,
-        after: &Records,
-    ) -> (Vec<(String, String, String)>, Vec<String>) {
-        let mut put = Vec::new();
-        let mut del = Vec::new();
+        keys: impl Iterator<Item = &'k str>,
+        rows: &[Value],
+    ) -> Result<(), Error> {
+        let mut now = Loaded::default();
+        let (mut users, mut calls) = (Vec::new(), Vec::new());
+        for (key, row) in keys.zip(rows) {
+            let Some((is_user, id)) = split_key(key, &self.prefix) else {
+                continue;
+            };
+            if is_user {
+                users.push(id)
+            } else {
+                calls.push(id)
+            }
+            let (version, json) = text(row).map_or((0, None), stored_record);
+            now.versions.insert(key.to_owned(), version);
+            if let Some(json) = json {
+                self.read_record(&mut now, is_user, key.to_owned(), id.to_owned(), json)?;
+            }
+        }
+        self.cache.forget(users, calls);
+        self.cache.learn(seen_in(&now, &self.prefix));
+        Ok(())
+    }
+
+    /// The records to write and the keys to delete: only what changed.
+    fn changes<'a>(&self, before: &'a Records, after: &'a Records) -> Changes<'a> {
+        let mut c = Changes::default();
         for (u, r) in &after.users {
             let was = before.users.get(u);
             if r.is_empty() {
                 if was.is_some() {
-                    del.push(self.user_key(u));
+                    c.del.push(self.user_key(u));
+                    c.gone.0.push(u);
                 }
             } else if was != Some(r) {
                 let links: Vec<&String> = r.live_calls().collect();
-                put.push((self.user_key(u), json(r), json(&links)));
+                let record = json(r);
+                c.written.push((true, u, record.len()));
+                c.put.push((self.user_key(u), record, json(&links)));
             }
         }
-        for (c, r) in &after.calls {
-            if before.calls.get(c) != Some(r) {
-                put.push((self.call_key(c), json(r), json(&[&r.caller, &r.callee])));
+        for (id, r) in &after.calls {
+            if before.calls.get(id) != Some(r) {
+                let links = json(&[&r.caller, &r.callee]);
+                let record = json(r);
+                c.written.push((false, id, record.len()));
+                c.put.push((self.call_key(id), record, links));
             }
         }
-        let gone_users = before
+        for u in before
             .users
             .keys()
-            .filter(|u| !after.users.contains_key(*u));
-        del.extend(gone_users.map(|u| self.user_key(u)));
-        let gone_calls = before
+            .filter(|u| !after.users.contains_key(*u))
+        {
+            c.del.push(self.user_key(u));
+            c.gone.0.push(u);
+        }
+        for id in before
             .calls
             .keys()
-            .filter(|c| !after.calls.contains_key(*c));
-        del.extend(gone_calls.map(|c| self.call_key(c)));
-        (put, del)
+            .filter(|c| !after.calls.contains_key(*c))
+        {
+            c.del.push(self.call_key(id));
+            c.gone.1.push(id);
+        }
+        c
     }
 
     /// Sorts a decision's outputs for the commit.
@@ -371,6 +467,7 @@ impl Cluster {
             let r: Call = serde_json::from_str(json).map_err(bad)?;
             loaded.records.calls.insert(id, r);
         }
+        loaded.sizes.insert(key, json.len());
         Ok(())
     }
 
