@@ -14,7 +14,7 @@
 use std::sync::{Mutex, MutexGuard};
 
 use hashlink::LruCache;
-use pqcall_signaling::{Call, Scope, UserRecord};
+use pqcall_signaling::{Call, Records, Scope, UserRecord};
 
 use super::transaction::Loaded;
 
@@ -123,20 +123,16 @@ impl RecordCache {
         }
     }
 
-    /// Drops the copies of records that are gone (deleted).
-    pub(super) fn forget<'a>(
-        &self,
-        users: impl IntoIterator<Item = &'a str>,
-        calls: impl IntoIterator<Item = &'a str>,
-    ) {
+    /// Drops the copies of records that are gone (deleted): each a user's (`true`) or a
+    /// call's, by id.
+    pub(super) fn forget<'a>(&self, gone: impl IntoIterator<Item = (bool, &'a str)>) {
         let mut c = self.lock();
-        for u in users {
-            if let Some(e) = c.users.remove(u) {
-                c.bytes.0 -= e.bytes;
-            }
-        }
-        for id in calls {
-            if let Some(e) = c.calls.remove(id) {
+        for (is_user, id) in gone {
+            if is_user {
+                if let Some(e) = c.users.remove(id) {
+                    c.bytes.0 -= e.bytes;
+                }
+            } else if let Some(e) = c.calls.remove(id) {
                 c.bytes.1 -= e.bytes;
             }
         }
@@ -216,10 +212,22 @@ pub(super) fn record_key(prefix: &str, kind: &str, id: &str) -> String {
 pub(super) fn seen_in<'a>(loaded: &'a Loaded, prefix: &'a str) -> impl Iterator<Item = Seen<'a>> {
     loaded.versions.iter().filter_map(move |(key, v)| {
         let json = loaded.sizes.get(key).copied().unwrap_or(0);
-        Some(match split_key(key, prefix)? {
-            (true, id) => Seen::User(id, (*v, loaded.records.users.get(id)), json),
-            (false, id) => Seen::Call(id, (*v, loaded.records.calls.get(id)), json),
-        })
+        seen(key, prefix, *v, &loaded.records, json)
+    })
+}
+
+/// The record at `key` as `records` hold it (absent when they do not), at `version`,
+/// its JSON `json` bytes long, for [`RecordCache::learn`].
+pub(super) fn seen<'a>(
+    key: &'a str,
+    prefix: &str,
+    version: u64,
+    records: &'a Records,
+    json: usize,
+) -> Option<Seen<'a>> {
+    Some(match split_key(key, prefix)? {
+        (true, id) => Seen::User(id, (version, records.users.get(id)), json),
+        (false, id) => Seen::Call(id, (version, records.calls.get(id)), json),
     })
 }
 
@@ -281,7 +289,7 @@ mod tests {
         // Deleted (a load or a refusal found it absent).
         cache.learn([Seen::User("ann", (0, None), 0)]);
         assert_eq!(version_of(&cache, "ann"), Some(0));
-        cache.forget(["ann"], []);
+        cache.forget([(true, "ann")]);
         assert_eq!(version_of(&cache, "ann"), None);
         assert_eq!(cache.size(), (0, 0, 0));
     }

@@ -15,7 +15,7 @@ use pqcall_signaling::{Call, Core, Error, Event, Output, Records, Scope, UserRec
 use redis::Value;
 use serde::Serialize;
 
-use super::cache::{Seen, seen_in, split_key};
+use super::cache::{seen, seen_in, split_key};
 use super::log::{as_u64, audience_fields, unavailable};
 use super::records::{
     CONNECTIONS, Cluster, LeaseChange, RateCharge, calls_field, committed, rate_limited,
@@ -77,8 +77,8 @@ struct CommitArgs<'a> {
     /// Keys whose version must still be the one loaded (0: absent).
     check: Vec<(&'a str, u64)>,
     /// Records to write: key, JSON, links (what load.lua follows); keys to delete.
-    put: Vec<(String, String, String)>,
-    del: Vec<String>,
+    put: &'a [(String, String, String)],
+    del: &'a [String],
     vkey: &'a str,
     rttl: u64,
     /// Timers: the one fired (removed), the ones added (`[at, member]`).
@@ -113,21 +113,6 @@ impl Gauges {
         let changed = self.0.iter().filter(|(_, d)| **d != 0);
         changed.map(|(k, d)| (k.as_str(), *d)).collect()
     }
-}
-
-/// What a decision changed in its records.
-#[derive(Default)]
-struct Changes<'a> {
-    /// Records to write: key, JSON, links (what load.lua follows: a user's live calls,
-    /// a call's parties).
-    put: Vec<(String, String, String)>,
-    /// Keys to delete.
-    del: Vec<String>,
-    /// The records written (whether a user's, id, the length of the JSON), for this
-    /// node's copies.
-    written: Vec<(bool, &'a str, usize)>,
-    /// The users and the calls deleted.
-    gone: (Vec<&'a str>, Vec<&'a str>),
 }
 
 /// A decision's outputs, sorted for the commit: events to log (with their data apart),
@@ -214,10 +199,9 @@ impl Cluster {
             let after = core.export();
             gauges.count(&after, 1);
 
-            let changes = self.changes(&loaded.records, &after);
+            let (put, del) = self.changes(&loaded.records, &after);
             // New records (a new call) are checked to be absent.
-            let new: Vec<String> = changes
-                .put
+            let new: Vec<String> = put
                 .iter()
                 .filter(|(k, _, _)| !loaded.versions.contains_key(k))
                 .map(|(k, _, _)| k.clone())
@@ -247,8 +231,8 @@ impl Cluster {
                 gkey: self.gauges_key(),
                 gauge: gauges.changes(),
                 check,
-                put: changes.put,
-                del: changes.del,
+                put: &put,
+                del: &del,
                 vkey: self.version_key(),
                 rttl: RECORD_TTL_SECS,
                 fired,
@@ -274,15 +258,13 @@ impl Cluster {
             match r.first().map_or(0, as_u64) {
                 1 => {
                     let version = r.get(1).map_or(0, as_u64);
+                    let pre = &self.prefix;
+                    let written = put
+                        .iter()
+                        .filter_map(|(key, json, _)| seen(key, pre, version, &after, json.len()));
+                    self.cache.learn(written);
                     self.cache
-                        .learn(changes.written.iter().map(|&(is_user, id, json)| {
-                            if is_user {
-                                Seen::User(id, (version, after.users.get(id)), json)
-                            } else {
-                                Seen::Call(id, (version, after.calls.get(id)), json)
-                            }
-                        }));
-                    self.cache.forget(changes.gone.0, changes.gone.1);
+                        .forget(del.iter().filter_map(|key| split_key(key, pre)));
                 }
                 2 => return Ok(None),
                 3 => return Err(rate_limited(r.get(1).map_or(1000, as_u64))),
@@ -314,69 +296,59 @@ impl Cluster {
         rows: &[Value],
     ) -> Result<(), Error> {
         let mut now = Loaded::default();
-        let (mut users, mut calls) = (Vec::new(), Vec::new());
         for (key, row) in keys.zip(rows) {
             let Some((is_user, id)) = split_key(key, &self.prefix) else {
                 continue;
             };
-            if is_user {
-                users.push(id)
-            } else {
-                calls.push(id)
-            }
             let (version, json) = text(row).map_or((0, None), stored_record);
             now.versions.insert(key.to_owned(), version);
             if let Some(json) = json {
                 self.read_record(&mut now, is_user, key.to_owned(), id.to_owned(), json)?;
             }
         }
-        self.cache.forget(users, calls);
+        // A record reported absent replaces its copy, a newer version too (`learn`).
         self.cache.learn(seen_in(&now, &self.prefix));
         Ok(())
     }
 
-    /// The records to write and the keys to delete: only what changed.
-    fn changes<'a>(&self, before: &'a Records, after: &'a Records) -> Changes<'a> {
-        let mut c = Changes::default();
+    /// The records to write (key, JSON, links) and the keys to delete: only what
+    /// changed. The links are what load.lua follows: a user's live calls, a call's
+    /// parties.
+    #[allow(clippy::type_complexity)]
+    fn changes(
+        &self,
+        before: &Records,
+        after: &Records,
+    ) -> (Vec<(String, String, String)>, Vec<String>) {
+        let mut put = Vec::new();
+        let mut del = Vec::new();
         for (u, r) in &after.users {
             let was = before.users.get(u);
             if r.is_empty() {
                 if was.is_some() {
-                    c.del.push(self.user_key(u));
-                    c.gone.0.push(u);
+                    del.push(self.user_key(u));
                 }
             } else if was != Some(r) {
                 let links: Vec<&String> = r.live_calls().collect();
-                let record = json(r);
-                c.written.push((true, u, record.len()));
-                c.put.push((self.user_key(u), record, json(&links)));
+                put.push((self.user_key(u), json(r), json(&links)));
             }
         }
-        for (id, r) in &after.calls {
-            if before.calls.get(id) != Some(r) {
-                let links = json(&[&r.caller, &r.callee]);
-                let record = json(r);
-                c.written.push((false, id, record.len()));
-                c.put.push((self.call_key(id), record, links));
+        for (c, r) in &after.calls {
+            if before.calls.get(c) != Some(r) {
+                put.push((self.call_key(c), json(r), json(&[&r.caller, &r.callee])));
             }
         }
-        for u in before
+        let gone_users = before
             .users
             .keys()
-            .filter(|u| !after.users.contains_key(*u))
-        {
-            c.del.push(self.user_key(u));
-            c.gone.0.push(u);
-        }
-        for id in before
+            .filter(|u| !after.users.contains_key(*u));
+        del.extend(gone_users.map(|u| self.user_key(u)));
+        let gone_calls = before
             .calls
             .keys()
-            .filter(|c| !after.calls.contains_key(*c))
-        {
-            c.del.push(self.call_key(id));
-            c.gone.1.push(id);
-        }
-        c
+            .filter(|c| !after.calls.contains_key(*c));
+        del.extend(gone_calls.map(|c| self.call_key(c)));
+        (put, del)
     }
 
     /// Sorts a decision's outputs for the commit.
