@@ -20,7 +20,8 @@
 //! Typing indicators are not records: they are ephemeral and stay on the node that
 //! saw them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Borrow;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -82,13 +83,23 @@ impl UserRecord {
     }
 }
 
-/// A set of records, loaded from or written to a store.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Records {
+/// A set of records, loaded from or written to a store. A store may hold them shared
+/// (`Records<Arc<UserRecord>, Arc<Call>>`): [`Scope::closure_step`] reads either.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Records<U = UserRecord, C = Call> {
     /// Users by id.
-    pub users: BTreeMap<String, UserRecord>,
+    pub users: BTreeMap<String, U>,
     /// Calls by id.
-    pub calls: BTreeMap<String, Call>,
+    pub calls: BTreeMap<String, C>,
+}
+
+impl<U, C> Default for Records<U, C> {
+    fn default() -> Self {
+        Records {
+            users: BTreeMap::new(),
+            calls: BTreeMap::new(),
+        }
+    }
 }
 
 /// The users and calls a request names (the seeds of its closure).
@@ -145,7 +156,11 @@ impl Scope {
     /// the seed users; then the users of the loaded calls. Given what is loaded so far
     /// (which may be more than the steps before brought: a store that follows links
     /// loads ahead), it tells which ids to load next (empty after step 2).
-    pub fn closure_step(&self, loaded: &Records, step: u8) -> Scope {
+    pub fn closure_step<U, C>(&self, loaded: &Records<U, C>, step: u8) -> Scope
+    where
+        U: Borrow<UserRecord>,
+        C: Borrow<Call>,
+    {
         match step {
             0 => self.clone(),
             1 => Scope {
@@ -154,7 +169,7 @@ impl Scope {
                     .users
                     .iter()
                     .filter_map(|u| loaded.users.get(u))
-                    .flat_map(UserRecord::live_calls)
+                    .flat_map(|u| u.borrow().live_calls())
                     .filter(|c| !loaded.calls.contains_key(*c))
                     .cloned()
                     .collect::<BTreeSet<_>>()
@@ -165,7 +180,8 @@ impl Scope {
                 users: loaded
                     .calls
                     .values()
-                    .flat_map(|c| [&c.caller, &c.callee])
+                    .map(Borrow::borrow)
+                    .flat_map(|c: &Call| [&c.caller, &c.callee])
                     .filter(|u| !loaded.users.contains_key(*u))
                     .cloned()
                     .collect::<BTreeSet<_>>()
@@ -179,79 +195,112 @@ impl Scope {
 }
 
 impl Core {
-    /// Adds records to this core (normally an empty one), replacing what it held for
-    /// those users and calls.
-    pub fn import(&mut self, records: Records) {
-        for (user, r) in records.users {
-            for (id, c) in r.conns {
-                self.conns.insert(
-                    id.clone(),
-                    Conn {
-                        user: user.clone(),
-                        streams: c.streams,
-                        generation: c.generation,
-                        idle_since: c.idle_since,
-                    },
-                );
+    /// Adds copies of `records` (owned, or shared as a store keeps them) to this core
+    /// (normally an empty one), replacing what it held for those users and calls.
+    pub fn import<U, C>(&mut self, records: &Records<U, C>)
+    where
+        U: Borrow<UserRecord>,
+        C: Borrow<Call>,
+    {
+        for (user, r) in &records.users {
+            let r: &UserRecord = r.borrow();
+            for (id, c) in &r.conns {
+                let conn = Conn {
+                    user: user.clone(),
+                    streams: c.streams,
+                    generation: c.generation,
+                    idle_since: c.idle_since,
+                };
+                self.conns.insert(id.clone(), conn);
                 let ids = self.conns_by_user.entry(user.clone()).or_default();
-                if !ids.contains(&id) {
-                    ids.push(id);
+                if !ids.contains(id) {
+                    ids.push(id.clone());
                 }
             }
-            let put = |map: &mut std::collections::HashMap<String, Vec<String>>, v: Vec<String>| {
+            let put = |map: &mut HashMap<String, Vec<String>>, v: &Vec<String>| {
                 if !v.is_empty() {
-                    map.insert(user.clone(), v);
+                    map.insert(user.clone(), v.clone());
                 }
             };
-            put(&mut self.ringing_from, r.ringing_from);
-            put(&mut self.ringing_to, r.ringing_to);
+            put(&mut self.ringing_from, &r.ringing_from);
+            put(&mut self.ringing_to, &r.ringing_to);
             if !r.offer_times.is_empty() {
-                self.offer_times
-                    .insert(user.clone(), r.offer_times.into_iter().collect());
+                let times = r.offer_times.iter().copied().collect();
+                self.offer_times.insert(user.clone(), times);
             }
             if !r.live_calls.is_empty() {
-                self.live_calls.insert(user.clone(), r.live_calls);
+                self.live_calls.insert(user.clone(), r.live_calls.clone());
             }
         }
-        for (id, call) in records.calls {
-            self.calls.insert(id, call);
+        for (id, call) in &records.calls {
+            self.calls.insert(id.clone(), call.borrow().clone());
         }
     }
 
     /// Every user and call this core holds, as records (typing state excepted).
     pub fn export(&self) -> Records {
-        let mut users: BTreeMap<String, UserRecord> = BTreeMap::new();
-        for (id, c) in &self.conns {
-            users.entry(c.user.clone()).or_default().conns.insert(
-                id.clone(),
-                ConnRecord {
-                    streams: c.streams,
-                    generation: c.generation,
-                    idle_since: c.idle_since,
-                },
-            );
+        records_of(
+            self.conns.clone(),
+            self.ringing_from.clone(),
+            self.ringing_to.clone(),
+            self.offer_times.clone(),
+            self.live_calls.clone(),
+            self.calls.clone(),
+        )
+    }
+
+    /// [`export`](Self::export) for a core that is done with: its state is moved into
+    /// the records, not copied.
+    pub fn into_records(self) -> Records {
+        records_of(
+            self.conns,
+            self.ringing_from,
+            self.ringing_to,
+            self.offer_times,
+            self.live_calls,
+            self.calls,
+        )
+    }
+}
+
+type ByUser<T> = HashMap<String, T>;
+
+/// A core's state, as records.
+fn records_of(
+    conns: ByUser<Conn>,
+    ringing_from: ByUser<Vec<String>>,
+    ringing_to: ByUser<Vec<String>>,
+    offer_times: ByUser<VecDeque<Millis>>,
+    live_calls: ByUser<BTreeSet<String>>,
+    calls: HashMap<String, Call>,
+) -> Records {
+    let mut users: BTreeMap<String, UserRecord> = BTreeMap::new();
+    for (id, c) in conns {
+        users.entry(c.user).or_default().conns.insert(
+            id,
+            ConnRecord {
+                streams: c.streams,
+                generation: c.generation,
+                idle_since: c.idle_since,
+            },
+        );
+    }
+    for (u, v) in ringing_from {
+        users.entry(u).or_default().ringing_from = v;
+    }
+    for (u, v) in ringing_to {
+        users.entry(u).or_default().ringing_to = v;
+    }
+    for (u, v) in offer_times {
+        if !v.is_empty() {
+            users.entry(u).or_default().offer_times = v.into();
         }
-        for (u, v) in &self.ringing_from {
-            users.entry(u.clone()).or_default().ringing_from = v.clone();
-        }
-        for (u, v) in &self.ringing_to {
-            users.entry(u.clone()).or_default().ringing_to = v.clone();
-        }
-        for (u, v) in &self.offer_times {
-            if !v.is_empty() {
-                users.entry(u.clone()).or_default().offer_times = v.iter().copied().collect();
-            }
-        }
-        for (u, v) in &self.live_calls {
-            users.entry(u.clone()).or_default().live_calls = v.clone();
-        }
-        Records {
-            users,
-            calls: self
-                .calls
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        }
+    }
+    for (u, v) in live_calls {
+        users.entry(u).or_default().live_calls = v;
+    }
+    Records {
+        users,
+        calls: calls.into_iter().collect(),
     }
 }

@@ -59,7 +59,7 @@ impl Store {
         }
         let mut core = Core::with_ids(cfg.clone(), Box::new(Counter(ids.clone())));
         let before_calls: Vec<String> = loaded.calls.keys().cloned().collect();
-        core.import(loaded);
+        core.import(&loaded);
         let res = op(&mut core)?;
         let after = core.export();
         for (u, r) in &after.users {
@@ -271,6 +271,6 @@ fn records_round_trip_through_json() {
         assert_eq!(&serde_json::from_str::<Call>(&json).unwrap(), c);
     }
     let mut copy = Core::new(CoreConfig::default());
-    copy.import(r.clone());
+    copy.import(&r);
     assert_eq!(copy.export(), r);
 }

@@ -11,7 +11,7 @@
 //! Bounded: at most [`CAP`] users and [`CAP`] calls, and [`BUDGET`] bytes of records
 //! in all (a ringing call carries its SDP), the least recently used going first.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use hashlink::LruCache;
 use pqcall_signaling::{Call, Records, Scope, UserRecord};
@@ -28,11 +28,15 @@ pub(super) const BUDGET: usize = 64 << 20;
 /// A record as a version and what it held (`None`: absent at that version, which is 0).
 type Copy<T> = (u64, Option<T>);
 
+/// Records as the copies hold them: shared, so that a request takes them without
+/// copying them (its core gets its own, `transaction.rs`).
+pub(super) type Shared = Records<Arc<UserRecord>, Arc<Call>>;
+
 /// A copy, its record's key in Redis (made once, not for every request) and what it
 /// counts against the budget.
 struct Entry<T> {
     key: String,
-    copy: Copy<T>,
+    copy: Copy<Arc<T>>,
     bytes: usize,
 }
 
@@ -53,8 +57,8 @@ struct Copies {
 /// A record read or written, for [`RecordCache::learn`]: its id, version and record,
 /// and the length of its JSON.
 pub(super) enum Seen<'a> {
-    User(&'a str, Copy<&'a UserRecord>, usize),
-    Call(&'a str, Copy<&'a Call>, usize),
+    User(&'a str, Copy<&'a Arc<UserRecord>>, usize),
+    Call(&'a str, Copy<&'a Arc<Call>>, usize),
 }
 
 impl RecordCache {
@@ -87,7 +91,7 @@ impl RecordCache {
                 if loaded.versions.insert(key.clone(), copy.0).is_none()
                     && let Some(r) = &copy.1
                 {
-                    loaded.records.users.insert(u, r.clone());
+                    loaded.records.users.insert(u, Arc::clone(r));
                 }
             }
             for c in next.calls {
@@ -95,7 +99,7 @@ impl RecordCache {
                 if loaded.versions.insert(key.clone(), copy.0).is_none()
                     && let Some(r) = &copy.1
                 {
-                    loaded.records.calls.insert(c, r.clone());
+                    loaded.records.calls.insert(c, Arc::clone(r));
                 }
             }
         }
@@ -165,12 +169,12 @@ impl Copies {
 /// Records `copy` of `id` (whose JSON is `json` bytes long) in `map`, whose entries
 /// count `bytes`, unless a newer version is there; returns what the entries count
 /// after. (The map's own cap may drop its least recently used entry: counted too.)
-fn keep<T: Clone>(
+fn keep<T>(
     map: &mut LruCache<String, Entry<T>>,
     bytes: usize,
     key: impl FnOnce() -> String,
     id: &str,
-    (version, r): Copy<&T>,
+    (version, r): Copy<&Arc<T>>,
     json: usize,
 ) -> usize {
     if map
@@ -204,7 +208,7 @@ fn keep<T: Clone>(
 
 /// A record's key in Redis: `{prefix}:user:{id}` or `{prefix}:call:{id}`.
 pub(super) fn record_key(prefix: &str, kind: &str, id: &str) -> String {
-    format!("{prefix}:{kind}:{id}")
+    [prefix, ":", kind, ":", id].concat()
 }
 
 /// The records `loaded` holds and the absent ones it looked at, for
@@ -222,7 +226,7 @@ pub(super) fn seen<'a>(
     key: &'a str,
     prefix: &str,
     version: u64,
-    records: &'a Records,
+    records: &'a Shared,
     json: usize,
 ) -> Option<Seen<'a>> {
     Some(match split_key(key, prefix)? {
@@ -245,9 +249,9 @@ mod tests {
     use super::*;
 
     /// A user whose record links to the live call `call`.
-    fn in_call(call: &str) -> UserRecord {
+    fn in_call(call: &str) -> Arc<UserRecord> {
         let json = serde_json::json!({ "live_calls": [call] });
-        serde_json::from_value(json).unwrap_or_default()
+        Arc::new(serde_json::from_value(json).unwrap_or_default())
     }
 
     fn version_of(cache: &RecordCache, user: &str) -> Option<u64> {
@@ -260,7 +264,7 @@ mod tests {
         let cache = RecordCache::new("p");
         let seeds = Scope::users(["ann"]);
         assert!(cache.closure(&seeds).is_none());
-        let ann = UserRecord::default();
+        let ann = Arc::new(UserRecord::default());
         cache.learn([Seen::User("ann", (3, Some(&ann)), 2)]);
         let loaded = cache.closure(&seeds);
         let loaded = loaded.unwrap_or_else(|| panic!("a hit"));
@@ -280,7 +284,7 @@ mod tests {
     #[test]
     fn an_older_version_leaves_a_copy_and_an_absent_record_replaces_it() {
         let cache = RecordCache::new("p");
-        let ann = UserRecord::default();
+        let ann = Arc::new(UserRecord::default());
         cache.learn([Seen::User("ann", (7, Some(&ann)), 2)]);
         cache.learn([Seen::User("ann", (5, Some(&ann)), 2)]);
         assert_eq!(version_of(&cache, "ann"), Some(7));
@@ -298,7 +302,7 @@ mod tests {
     fn the_copies_are_capped_in_count() {
         let cache = RecordCache::new("p");
         let ids: Vec<String> = (0..CAP + 100).map(|i| format!("u{i}")).collect();
-        let ann = UserRecord::default();
+        let ann = Arc::new(UserRecord::default());
         cache.learn(ids.iter().map(|id| Seen::User(id, (1, Some(&ann)), 2)));
         cache.learn(ids.iter().map(|id| Seen::Call(id, (1, None), 0)));
         let (users, calls, bytes) = cache.size();
@@ -315,7 +319,7 @@ mod tests {
     #[test]
     fn the_copies_are_capped_in_bytes() {
         let cache = RecordCache::new("p");
-        let ann = UserRecord::default();
+        let ann = Arc::new(UserRecord::default());
         // Records of a megabyte each: the budget holds whatever the records hold.
         for i in 0..200 {
             cache.learn([Seen::User(&format!("u{i}"), (1, Some(&ann)), 1 << 20)]);

@@ -196,18 +196,12 @@ mod tests {
     /// under a fresh prefix, with the client and the connection's message half (kept open);
     /// `None`, saying so, when Redis does not answer.
     async fn on_redis() -> Option<(Channels, String, redis::Client, impl Sized)> {
-        let url =
-            std::env::var("PQCALL_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        let client = redis::Client::open(url.as_str()).unwrap();
+        let (client, nanos) = super::super::test_redis();
         let Ok(pubsub) = client.get_async_pubsub().await else {
             eprintln!("SKIPPED: Redis does not answer");
             return None;
         };
         let (sink, live) = pubsub.split();
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
         let prefix = format!("pqcall-channels-{nanos}");
         Some((Channels::new(&prefix, sink), prefix, client, live))
     }

@@ -7,6 +7,8 @@
 -- lease to claim is gone; {3, wait_ms} when the rate is used up. Only {1} changes
 -- anything.
 local a = cjson.decode(ARGV[1])
+-- What every commit of a node names the same: keys, limits, the channels' stem.
+local k = a.k
 -- One MGET reads every record to check, the log state of every event's user, and the
 -- rate's key.
 local keys = {}
@@ -27,34 +29,34 @@ if rate then
   local wait = charge_read(rate[1], vals[#keys], tonumber(rate[2]), tonumber(rate[3]), tonumber(rate[4]), tonumber(rate[5]))
   if wait > 0 then return {3, wait} end
 end
-if a.claim ~= cjson.null and redis.call('ZREM', a.skey, a.claim) == 0 then return {2} end
+if a.claim ~= cjson.null and redis.call('ZREM', k.skey, a.claim) == 0 then return {2} end
 local ver = 0
 if #a.put > 0 then
-  ver = redis.call('INCR', a.vkey)
+  ver = redis.call('INCR', k.vkey)
   if ver == 1 then
     -- A new counter, or one Redis lost (a restart, a failover): it starts at the time
     -- in microseconds, past every version the lost one gave, so that no version is
     -- ever given twice (nodes keep copies of records by version, cache.rs).
     local t = redis.call('TIME')
     ver = tonumber(t[1]) * 1000000 + tonumber(t[2])
-    redis.call('SET', a.vkey, string.format('%d', ver))
+    redis.call('SET', k.vkey, string.format('%d', ver))
   end
   -- A record is one string: version, links (what load.lua follows), the record. (Lua
   -- writes numbers past 10^14 with an exponent: the version is formatted as an integer.)
   local v = string.format('%d', ver)
   for _, p in ipairs(a.put) do
-    redis.call('SET', p[1], v .. '\n' .. p[3] .. '\n' .. p[2], 'EX', a.rttl)
+    redis.call('SET', p[1], v .. '\n' .. p[3] .. '\n' .. p[2], 'EX', k.rttl)
   end
 end
 each_chunk('DEL', a.del)
-if a.fired ~= nil and a.fired ~= cjson.null then redis.call('ZREM', a.tkey, a.fired) end
-for _, t in ipairs(a.tadd) do redis.call('ZADD', a.tkey, t[1], t[2]) end
-for _, g in ipairs(a.gauge) do redis.call('HINCRBY', a.gkey, g[1], g[2]) end
-if a.hold ~= cjson.null then redis.call('ZADD', a.skey, a.hold[1], a.hold[2]) end
+if a.fired ~= nil and a.fired ~= cjson.null then redis.call('ZREM', k.tkey, a.fired) end
+for _, t in ipairs(a.tadd) do redis.call('ZADD', k.tkey, t[1], t[2]) end
+for _, g in ipairs(a.gauge) do redis.call('HINCRBY', k.gkey, g[1], g[2]) end
+if a.hold ~= cjson.null then redis.call('ZADD', k.skey, a.hold[1], a.hold[2]) end
 local out = {1, ver}
-local now, max, age, ttl = tonumber(a.now), tonumber(a.max), tonumber(a.age), tonumber(a.ttl)
-local maxbytes = tonumber(a.maxbytes)
--- Each event goes to its user's channel (`a.chan` is the part before the user). Each
+local now, max, age, ttl = tonumber(a.now), tonumber(k.max), tonumber(k.age), tonumber(k.ttl)
+local maxbytes = tonumber(k.maxbytes)
+-- Each event goes to its user's channel (`k.chan` is the part before the user). Each
 -- event's data is an argument of its own (ARGV[e[6]]), not a string inside the JSON:
 -- it is neither escaped nor decoded on its way to the log. A user's state is parsed
 -- once and saved once, however many of the events are theirs.
@@ -66,7 +68,7 @@ for i, e in ipairs(a.ev) do
     table.insert(order, e[1])
   end
   local m = metas[e[1]]
-  local r = append(m or nil, e[2], now, max, age, maxbytes, ttl, e[3], e[4], e[5], ARGV[e[6]], a.chan .. e[7], e[7])
+  local r = append(m or nil, e[2], now, max, age, maxbytes, ttl, e[3], e[4], e[5], ARGV[e[6]], k.chan .. e[7], e[7])
   table.insert(out, r and r[2] or 0)
 end
 for _, k in ipairs(order) do

@@ -129,8 +129,9 @@ impl RedisLog {
 
     pub(crate) fn keys(&self, user: &str) -> (String, String) {
         (
-            format!("{}:state:{user}", self.prefix),
-            format!("{}:events:{user}", self.prefix),
+            // `concat` sizes the string once (this runs for every event).
+            [&self.prefix, ":state:", user].concat(),
+            [&self.prefix, ":events:", user].concat(),
         )
     }
 

@@ -17,7 +17,9 @@
 //!    load did not, then writes the changed records, appends the events to the users'
 //!    logs (publishing them for live delivery), schedules timers, all or nothing. A
 //!    changed version means another node got there first: the refusal carries the
-//!    records as they are now, and the operation runs again on them.
+//!    records as they are now, and the operation runs again on them. The commits a
+//!    node's requests make together travel as one pipeline (`batch.rs`), each still
+//!    its own script.
 //!
 //! So the state machine applies each request exactly once, whichever node it reaches, in
 //! two round trips to Redis, or one when the node's copies were fresh (an ICE batch in
@@ -54,11 +56,13 @@ use crate::config::Config;
 use crate::error::StartError;
 use crate::hub::Hub;
 
+mod batch;
 mod cache;
 mod channels;
 mod log;
 mod presence;
 mod records;
+mod script_args;
 mod streams;
 mod tasks;
 mod transaction;
@@ -417,4 +421,19 @@ impl Drop for OpenGuard {
             tokio::spawn(closing);
         }
     }
+}
+
+/// The client of the real Redis the cluster's unit tests use (`PQCALL_TEST_REDIS`, or the
+/// local one), and a name no other test run has (the time in nanoseconds), for keys and
+/// scripts of the test's own.
+#[cfg(test)]
+pub(super) fn test_redis() -> (redis::Client, u128) {
+    let url =
+        std::env::var("PQCALL_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    (client, nanos)
 }

@@ -8,11 +8,15 @@ use pqcall_signaling::{CallState, CoreConfig, Error, Event, Output};
 use redis::Script;
 use redis::aio::ConnectionManager;
 use serde_json::json;
+use serde_json::value::RawValue;
 use tokio::sync::Notify;
 
+use super::batch::Commits;
 use super::cache::{RecordCache, record_key};
 use super::channels::Channels;
 use super::log::{PROLOGUE, RedisLog, unavailable};
+use super::script_args::CommitFixed;
+use super::transaction::RECORD_TTL_SECS;
 use crate::clock::now_ms;
 use crate::engine::aftermath;
 
@@ -41,7 +45,8 @@ pub struct Cluster {
     pub(super) con: ConnectionManager,
     pub(super) prefix: String,
     pub(super) core: CoreConfig,
-    pub(super) commit: Script,
+    /// commit.lua, run in batches.
+    pub(super) commits: Commits,
     pub(super) rate: Script,
     pub(super) load: Script,
     pub(super) lease: Script,
@@ -61,6 +66,8 @@ pub struct Cluster {
     keys: Keys,
     /// This node's copies of records, which spare a request its load.
     pub(super) cache: RecordCache,
+    /// What every commit.lua argument of this node holds the same, as JSON.
+    pub(super) commit_fixed: Box<RawValue>,
 }
 
 /// The cluster-wide keys under the prefix, and the stem of the users' live channels.
@@ -124,12 +131,28 @@ impl Cluster {
         let with_prologue = Script::new(&format!("{CHUNKS}\n{RATE}\n{PROLOGUE}\n{COMMIT}"));
         let keys = Keys::new(log.prefix());
         let cache = RecordCache::new(log.prefix());
+        let cfg = log.log_config();
+        let fixed = CommitFixed {
+            skey: &keys.streams,
+            gkey: &keys.gauges,
+            vkey: &keys.version,
+            tkey: &keys.timers,
+            rttl: RECORD_TTL_SECS,
+            max: cfg.max_events,
+            age: cfg.max_age_ms,
+            maxbytes: cfg.max_bytes,
+            ttl: log.ttl_secs(),
+            chan: &keys.channel_stem,
+        };
+        // Strings and numbers: serialising them cannot fail.
+        let commit_fixed = serde_json::value::to_raw_value(&fixed).unwrap_or_default();
+        let commits = Commits::new(with_prologue, log.connection());
         Cluster {
             con: log.connection(),
+            commits,
             prefix: log.prefix().to_owned(),
             log,
             core,
-            commit: with_prologue,
             rate: Script::new(&format!(
                 "{RATE}\nreturn charge(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))"
             )),
@@ -142,6 +165,7 @@ impl Cluster {
             store: None,
             keys,
             cache,
+            commit_fixed,
         }
     }
 
@@ -164,16 +188,6 @@ impl Cluster {
 
     pub(super) fn gauges_key(&self) -> &str {
         &self.keys.gauges
-    }
-
-    /// The counter whose increments version the records.
-    pub(super) fn version_key(&self) -> &str {
-        &self.keys.version
-    }
-
-    /// The stem of the users' live channels (`channels.rs`).
-    pub(super) fn channel_stem(&self) -> &str {
-        &self.keys.channel_stem
     }
 
     /// Cluster-wide counts, kept by every commit: connections (open or in their grace
@@ -205,7 +219,7 @@ impl Cluster {
     ) -> (String, f64, u32, u32, u64) {
         let burst = burst.max(1);
         (
-            format!("{}:rl:{user}", self.prefix),
+            [&self.prefix, ":rl:", user].concat(),
             1000.0 / f64::from(per_sec.max(1)),
             burst,
             cost.clamp(1, burst),

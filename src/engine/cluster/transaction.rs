@@ -10,20 +10,20 @@
 //! JSON text), so a request that changes no record (an ICE batch) serialises none.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use pqcall_signaling::{Call, Core, Error, Event, Output, Records, Scope, UserRecord};
 use redis::Value;
 use serde::Serialize;
 
-use super::cache::{seen, seen_in, split_key};
+use super::cache::{Shared, record_key, seen, seen_in, split_key};
 use super::log::{as_u64, audience_fields, unavailable};
-use super::records::{
-    CONNECTIONS, Cluster, LeaseChange, RateCharge, calls_field, committed, rate_limited,
-};
+use super::records::{Cluster, LeaseChange, RateCharge, committed, rate_limited};
+use super::script_args::{CommitArgs, EventArg, Gauges, LoadArgs};
 use crate::clock::now_ms;
 
 /// How long records live without a write (a safety net for records a dead node left).
-const RECORD_TTL_SECS: u64 = 7 * 24 * 3600;
+pub(super) const RECORD_TTL_SECS: u64 = 7 * 24 * 3600;
 
 /// Transactions give up after this many conflicts in a row (503 `unavailable`).
 const MAX_ATTEMPTS: usize = 64;
@@ -33,7 +33,7 @@ const MAX_ATTEMPTS: usize = 64;
 /// the length of each record's JSON.
 #[derive(Default)]
 pub(super) struct Loaded {
-    pub(super) records: Records,
+    pub(super) records: Shared,
     pub(super) versions: BTreeMap<String, u64>,
     pub(super) sizes: BTreeMap<String, usize>,
 }
@@ -44,74 +44,6 @@ fn text(v: &Value) -> Option<&str> {
         Value::BulkString(b) => std::str::from_utf8(b).ok(),
         Value::SimpleString(s) => Some(s),
         _ => None,
-    }
-}
-
-/// load.lua's argument.
-#[derive(Serialize)]
-struct LoadArgs<'a> {
-    /// rate.lua's `charge`: key, ms between requests, burst, cost, now.
-    rate: Option<(String, f64, u32, u32, u64)>,
-    pre: &'a str,
-    users: &'a [String],
-    calls: &'a [String],
-}
-
-/// One event for commit.lua: meta key, log key, audience kind, its connection, name,
-/// the argument index of its data, user.
-type EventArg = (String, String, &'static str, String, String, usize, String);
-
-/// commit.lua's first argument; each event's data follows as an argument of its own.
-#[derive(Serialize)]
-struct CommitArgs<'a> {
-    /// rate.lua's `charge_read`'s arguments, when no load charged the rate (the records
-    /// were this node's copies).
-    rate: Option<(String, f64, u32, u32, u64)>,
-    /// The stream leases: a lease to add (`[expiry, member]`) or to claim.
-    skey: &'a str,
-    hold: Option<(u64, String)>,
-    claim: Option<String>,
-    /// The gauges: field and change.
-    gkey: &'a str,
-    gauge: Vec<(&'a str, i64)>,
-    /// Keys whose version must still be the one loaded (0: absent).
-    check: Vec<(&'a str, u64)>,
-    /// Records to write: key, JSON, links (what load.lua follows); keys to delete.
-    put: &'a [(String, String, String)],
-    del: &'a [String],
-    vkey: &'a str,
-    rttl: u64,
-    /// Timers: the one fired (removed), the ones added (`[at, member]`).
-    fired: Option<&'a str>,
-    tkey: &'a str,
-    tadd: Vec<(String, String)>,
-    ev: Vec<EventArg>,
-    now: u64,
-    max: usize,
-    age: u64,
-    maxbytes: usize,
-    ttl: u64,
-    chan: &'a str,
-}
-
-/// How a transaction changes the cluster-wide gauges: the records before it count
-/// negative, those after it positive.
-#[derive(Default)]
-struct Gauges(BTreeMap<String, i64>);
-
-impl Gauges {
-    fn count(&mut self, records: &Records, sign: i64) {
-        let conns: usize = records.users.values().map(UserRecord::connections).sum();
-        *self.0.entry(CONNECTIONS.into()).or_default() += sign * conns as i64;
-        for call in records.calls.values() {
-            *self.0.entry(calls_field(call.state)).or_default() += sign;
-        }
-    }
-
-    /// The fields that changed, and by how much.
-    fn changes(&self) -> Vec<(&str, i64)> {
-        let changed = self.0.iter().filter(|(_, d)| **d != 0);
-        changed.map(|(k, d)| (k.as_str(), *d)).collect()
     }
 }
 
@@ -186,7 +118,7 @@ impl Cluster {
             let mut gauges = Gauges::default();
             gauges.count(&loaded.records, -1);
             let mut core = Core::new(self.core.clone());
-            core.import(loaded.records.clone());
+            core.import(&loaded.records);
             let (result, outputs) = match op(&mut core) {
                 Ok(done) => done,
                 // A refusal may be the copies' (stale ones): the records in Redis decide.
@@ -196,7 +128,7 @@ impl Cluster {
                 }
                 Err(e) => return Err(e),
             };
-            let after = core.export();
+            let after = core.into_records();
             gauges.count(&after, 1);
 
             let (put, del) = self.changes(&loaded.records, &after);
@@ -222,47 +154,39 @@ impl Cluster {
                 LeaseChange::Hold(m) => (Some((now_ms() + self.lease_ms, m)), None),
                 LeaseChange::Claim(m) => (None, Some(m)),
             };
-            let cfg = self.log.log_config();
             let args = CommitArgs {
                 rate: rate.filter(|_| from_copies).map(|r| self.rate_args(r)),
-                skey: self.streams_key(),
                 hold,
                 claim,
-                gkey: self.gauges_key(),
                 gauge: gauges.changes(),
                 check,
                 put: &put,
                 del: &del,
-                vkey: self.version_key(),
-                rttl: RECORD_TTL_SECS,
                 fired,
-                tkey: self.timers_key(),
                 tadd: sorted.timers,
                 ev: sorted.events,
                 now: now_ms(),
-                max: cfg.max_events,
-                age: cfg.max_age_ms,
-                maxbytes: cfg.max_bytes,
-                ttl: self.log.ttl_secs(),
-                chan: self.channel_stem(),
+                k: &self.commit_fixed,
             };
-            let args = serde_json::to_string(&args).unwrap_or_default();
-            let mut con = self.con.clone();
-            let r: Vec<Value> = self
-                .commit
-                .arg(args)
-                .arg(&sorted.data)
-                .invoke_async(&mut con)
-                .await
-                .map_err(unavailable)?;
+            // Sized for what it holds (the records' JSON, the keys), so it is not regrown.
+            let size = 512
+                + put
+                    .iter()
+                    .map(|(_, j, l)| j.len() + l.len() + 96)
+                    .sum::<usize>();
+            let mut json = Vec::with_capacity(size + 256 * args.ev.len());
+            serde_json::to_writer(&mut json, &args).unwrap_or_default();
+            let r = self.commits.run(json, sorted.data).await?;
             match r.first().map_or(0, as_u64) {
                 1 => {
-                    let version = r.get(1).map_or(0, as_u64);
-                    let pre = &self.prefix;
-                    let written = put
-                        .iter()
-                        .filter_map(|(key, json, _)| seen(key, pre, version, &after, json.len()));
-                    self.cache.learn(written);
+                    let (version, pre) = (r.get(1).map_or(0, as_u64), &self.prefix);
+                    if !put.is_empty() {
+                        let after = share(after);
+                        let written = put.iter().filter_map(|(key, json, _)| {
+                            seen(key, pre, version, &after, json.len())
+                        });
+                        self.cache.learn(written);
+                    }
                     self.cache
                         .forget(del.iter().filter_map(|key| split_key(key, pre)));
                 }
@@ -317,13 +241,13 @@ impl Cluster {
     #[allow(clippy::type_complexity)]
     fn changes(
         &self,
-        before: &Records,
+        before: &Shared,
         after: &Records,
     ) -> (Vec<(String, String, String)>, Vec<String>) {
         let mut put = Vec::new();
         let mut del = Vec::new();
         for (u, r) in &after.users {
-            let was = before.users.get(u);
+            let was = before.users.get(u).map(|w| &**w);
             if r.is_empty() {
                 if was.is_some() {
                     del.push(self.user_key(u));
@@ -334,7 +258,7 @@ impl Cluster {
             }
         }
         for (c, r) in &after.calls {
-            if before.calls.get(c) != Some(r) {
+            if before.calls.get(c).map(|w| &**w) != Some(r) {
                 put.push((self.call_key(c), json(r), json(&[&r.caller, &r.callee])));
             }
         }
@@ -407,7 +331,7 @@ impl Cluster {
             let Value::Array(row) = row else { continue };
             let field = |i: usize| row.get(i).and_then(text).unwrap_or_default();
             let (kind, id, version, json) = (field(0), field(1), field(2), field(3));
-            let key = format!("{}:{kind}:{id}", self.prefix);
+            let key = record_key(&self.prefix, kind, id);
             loaded
                 .versions
                 .insert(key.clone(), version.parse().unwrap_or(0));
@@ -434,10 +358,10 @@ impl Cluster {
         };
         if is_user {
             let r: UserRecord = serde_json::from_str(json).map_err(bad)?;
-            loaded.records.users.insert(id, r);
+            loaded.records.users.insert(id, Arc::new(r));
         } else {
             let r: Call = serde_json::from_str(json).map_err(bad)?;
-            loaded.records.calls.insert(id, r);
+            loaded.records.calls.insert(id, Arc::new(r));
         }
         loaded.sizes.insert(key, json.len());
         Ok(())
@@ -489,6 +413,22 @@ pub(super) fn stored_record(s: &str) -> (u64, Option<&str>) {
     let mut parts = s.splitn(3, '\n');
     let version = parts.next().and_then(|v| v.parse().ok()).unwrap_or(0);
     (version, parts.nth(1))
+}
+
+/// Records made shared (moved, not copied), as the copies keep them.
+fn share(records: Records) -> Shared {
+    Records {
+        users: records
+            .users
+            .into_iter()
+            .map(|(id, r)| (id, Arc::new(r)))
+            .collect(),
+        calls: records
+            .calls
+            .into_iter()
+            .map(|(id, r)| (id, Arc::new(r)))
+            .collect(),
+    }
 }
 
 /// A value as JSON text.

@@ -1,0 +1,205 @@
+//! Group commit: the commits (commit.lua) that a node's requests make while one batch is
+//! gathered go to Redis as one pipeline, so that a busy node pays once per batch, not
+//! once per request, for the trip through the redis crate's connection task, the write
+//! to Redis's socket, and the read of the replies (and Redis reads one request, not
+//! many). Each commit is still its own script, checked and applied on its own: a batch
+//! changes how commits travel, not what they do.
+//!
+//! The first commit to find no batch gathering starts one: a task that lets the requests
+//! that are ready to run go first (`yield_now`), then sends all the commits waiting. The
+//! task, not a request, sends the batch, so a request that goes away (its client closed
+//! the connection) leaves the others' commits to go. A batch holds at most one commit
+//! per request in flight on the node.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use pqcall_signaling::Error;
+use redis::aio::ConnectionManager;
+use redis::{RedisResult, Script, Value};
+use tokio::sync::oneshot;
+
+use super::log::unavailable;
+
+/// Runs commit.lua in batches.
+pub(super) struct Commits {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    script: Script,
+    con: ConnectionManager,
+    waiting: Mutex<Vec<Waiting>>,
+    /// Batches sent so far.
+    batches: AtomicU64,
+}
+
+/// A commit waiting for its batch: the script's arguments, and where its reply goes.
+struct Waiting {
+    args: Vec<u8>,
+    data: Vec<String>,
+    reply: oneshot::Sender<Result<Vec<Value>, Error>>,
+}
+
+impl Commits {
+    /// Batches of `script` (commit.lua) over `con`.
+    pub(super) fn new(script: Script, con: ConnectionManager) -> Self {
+        let waiting = Mutex::new(Vec::new());
+        Commits {
+            inner: Arc::new(Inner {
+                script,
+                con,
+                waiting,
+                batches: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Runs the script on `args` (its JSON argument) and `data` (the events' data, the
+    /// arguments after it) in the next batch; its reply.
+    pub(super) async fn run(&self, args: Vec<u8>, data: Vec<String>) -> Result<Vec<Value>, Error> {
+        let (reply, answer) = oneshot::channel();
+        let first = {
+            let mut waiting = self.inner.lock();
+            waiting.push(Waiting { args, data, reply });
+            waiting.len() == 1
+        };
+        if first {
+            let inner = Arc::clone(&self.inner);
+            tokio::spawn(async move {
+                // The requests that are ready to run commit into this batch first.
+                tokio::task::yield_now().await;
+                inner.send().await;
+            });
+        }
+        let lost = || Error::Unavailable("a commit's batch was lost".into());
+        answer.await.unwrap_or_else(|_| Err(lost()))
+    }
+
+    /// Batches sent so far.
+    #[cfg(test)]
+    fn batches(&self) -> u64 {
+        self.inner.batches.load(Ordering::Relaxed)
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, Vec<Waiting>> {
+        // A panic elsewhere leaves a list of waiting commits, still whole.
+        self.waiting.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends every commit waiting as one pipeline, and each its reply.
+    async fn send(&self) {
+        let batch = std::mem::take(&mut *self.lock());
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        let mut pipe = redis::Pipeline::with_capacity(batch.len());
+        pipe.ignore_errors();
+        let hash = self.script.get_hash();
+        for w in &batch {
+            // Sized at once: the command holds a copy of every argument.
+            let size = 64 + w.args.len() + w.data.iter().map(String::len).sum::<usize>();
+            let mut cmd = redis::Cmd::with_capacity(4 + w.data.len(), size);
+            cmd.arg("EVALSHA")
+                .arg(hash)
+                .arg(0)
+                .arg(&w.args)
+                .arg(&w.data);
+            pipe.add_command(cmd);
+        }
+        let mut con = self.con.clone();
+        let replies: RedisResult<Vec<RedisResult<Vec<Value>>>> = pipe.query_async(&mut con).await;
+        let replies = match replies {
+            Ok(replies) => replies,
+            Err(e) => {
+                let e = unavailable(e);
+                for w in batch {
+                    let _ = w.reply.send(Err(e.clone()));
+                }
+                return;
+            }
+        };
+        let mut replies = replies.into_iter();
+        for w in batch {
+            let reply = match replies.next() {
+                Some(Ok(reply)) => Ok(reply),
+                // Redis lost the script (a restart, a failover): this loads it.
+                Some(Err(e)) if e.code() == Some("NOSCRIPT") => self.one(&w).await,
+                Some(Err(e)) => Err(unavailable(e)),
+                None => Err(Error::Unavailable("a commit went unanswered".into())),
+            };
+            // A request that went away has no one to tell.
+            let _ = w.reply.send(reply);
+        }
+    }
+
+    /// Runs one commit on its own, loading the script if Redis lacks it.
+    async fn one(&self, w: &Waiting) -> Result<Vec<Value>, Error> {
+        let mut con = self.con.clone();
+        let mut invocation = self.script.arg(&w.args);
+        let invocation = invocation.arg(&w.data).invoke_async(&mut con);
+        invocation.await.map_err(unavailable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Batches of a script that answers with its arguments, on the real Redis the cluster
+    /// tests use; `None`, saying so, when Redis does not answer. `tag` makes the script
+    /// one Redis has not seen (so its first run finds it missing).
+    async fn on_redis(tag: &str) -> Option<Commits> {
+        let (client, nanos) = super::super::test_redis();
+        let Ok(con) = client.get_connection_manager().await else {
+            eprintln!("SKIPPED: Redis does not answer");
+            return None;
+        };
+        let body = format!("-- {tag} {nanos}\nreturn {{ARGV[1], #ARGV - 1}}");
+        Some(Commits::new(Script::new(&body), con))
+    }
+
+    fn text(v: &Value) -> String {
+        match v {
+            Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    /// Commits made together go as one pipeline, and each gets its own reply: when Redis
+    /// lacks the script (then each runs on its own, and the script is loaded), and when it
+    /// has it.
+    #[tokio::test]
+    async fn commits_made_together_go_as_one_batch_each_with_its_reply() {
+        let Some(commits) = on_redis("together").await else {
+            return;
+        };
+        for round in 1..=2 {
+            let args = |i: usize| format!("r{round}c{i}");
+            let runs = (0..50).map(|i| commits.run(args(i).into(), vec![String::new(); i % 3]));
+            let replies = futures_util::future::join_all(runs).await;
+            for (i, reply) in replies.into_iter().enumerate() {
+                let reply = reply.unwrap();
+                assert_eq!(text(&reply[0]), args(i));
+                assert_eq!(reply[1], Value::Int((i % 3) as i64), "its own data");
+            }
+            assert_eq!(commits.batches(), round, "50 commits, one pipeline");
+        }
+    }
+
+    /// A request that goes away after its commit joined a batch (its client left) takes
+    /// neither the batch nor the other commits in it with it.
+    #[tokio::test]
+    async fn a_batch_outlives_a_request_gone_mid_way() {
+        let Some(commits) = on_redis("gone").await else {
+            return;
+        };
+        let mut gone = Box::pin(commits.run(b"gone".to_vec(), Vec::new()));
+        assert!(futures_util::poll!(gone.as_mut()).is_pending(), "queued");
+        let stays = commits.run(b"stays".to_vec(), Vec::new());
+        drop(gone);
+        let reply = stays.await.unwrap();
+        assert_eq!(text(&reply[0]), "stays");
+        assert_eq!(commits.batches(), 1, "the same batch");
+    }
+}
