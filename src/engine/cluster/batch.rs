@@ -8,8 +8,11 @@
 //! The first commit to find no batch gathering starts one: a task that lets the requests
 //! that are ready to run go first (`yield_now`), then sends all the commits waiting. The
 //! task, not a request, sends the batch, so a request that goes away (its client closed
-//! the connection) leaves the others' commits to go. A batch holds at most one commit
-//! per request in flight on the node.
+//! the connection) leaves the others' commits to go (its own still goes: once it waits,
+//! a commit is sent). A pipeline carries at most [`MAX_BATCH`] commits; the task sends
+//! what is left in the next. What waits is one commit per transaction in flight on the
+//! node (requests, and its timer and stream-lease tasks), each sent within a round trip
+//! or two.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -20,6 +23,11 @@ use redis::{RedisResult, Script, Value};
 use tokio::sync::oneshot;
 
 use super::log::unavailable;
+
+/// The most commits in one pipeline: a pipeline that fails (Redis gone, or slower than
+/// the connection's response timeout) fails no more requests than this, and what it
+/// copies of their arguments stays small.
+const MAX_BATCH: usize = 256;
 
 /// Runs commit.lua in batches.
 pub(super) struct Commits {
@@ -69,7 +77,7 @@ impl Commits {
             tokio::spawn(async move {
                 // The requests that are ready to run commit into this batch first.
                 tokio::task::yield_now().await;
-                inner.send().await;
+                inner.send_all().await;
             });
         }
         let lost = || Error::Unavailable("a commit's batch was lost".into());
@@ -89,9 +97,26 @@ impl Inner {
         self.waiting.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sends every commit waiting as one pipeline, and each its reply.
-    async fn send(&self) {
-        let batch = std::mem::take(&mut *self.lock());
+    /// Sends the commits waiting, at most [`MAX_BATCH`] to a pipeline. A task that leaves
+    /// some waiting sends them next; one that leaves none is done (the next commit to
+    /// wait starts a task of its own).
+    async fn send_all(&self) {
+        loop {
+            let (batch, more) = {
+                let mut waiting = self.lock();
+                let n = waiting.len().min(MAX_BATCH);
+                let batch: Vec<Waiting> = waiting.drain(..n).collect();
+                (batch, !waiting.is_empty())
+            };
+            self.send(batch).await;
+            if !more {
+                return;
+            }
+        }
+    }
+
+    /// Sends `batch` as one pipeline, and each commit its reply.
+    async fn send(&self, batch: Vec<Waiting>) {
         self.batches.fetch_add(1, Ordering::Relaxed);
         let mut pipe = redis::Pipeline::with_capacity(batch.len());
         pipe.ignore_errors();
@@ -120,17 +145,28 @@ impl Inner {
             }
         };
         let mut replies = replies.into_iter();
+        let mut missing = Vec::new();
         for w in batch {
             let reply = match replies.next() {
                 Some(Ok(reply)) => Ok(reply),
-                // Redis lost the script (a restart, a failover): this loads it.
-                Some(Err(e)) if e.code() == Some("NOSCRIPT") => self.one(&w).await,
+                // Redis lost the script (a restart, a failover): run apart, below.
+                Some(Err(e)) if e.code() == Some("NOSCRIPT") => {
+                    missing.push(w);
+                    continue;
+                }
                 Some(Err(e)) => Err(unavailable(e)),
                 None => Err(Error::Unavailable("a commit went unanswered".into())),
             };
             // A request that went away has no one to tell.
             let _ = w.reply.send(reply);
         }
+        // The others have their replies; these run together, each loading the script if
+        // Redis still lacks it.
+        let alone = missing.into_iter().map(|w| async move {
+            let reply = self.one(&w).await;
+            let _ = w.reply.send(reply);
+        });
+        futures_util::future::join_all(alone).await;
     }
 
     /// Runs one commit on its own, loading the script if Redis lacks it.
@@ -185,6 +221,23 @@ mod tests {
             }
             assert_eq!(commits.batches(), round, "50 commits, one pipeline");
         }
+    }
+
+    /// More commits waiting than one pipeline carries go in as many as it takes, by the
+    /// same task, each with its reply.
+    #[tokio::test]
+    async fn a_pipeline_carries_at_most_max_batch_commits() {
+        let Some(commits) = on_redis("many").await else {
+            return;
+        };
+        commits.run(b"load".to_vec(), Vec::new()).await.unwrap();
+        let n = MAX_BATCH + 44;
+        let runs = (0..n).map(|i| commits.run(format!("m{i}").into(), Vec::new()));
+        let replies = futures_util::future::join_all(runs).await;
+        for (i, reply) in replies.into_iter().enumerate() {
+            assert_eq!(text(&reply.unwrap()[0]), format!("m{i}"));
+        }
+        assert_eq!(commits.batches(), 3, "one to load, then {MAX_BATCH} and 44");
     }
 
     /// A request that goes away after its commit joined a batch (its client left) takes
