@@ -9,17 +9,11 @@ mod common;
 
 use std::sync::Arc;
 
+use common::cluster::now_ms;
 use common::redis_proxy::{CutProxy, REDIS};
 use pqcall::cluster::{Cluster, RedisLog};
 use pqcall_signaling::{CoreConfig, Error, LogConfig, Scope};
 use tokio::net::TcpStream;
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
 
 async fn node(url: &str, prefix: &str) -> Cluster {
     let log = RedisLog::connect(url, prefix, LogConfig::default()).await;
@@ -27,8 +21,7 @@ async fn node(url: &str, prefix: &str) -> Cluster {
 }
 
 /// A proxy to Redis, node a through it and node b straight, under a fresh prefix (the
-/// fourth); `None`
-/// (saying so) when Redis does not answer.
+/// fourth); `None` (saying so) when Redis does not answer.
 async fn two_nodes(name: &str) -> Option<(CutProxy, Cluster, Cluster, String)> {
     if TcpStream::connect(REDIS).await.is_err() {
         eprintln!("SKIPPED: Redis does not answer at {REDIS}");

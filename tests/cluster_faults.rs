@@ -10,18 +10,12 @@ mod common;
 
 use std::sync::Arc;
 
+use common::cluster::now_ms;
 use common::redis_proxy::{CutProxy, REDIS};
 use pqcall::cluster::Cluster;
 use pqcall::cluster::RedisLog;
 use pqcall_signaling::{CoreConfig, LogConfig, Scope};
 use tokio::net::TcpStream;
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
 
 async fn shared(url: &str, prefix: &str) -> (Arc<RedisLog>, Cluster) {
     let cfg = LogConfig {

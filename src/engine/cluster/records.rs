@@ -70,13 +70,12 @@ pub struct Cluster {
     pub(super) commit_fixed: Box<RawValue>,
 }
 
-/// The cluster-wide keys under the prefix, and the stem of the users' live channels.
+/// The cluster-wide keys under the prefix that the node names after start (commits
+/// name theirs in [`CommitFixed`], made once).
 struct Keys {
     streams: String,
     gauges: String,
     timers: String,
-    version: String,
-    channel_stem: String,
 }
 
 impl Keys {
@@ -85,8 +84,6 @@ impl Keys {
             streams: format!("{prefix}:streams"),
             gauges: format!("{prefix}:gauges"),
             timers: format!("{prefix}:timers"),
-            version: format!("{prefix}:version"),
-            channel_stem: Channels::stem(prefix),
         }
     }
 }
@@ -132,17 +129,21 @@ impl Cluster {
         let keys = Keys::new(log.prefix());
         let cache = RecordCache::new(log.prefix());
         let cfg = log.log_config();
+        let (version, channel_stem) = (
+            format!("{}:version", log.prefix()),
+            Channels::stem(log.prefix()),
+        );
         let fixed = CommitFixed {
             skey: &keys.streams,
             gkey: &keys.gauges,
-            vkey: &keys.version,
+            vkey: &version,
             tkey: &keys.timers,
             rttl: RECORD_TTL_SECS,
             max: cfg.max_events,
             age: cfg.max_age_ms,
             maxbytes: cfg.max_bytes,
             ttl: log.ttl_secs(),
-            chan: &keys.channel_stem,
+            chan: &channel_stem,
         };
         // Strings and numbers: serialising them cannot fail.
         let commit_fixed = serde_json::value::to_raw_value(&fixed).unwrap_or_default();

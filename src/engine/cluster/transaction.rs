@@ -224,11 +224,8 @@ impl Cluster {
             let Some((is_user, id)) = split_key(key, &self.prefix) else {
                 continue;
             };
-            let (version, json) = text(row).map_or((0, None), stored_record);
-            now.versions.insert(key.to_owned(), version);
-            if let Some(json) = json {
-                self.read_record(&mut now, is_user, key.to_owned(), id.to_owned(), json)?;
-            }
+            let read = text(row).map_or((0, None), stored_record);
+            self.read_record(&mut now, is_user, key.to_owned(), id.to_owned(), read)?;
         }
         // A record reported absent replaces its copy, a newer version too (`learn`).
         self.cache.learn(seen_in(&now, &self.prefix));
@@ -332,26 +329,28 @@ impl Cluster {
             let field = |i: usize| row.get(i).and_then(text).unwrap_or_default();
             let (kind, id, version, json) = (field(0), field(1), field(2), field(3));
             let key = record_key(&self.prefix, kind, id);
-            loaded
-                .versions
-                .insert(key.clone(), version.parse().unwrap_or(0));
-            if !json.is_empty() {
-                self.read_record(&mut loaded, kind == "user", key, id.to_owned(), json)?;
-            }
+            let read = (
+                version.parse().unwrap_or(0),
+                Some(json).filter(|j| !j.is_empty()),
+            );
+            self.read_record(&mut loaded, kind == "user", key, id.to_owned(), read)?;
         }
         self.fill(seeds, &mut loaded).await?;
         Ok(loaded)
     }
 
-    /// Adds one record read from `key` to `loaded`.
+    /// Adds what was read at `key` to `loaded`: its version (0: absent) and, when it is
+    /// there, its record.
     fn read_record(
         &self,
         loaded: &mut Loaded,
         is_user: bool,
         key: String,
         id: String,
-        json: &str,
+        (version, json): (u64, Option<&str>),
     ) -> Result<(), Error> {
+        loaded.versions.insert(key.clone(), version);
+        let Some(json) = json else { return Ok(()) };
         let bad = |e: serde_json::Error| {
             tracing::error!(key = %key, error = %e, "unreadable record");
             Error::Unavailable("an unreadable record in Redis".into())
@@ -396,11 +395,8 @@ impl Cluster {
                 .await
                 .map_err(unavailable)?;
             for ((is_user, key, id), row) in keys.into_iter().zip(rows) {
-                let (version, json) = row.as_deref().map_or((0, None), stored_record);
-                loaded.versions.insert(key.clone(), version);
-                if let Some(json) = json {
-                    self.read_record(loaded, is_user, key, id, json)?;
-                }
+                let read = row.as_deref().map_or((0, None), stored_record);
+                self.read_record(loaded, is_user, key, id, read)?;
             }
         }
         Ok(())
