@@ -18,7 +18,7 @@ use crate::live_queue::{Refused, Sender, queue};
 
 /// One event as it goes on the wire: its SSE frame, encoded once for every stream of
 /// its user (docs/PROTOCOL.md §3.2).
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Frame {
     /// The log id (none for ephemeral events).
     pub id: Option<EventId>,

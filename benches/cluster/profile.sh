@@ -12,7 +12,8 @@ inflight=${1:-100}
 name=${2:-cluster-relay}
 out=docs/profiles
 tmp=$(mktemp -d)
-target/release/load relay --ice --cluster --count 60000 --in-flight "$inflight" > "$out/$name-bench.txt" 2>&1 &
+# In a session of its own: the load tool ends its process group when it is done.
+setsid target/release/load relay --ice --cluster --count 60000 --in-flight "$inflight" > "$out/$name-bench.txt" 2>&1 &
 load=$!
 # Both nodes are up once two servers with the load tool's prefix run.
 pids=""
@@ -23,7 +24,7 @@ for _ in $(seq 100); do
 done
 sleep 2 # past the warm-up
 perf record -F 499 --call-graph dwarf,16384 -p "$pids" -o "$tmp/perf.data" -- sleep 5 2>/dev/null
-wait "$load"
+wait "$load" || true
 cat "$out/$name-bench.txt"
 perf report -i "$tmp/perf.data" --no-children -g none --sort dso --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -20 > "$out/$name-by-object.txt"
 perf report -i "$tmp/perf.data" --no-children -g none --sort sym --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -60 > "$out/$name-by-symbol.txt"

@@ -5,14 +5,16 @@
 //! many). Each commit is still its own script, checked and applied on its own: a batch
 //! changes how commits travel, not what they do.
 //!
-//! The first commit to find no batch gathering starts one: a task that lets the requests
-//! that are ready to run go first (`yield_now`), then sends all the commits waiting. The
-//! task, not a request, sends the batch, so a request that goes away (its client closed
-//! the connection) leaves the others' commits to go (its own still goes: once it waits,
-//! a commit is sent). A pipeline carries at most [`MAX_BATCH`] commits; the task sends
-//! what is left in the next. What waits is one commit per transaction in flight on the
-//! node (requests, and its timer and stream-lease tasks), each sent within a round trip
-//! or two.
+//! One task sends a node's batches, one pipeline at a time: the commits made while a
+//! pipeline is in Redis go together in the next (Redis runs scripts one after another,
+//! so a second pipeline in flight would only wait in its socket). The first commit to
+//! find no task sending starts one; the task lets the requests that are ready to run go
+//! first (`yield_now`), sends what is waiting, and goes on until it finds nothing
+//! waiting. The task, not a request, sends the batch, so a request that goes away (its
+//! client closed the connection) leaves the others' commits to go (its own still goes:
+//! once it waits, a commit is sent). A pipeline carries at most [`MAX_BATCH`] commits.
+//! What waits is one commit per transaction in flight on the node (requests, and its
+//! timer and stream-lease tasks), each sent within a round trip or two.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -37,9 +39,27 @@ pub(super) struct Commits {
 struct Inner {
     script: Script,
     con: ConnectionManager,
-    waiting: Mutex<Vec<Waiting>>,
+    waiting: Mutex<Queue>,
     /// Batches sent so far.
     batches: AtomicU64,
+}
+
+/// The commits waiting, and whether a task is sending (it sends them next).
+#[derive(Default)]
+struct Queue {
+    commits: Vec<Waiting>,
+    sending: bool,
+}
+
+/// Says no task is sending when the sending task ends before it found nothing waiting.
+struct Ended<'a>(Option<&'a Inner>);
+
+impl Drop for Ended<'_> {
+    fn drop(&mut self) {
+        if let Some(inner) = self.0 {
+            inner.lock().sending = false;
+        }
+    }
 }
 
 /// A commit waiting for its batch: the script's arguments, and where its reply goes.
@@ -52,7 +72,7 @@ struct Waiting {
 impl Commits {
     /// Batches of `script` (commit.lua) over `con`.
     pub(super) fn new(script: Script, con: ConnectionManager) -> Self {
-        let waiting = Mutex::new(Vec::new());
+        let waiting = Mutex::new(Queue::default());
         Commits {
             inner: Arc::new(Inner {
                 script,
@@ -67,18 +87,14 @@ impl Commits {
     /// arguments after it) in the next batch; its reply.
     pub(super) async fn run(&self, args: Vec<u8>, data: Vec<String>) -> Result<Vec<Value>, Error> {
         let (reply, answer) = oneshot::channel();
-        let first = {
-            let mut waiting = self.inner.lock();
-            waiting.push(Waiting { args, data, reply });
-            waiting.len() == 1
+        let start = {
+            let mut queue = self.inner.lock();
+            queue.commits.push(Waiting { args, data, reply });
+            !std::mem::replace(&mut queue.sending, true)
         };
-        if first {
+        if start {
             let inner = Arc::clone(&self.inner);
-            tokio::spawn(async move {
-                // The requests that are ready to run commit into this batch first.
-                tokio::task::yield_now().await;
-                inner.send_all().await;
-            });
+            tokio::spawn(async move { inner.send_all().await });
         }
         let lost = || Error::Unavailable("a commit's batch was lost".into());
         answer.await.unwrap_or_else(|_| Err(lost()))
@@ -92,24 +108,30 @@ impl Commits {
 }
 
 impl Inner {
-    fn lock(&self) -> MutexGuard<'_, Vec<Waiting>> {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
         // A panic elsewhere leaves a list of waiting commits, still whole.
         self.waiting.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sends the commits waiting, at most [`MAX_BATCH`] to a pipeline. A task that leaves
-    /// some waiting sends them next; one that leaves none is done (the next commit to
-    /// wait starts a task of its own).
+    /// Sends the commits waiting, one pipeline of at most [`MAX_BATCH`] at a time, until
+    /// none is left; then the next commit to wait starts a task of its own.
     async fn send_all(&self) {
+        // Should the task end otherwise (a panic, the runtime gone), the next commit to
+        // wait starts another: none is left waiting for a task that is not there.
+        let mut ended = Ended(Some(self));
         loop {
-            let (batch, more) = {
-                let mut waiting = self.lock();
-                let n = waiting.len().min(MAX_BATCH);
-                let batch: Vec<Waiting> = waiting.drain(..n).collect();
-                (batch, !waiting.is_empty())
+            // The requests that are ready to run commit into this batch first.
+            tokio::task::yield_now().await;
+            let batch: Vec<Waiting> = {
+                let mut queue = self.lock();
+                let n = queue.commits.len().min(MAX_BATCH);
+                queue.commits.drain(..n).collect()
             };
             self.send(batch).await;
-            if !more {
+            let mut queue = self.lock();
+            if queue.commits.is_empty() {
+                queue.sending = false;
+                ended.0 = None;
                 return;
             }
         }
@@ -238,6 +260,36 @@ mod tests {
             assert_eq!(text(&reply.unwrap()[0]), format!("m{i}"));
         }
         assert_eq!(commits.batches(), 3, "one to load, then {MAX_BATCH} and 44");
+    }
+
+    /// The commits made while a pipeline is in Redis wait for it and go together in the
+    /// next, sent by the same task; once it found nothing waiting, the next commit
+    /// starts another.
+    #[tokio::test]
+    async fn commits_made_while_a_pipeline_is_out_go_together_in_the_next() {
+        let Some(commits) = on_redis("next").await else {
+            return;
+        };
+        commits.run(b"load".to_vec(), Vec::new()).await.unwrap();
+        let mut first = Box::pin(commits.run(b"first".to_vec(), Vec::new()));
+        assert!(futures_util::poll!(first.as_mut()).is_pending(), "queued");
+        while commits.batches() == 1 {
+            tokio::task::yield_now().await;
+        }
+        let runs = (0..50).map(|i| commits.run(format!("n{i}").into(), Vec::new()));
+        let (first, replies) = tokio::join!(first, futures_util::future::join_all(runs));
+        assert_eq!(text(&first.unwrap()[0]), "first");
+        for (i, reply) in replies.into_iter().enumerate() {
+            assert_eq!(text(&reply.unwrap()[0]), format!("n{i}"));
+        }
+        assert_eq!(
+            commits.batches(),
+            3,
+            "the first alone, then the 50 together"
+        );
+        let later = commits.run(b"later".to_vec(), Vec::new()).await.unwrap();
+        assert_eq!(text(&later[0]), "later");
+        assert_eq!(commits.batches(), 4);
     }
 
     /// A request that goes away after its commit joined a batch (its client left) takes

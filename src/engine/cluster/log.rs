@@ -17,6 +17,7 @@ use pqcall_signaling::log::replay_rule;
 use super::channels::Channels;
 
 use crate::event_log::EventLog;
+use crate::hub::Frame;
 use pqcall_signaling::{Audience, Error, EventId, LogConfig, LoggedEvent, Millis, Replay};
 use redis::aio::ConnectionManager;
 use redis::{Script, Value};
@@ -401,14 +402,11 @@ impl EventLog for RedisLog {
 pub struct LiveFrame {
     /// The recipient user.
     pub user: String,
-    /// Its id, for logged events.
-    pub id: Option<EventId>,
     /// Which of the user's connections see it.
     pub audience: Audience,
-    /// The SSE event name.
-    pub name: String,
-    /// One-line JSON.
-    pub data: String,
+    /// The event, framed for SSE straight from the payload (its name and data are not
+    /// copied apart first).
+    pub frame: Frame,
 }
 
 /// A live frame on the channel is seven lines: user, epoch, seq, audience kind, its
@@ -437,10 +435,8 @@ impl LiveFrame {
         };
         Some(LiveFrame {
             user: user.to_owned(),
-            id,
             audience: audience_from(Some(kind), conn.to_owned()),
-            name: name.to_owned(),
-            data: data.to_owned(),
+            frame: Frame::new(id, name, data),
         })
     }
 }
@@ -455,20 +451,18 @@ mod tests {
         assert_eq!(LiveFrame::user_of(p), "bob");
         let f = LiveFrame::parse(p).unwrap();
         assert_eq!(
-            f.id,
+            f.frame.id,
             Some(EventId {
                 epoch: 1_700_000_000_000,
                 seq: 42
             })
         );
         assert_eq!(f.audience, Audience::Except("c1".into()));
-        assert_eq!(
-            (f.name.as_str(), f.data.as_str()),
-            ("call.ice", "{\"a\":\"x\\ny\"}")
-        );
+        let sse = "id: 1700000000000-42\nevent: call.ice\ndata: {\"a\":\"x\\ny\"}\n\n";
+        assert_eq!(f.frame.sse, sse);
         let e = LiveFrame::parse(&LiveFrame::ephemeral_payload("bob", "typing", "{}")).unwrap();
         assert_eq!(
-            (e.id, e.audience, e.user.as_str()),
+            (e.frame.id, e.audience, e.user.as_str()),
             (None, Audience::All, "bob")
         );
         assert_eq!(

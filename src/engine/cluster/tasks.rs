@@ -15,7 +15,7 @@ use super::channels::Channels;
 use super::log::{RedisLog, unavailable};
 use super::records::{Cluster, due_members};
 use crate::clock::now_ms;
-use crate::hub::{Frame, Hub};
+use crate::hub::Hub;
 
 impl Cluster {
     /// Due timers, oldest first, and when the next one is due.
@@ -135,10 +135,7 @@ pub(super) async fn relay_live(
             // as good as lost (half-open), so it is replaced like a lost one.
             _ = channels.broken.notified() => live = Box::pin(futures_util::stream::empty()),
             item = live.next() => match item {
-                Some(f) => {
-                    let frame = Arc::new(Frame::new(f.id, &f.name, &f.data));
-                    hub.send(&f.user, Some(&f.audience), frame);
-                }
+                Some(f) => hub.send(&f.user, Some(&f.audience), Arc::new(f.frame)),
                 None => {
                     tracing::warn!("live event subscription lost: ending local streams so clients resume");
                     ready.store(false, Ordering::SeqCst);
