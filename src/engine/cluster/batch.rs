@@ -13,8 +13,12 @@
 //! waiting. The task, not a request, sends the batch, so a request that goes away (its
 //! client closed the connection) leaves the others' commits to go (its own still goes:
 //! once it waits, a commit is sent). A pipeline carries at most [`MAX_BATCH`] commits.
+//!
 //! What waits is one commit per transaction in flight on the node (requests, and its
-//! timer and stream-lease tasks), each sent within a round trip or two.
+//! timer and stream-lease tasks). A pipeline that fails (Redis gone, or slower than the
+//! connection's response timeout) fails the commits waiting behind it too, unsent, so
+//! no commit waits longer than the pipeline ahead of it and its own; a task that ends
+//! any other way fails them as well.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -51,14 +55,51 @@ struct Queue {
     sending: bool,
 }
 
-/// Says no task is sending when the sending task ends before it found nothing waiting.
-struct Ended<'a>(Option<&'a Inner>);
+/// The task that sends a node's batches. It is made before it is spawned, so that
+/// however it ends (it found nothing waiting; or a panic, or the runtime going away, even
+/// before it first ran) no commit is left waiting for a task that is not there.
+struct Sender {
+    inner: Arc<Inner>,
+    /// It stopped because nothing was waiting.
+    done: bool,
+}
 
-impl Drop for Ended<'_> {
-    fn drop(&mut self) {
-        if let Some(inner) = self.0 {
-            inner.lock().sending = false;
+impl Sender {
+    /// Sends the commits waiting, one pipeline of at most [`MAX_BATCH`] at a time, until
+    /// none is left; then the next commit to wait starts a task of its own.
+    async fn run(mut self) {
+        loop {
+            // The requests that are ready to run commit into this batch first.
+            tokio::task::yield_now().await;
+            let batch: Vec<Waiting> = {
+                let mut queue = self.inner.lock();
+                let n = queue.commits.len().min(MAX_BATCH);
+                queue.commits.drain(..n).collect()
+            };
+            self.inner.send(batch).await;
+            let mut queue = self.inner.lock();
+            if queue.commits.is_empty() {
+                queue.sending = false;
+                self.done = true;
+                return;
+            }
         }
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        // Ended otherwise: the commits waiting fail now, unsent (their requests answer
+        // 503), rather than wait for the next commit to start a task.
+        let lost = {
+            let mut queue = self.inner.lock();
+            queue.sending = false;
+            std::mem::take(&mut queue.commits)
+        };
+        drop(lost);
     }
 }
 
@@ -94,7 +135,7 @@ impl Commits {
         };
         if start {
             let inner = Arc::clone(&self.inner);
-            tokio::spawn(async move { inner.send_all().await });
+            tokio::spawn(Sender { inner, done: false }.run());
         }
         let lost = || Error::Unavailable("a commit's batch was lost".into());
         answer.await.unwrap_or_else(|_| Err(lost()))
@@ -111,30 +152,6 @@ impl Inner {
     fn lock(&self) -> MutexGuard<'_, Queue> {
         // A panic elsewhere leaves a list of waiting commits, still whole.
         self.waiting.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Sends the commits waiting, one pipeline of at most [`MAX_BATCH`] at a time, until
-    /// none is left; then the next commit to wait starts a task of its own.
-    async fn send_all(&self) {
-        // Should the task end otherwise (a panic, the runtime gone), the next commit to
-        // wait starts another: none is left waiting for a task that is not there.
-        let mut ended = Ended(Some(self));
-        loop {
-            // The requests that are ready to run commit into this batch first.
-            tokio::task::yield_now().await;
-            let batch: Vec<Waiting> = {
-                let mut queue = self.lock();
-                let n = queue.commits.len().min(MAX_BATCH);
-                queue.commits.drain(..n).collect()
-            };
-            self.send(batch).await;
-            let mut queue = self.lock();
-            if queue.commits.is_empty() {
-                queue.sending = false;
-                ended.0 = None;
-                return;
-            }
-        }
     }
 
     /// Sends `batch` as one pipeline, and each commit its reply.
@@ -159,8 +176,11 @@ impl Inner {
         let replies = match replies {
             Ok(replies) => replies,
             Err(e) => {
+                // Redis is gone, or slower than the connection's response timeout: the
+                // commits waiting fail at once, unsent, rather than one timeout each.
                 let e = unavailable(e);
-                for w in batch {
+                let waiting = std::mem::take(&mut self.lock().commits);
+                for w in batch.into_iter().chain(waiting) {
                     let _ = w.reply.send(Err(e.clone()));
                 }
                 return;
@@ -202,19 +222,43 @@ impl Inner {
 
 #[cfg(test)]
 mod tests {
+    use std::task::Poll;
+    use std::time::Duration;
+
+    use futures_util::future::Either;
+
     use super::*;
 
-    /// Batches of a script that answers with its arguments, on the real Redis the cluster
-    /// tests use; `None`, saying so, when Redis does not answer. `tag` makes the script
-    /// one Redis has not seen (so its first run finds it missing).
-    async fn on_redis(tag: &str) -> Option<Commits> {
+    /// The tests' script: it answers with its arguments; given `slowN` first, it keeps
+    /// Redis busy for N µs before it does. `tag` (and the time) make it one Redis has not
+    /// seen, so its first run finds it missing.
+    fn script(tag: &str, nanos: u128) -> Script {
+        Script::new(&format!(
+            "-- {tag} {nanos}\nlocal us = tonumber(string.match(ARGV[1], '^slow(%d+)$'))\n\
+             if us then local t = redis.call('TIME') local s = t[1] * 1000000 + t[2] \
+             repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - s > us end\n\
+             return {{ARGV[1], #ARGV - 1}}"
+        ))
+    }
+
+    /// Batches of [`script`] on the real Redis the cluster tests use, over a connection
+    /// whose replies time out after `timeout_ms`, with the test's turn on Redis (kept
+    /// until the test ends): shared, or alone for a test that keeps Redis busy. `None`,
+    /// saying so, when Redis does not answer.
+    async fn on_redis(tag: &str, alone: bool, timeout_ms: u64) -> Option<(Commits, impl Sized)> {
+        let turn = if alone {
+            Either::Right(super::super::REDIS_TURN.write().await)
+        } else {
+            Either::Left(super::super::REDIS_TURN.read().await)
+        };
         let (client, nanos) = super::super::test_redis();
-        let Ok(con) = client.get_connection_manager().await else {
+        let timeout = Duration::from_millis(timeout_ms);
+        let config = redis::aio::ConnectionManagerConfig::new().set_response_timeout(Some(timeout));
+        let Ok(con) = client.get_connection_manager_with_config(config).await else {
             eprintln!("SKIPPED: Redis does not answer");
             return None;
         };
-        let body = format!("-- {tag} {nanos}\nreturn {{ARGV[1], #ARGV - 1}}");
-        Some(Commits::new(Script::new(&body), con))
+        Some((Commits::new(script(tag, nanos), con), turn))
     }
 
     fn text(v: &Value) -> String {
@@ -229,7 +273,7 @@ mod tests {
     /// has it.
     #[tokio::test]
     async fn commits_made_together_go_as_one_batch_each_with_its_reply() {
-        let Some(commits) = on_redis("together").await else {
+        let Some((commits, _turn)) = on_redis("together", false, 5000).await else {
             return;
         };
         for round in 1..=2 {
@@ -249,7 +293,7 @@ mod tests {
     /// same task, each with its reply.
     #[tokio::test]
     async fn a_pipeline_carries_at_most_max_batch_commits() {
-        let Some(commits) = on_redis("many").await else {
+        let Some((commits, _turn)) = on_redis("many", false, 5000).await else {
             return;
         };
         commits.run(b"load".to_vec(), Vec::new()).await.unwrap();
@@ -262,41 +306,107 @@ mod tests {
         assert_eq!(commits.batches(), 3, "one to load, then {MAX_BATCH} and 44");
     }
 
-    /// The commits made while a pipeline is in Redis wait for it and go together in the
-    /// next, sent by the same task; once it found nothing waiting, the next commit
-    /// starts another.
-    #[tokio::test]
+    /// One pipeline at a time: the commits made while one is in Redis wait for its
+    /// replies, then go together in the next, sent by the same task; once it found
+    /// nothing waiting, the next commit starts another.
+    #[tokio::test(flavor = "current_thread")]
     async fn commits_made_while_a_pipeline_is_out_go_together_in_the_next() {
-        let Some(commits) = on_redis("next").await else {
+        let Some((commits, _turn)) = on_redis("next", true, 5000).await else {
             return;
         };
         commits.run(b"load".to_vec(), Vec::new()).await.unwrap();
-        let mut first = Box::pin(commits.run(b"first".to_vec(), Vec::new()));
+        // In Redis for 50 ms: long enough for a second pipeline to go out, were there one.
+        let mut first = Box::pin(commits.run(b"slow50000".to_vec(), Vec::new()));
         assert!(futures_util::poll!(first.as_mut()).is_pending(), "queued");
         while commits.batches() == 1 {
             tokio::task::yield_now().await;
         }
         let runs = (0..50).map(|i| commits.run(format!("n{i}").into(), Vec::new()));
-        let (first, replies) = tokio::join!(first, futures_util::future::join_all(runs));
-        assert_eq!(text(&first.unwrap()[0]), "first");
-        for (i, reply) in replies.into_iter().enumerate() {
+        let mut rest = Box::pin(futures_util::future::join_all(runs));
+        assert!(futures_util::poll!(rest.as_mut()).is_pending(), "queued");
+        while commits.batches() == 2 {
+            tokio::task::yield_now().await;
+        }
+        let Poll::Ready(first) = futures_util::poll!(first.as_mut()) else {
+            panic!("a second pipeline went out while the first was in Redis");
+        };
+        assert_eq!(text(&first.unwrap()[0]), "slow50000");
+        for (i, reply) in rest.await.into_iter().enumerate() {
             assert_eq!(text(&reply.unwrap()[0]), format!("n{i}"));
         }
-        assert_eq!(
-            commits.batches(),
-            3,
-            "the first alone, then the 50 together"
-        );
+        assert_eq!(commits.batches(), 3, "the 50 together");
         let later = commits.run(b"later".to_vec(), Vec::new()).await.unwrap();
         assert_eq!(text(&later[0]), "later");
         assert_eq!(commits.batches(), 4);
+    }
+
+    /// A pipeline that outlives the connection's response timeout fails, and so do the
+    /// commits waiting behind it, at once and unsent; then commits go as usual.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_failed_pipeline_fails_the_commits_waiting_behind_it_unsent() {
+        let Some((commits, _turn)) = on_redis("failed", true, 100).await else {
+            return;
+        };
+        // A commit that goes through, however long Redis takes to get there (each try
+        // that fails does so unsent, or as a whole pipeline: no change either way).
+        let through = async |args: &str| loop {
+            match commits.run(args.into(), Vec::new()).await {
+                Ok(reply) => break text(&reply[0]),
+                Err(Error::Unavailable(_)) => continue,
+                Err(e) => panic!("{e:?}"),
+            }
+        };
+        assert_eq!(through("load").await, "load");
+        let sent = commits.batches();
+        // In Redis for a second, ten times the connection's response timeout.
+        let mut slow = Box::pin(commits.run(b"slow1000000".to_vec(), Vec::new()));
+        assert!(futures_util::poll!(slow.as_mut()).is_pending(), "queued");
+        while commits.batches() == sent {
+            tokio::task::yield_now().await;
+        }
+        let behind = (0..5).map(|i| commits.run(format!("b{i}").into(), Vec::new()));
+        let (slow, behind) = tokio::join!(slow, futures_util::future::join_all(behind));
+        assert!(matches!(slow, Err(Error::Unavailable(_))), "{slow:?}");
+        for reply in behind {
+            assert!(matches!(reply, Err(Error::Unavailable(_))), "{reply:?}");
+        }
+        assert_eq!(commits.batches(), sent + 1, "those behind were not sent");
+        assert_eq!(through("after").await, "after");
+    }
+
+    /// A sending task that never ran (its runtime went away first) fails the commits
+    /// waiting for it, and the next commit starts another.
+    #[test]
+    fn a_sender_gone_unrun_fails_the_commits_waiting_for_it() {
+        let main = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let Some((commits, _turn)) = main.block_on(on_redis("unrun", false, 5000)) else {
+            return;
+        };
+        let mut waiting = Box::pin(commits.run(b"waiting".to_vec(), Vec::new()));
+        let other = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        // Queued, and its sender spawned on `other`, which then goes with it unrun.
+        other.block_on(async { assert!(futures_util::poll!(waiting.as_mut()).is_pending()) });
+        drop(other);
+        // (A guard against a hang, not a measure: the answer is there at once.)
+        let lost =
+            main.block_on(async { tokio::time::timeout(Duration::from_secs(30), waiting).await });
+        let lost = lost.expect("the commit was left waiting for a task that is gone");
+        assert!(matches!(lost, Err(Error::Unavailable(_))), "{lost:?}");
+        assert_eq!(commits.batches(), 0, "nothing was sent");
+        let next = main.block_on(commits.run(b"next".to_vec(), Vec::new()));
+        assert_eq!(text(&next.unwrap()[0]), "next");
     }
 
     /// A request that goes away after its commit joined a batch (its client left) takes
     /// neither the batch nor the other commits in it with it.
     #[tokio::test]
     async fn a_batch_outlives_a_request_gone_mid_way() {
-        let Some(commits) = on_redis("gone").await else {
+        let Some((commits, _turn)) = on_redis("gone", false, 5000).await else {
             return;
         };
         let mut gone = Box::pin(commits.run(b"gone".to_vec(), Vec::new()));

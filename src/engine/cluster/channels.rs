@@ -193,9 +193,11 @@ mod tests {
     use super::*;
 
     /// A `Channels` on its own pub/sub connection to the real Redis the cluster tests use,
-    /// under a fresh prefix, with the client and the connection's message half (kept open);
-    /// `None`, saying so, when Redis does not answer.
+    /// under a fresh prefix, with the client and what the test keeps until it ends (the
+    /// connection's message half, its turn on Redis); `None`, saying so, when Redis does
+    /// not answer.
     async fn on_redis() -> Option<(Channels, String, redis::Client, impl Sized)> {
+        let turn = super::super::REDIS_TURN.read().await;
         let (client, nanos) = super::super::test_redis();
         let Ok(pubsub) = client.get_async_pubsub().await else {
             eprintln!("SKIPPED: Redis does not answer");
@@ -203,7 +205,7 @@ mod tests {
         };
         let (sink, live) = pubsub.split();
         let prefix = format!("pqcall-channels-{nanos}");
-        Some((Channels::new(&prefix, sink), prefix, client, live))
+        Some((Channels::new(&prefix, sink), prefix, client, (live, turn)))
     }
 
     /// Streams opening together share `SUBSCRIBE`s: the first takes its turn alone, and

@@ -423,6 +423,12 @@ impl Drop for OpenGuard {
     }
 }
 
+/// Taken shared by each unit test that uses the real Redis, and alone by the one that
+/// keeps Redis busy past a connection's default response timeout (batch.rs), so that
+/// it stalls no other.
+#[cfg(test)]
+pub(super) static REDIS_TURN: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 /// The client of the real Redis the cluster's unit tests use (`PQCALL_TEST_REDIS`, or the
 /// local one), and a name no other test run has (the time in nanoseconds), for keys and
 /// scripts of the test's own.
