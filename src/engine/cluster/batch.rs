@@ -12,13 +12,16 @@
 //! first (`yield_now`), sends what is waiting, and goes on until it finds nothing
 //! waiting. The task, not a request, sends the batch, so a request that goes away (its
 //! client closed the connection) leaves the others' commits to go (its own still goes:
-//! once it waits, a commit is sent). A pipeline carries at most [`MAX_BATCH`] commits.
+//! once it waits, a commit is sent, or fails unsent as below). A pipeline carries at
+//! most [`MAX_BATCH`] commits.
 //!
 //! What waits is one commit per transaction in flight on the node (requests, and its
-//! timer and stream-lease tasks). A pipeline that fails (Redis gone, or slower than the
-//! connection's response timeout) fails the commits waiting behind it too, unsent, so
-//! no commit waits longer than the pipeline ahead of it and its own; a task that ends
-//! any other way fails them as well.
+//! timer and stream-lease tasks), behind the pipelines ahead of it, each bounded by the
+//! connection's response timeout. A pipeline that fails (Redis gone, or slower than that
+//! timeout) fails every commit waiting too, unsent, so that a Redis that does not answer
+//! costs a waiting commit one timeout, not one per pipeline ahead of it; a task that
+//! ends any other way fails them as well. After Redis lost the script, the commits of a
+//! pipeline it refused run on their own (loading it) before the next pipeline goes.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -30,9 +33,8 @@ use tokio::sync::oneshot;
 
 use super::log::unavailable;
 
-/// The most commits in one pipeline: a pipeline that fails (Redis gone, or slower than
-/// the connection's response timeout) fails no more requests than this, and what it
-/// copies of their arguments stays small.
+/// The most commits in one pipeline, so that what it copies of their arguments stays
+/// small.
 const MAX_BATCH: usize = 256;
 
 /// Runs commit.lua in batches.
@@ -349,12 +351,15 @@ mod tests {
         };
         // A commit that goes through, however long Redis takes to get there (each try
         // that fails does so unsent, or as a whole pipeline: no change either way).
-        let through = async |args: &str| loop {
-            match commits.run(args.into(), Vec::new()).await {
-                Ok(reply) => break text(&reply[0]),
-                Err(Error::Unavailable(_)) => continue,
-                Err(e) => panic!("{e:?}"),
+        let through = async |args: &str| {
+            for _ in 0..100 {
+                match commits.run(args.into(), Vec::new()).await {
+                    Ok(reply) => return text(&reply[0]),
+                    Err(Error::Unavailable(_)) => continue,
+                    Err(e) => panic!("{e:?}"),
+                }
             }
+            panic!("Redis did not come back");
         };
         assert_eq!(through("load").await, "load");
         let sent = commits.batches();
@@ -365,7 +370,15 @@ mod tests {
             tokio::task::yield_now().await;
         }
         let behind = (0..5).map(|i| commits.run(format!("b{i}").into(), Vec::new()));
-        let (slow, behind) = tokio::join!(slow, futures_util::future::join_all(behind));
+        let mut behind = Box::pin(futures_util::future::join_all(behind));
+        assert!(futures_util::poll!(behind.as_mut()).is_pending(), "queued");
+        if futures_util::poll!(slow.as_mut()).is_ready() {
+            // This thread stalled past the timeout before the five queued: they went
+            // in a pipeline of their own, and there is nothing to check.
+            eprintln!("SKIPPED: the timeout came before the commits behind it");
+            return;
+        }
+        let (slow, behind) = tokio::join!(slow, behind);
         assert!(matches!(slow, Err(Error::Unavailable(_))), "{slow:?}");
         for reply in behind {
             assert!(matches!(reply, Err(Error::Unavailable(_))), "{reply:?}");

@@ -423,9 +423,8 @@ impl Drop for OpenGuard {
     }
 }
 
-/// Taken shared by each unit test that uses the real Redis, and alone by the one that
-/// keeps Redis busy past a connection's default response timeout (batch.rs), so that
-/// it stalls no other.
+/// Taken shared by each unit test that uses the real Redis, and alone by those that keep
+/// Redis busy (batch.rs), so that they stall no other (within this test process).
 #[cfg(test)]
 pub(super) static REDIS_TURN: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
