@@ -24,21 +24,21 @@ setsid valgrind --tool=callgrind --callgrind-out-file="$CG_OUT.%p" "$@" 2>/dev/n
 wait
 WRAP
 chmod +x "$out/wrap.sh"
-# Over every process of a run (one node, or both), less the calibration of quanta's
-# clock (governor's rate limiter makes one at start-up): under valgrind it loops for as
-# long as the clock takes to settle, a different count every run.
-total() {
-  all=$(cat "$1".* | awk '/^summary/ {s += $2} END {print s}')
-  cal=$(for f in "$1".*; do
-    callgrind_annotate --inclusive=yes "$f" 2>/dev/null | awk '/quanta::Clock as core::default::Default>::default/ {gsub(",", "", $1); print $1; exit}'
-  done | awk '{s += $1} END {print s + 0}')
-  echo $((all - cal))
-}
-sha() {
+# The count of the first function matching $3 in every process of run $1 (one node, or
+# both), self ($2 = no) or with its callees ($2 = yes).
+cost() {
   for f in "$1".*; do
-    callgrind_annotate --inclusive=no "$f" 2>/dev/null | awk '/compress256/ {gsub(",", "", $1); print $1; exit}'
+    callgrind_annotate --inclusive="$2" "$f" 2>/dev/null | awk -v p="$3" '$0 ~ p {gsub(",", "", $1); print $1; exit}'
   done | awk '{s += $1} END {print s + 0}'
 }
+# Over every process of a run, less the calibration of quanta's clock (governor's rate
+# limiter makes one at start-up): under valgrind it loops for as long as the clock takes
+# to settle, a different count every run.
+total() {
+  all=$(cat "$1".* | awk '/^summary/ {s += $2} END {print s}')
+  echo $((all - $(cost "$1" yes 'quanta::Clock as core::default::Default>::default')))
+}
+sha() { cost "$1" no compress256; }
 for bin in "${@:-target/release/pqcall}"; do
   for n in 1000 3000; do
     export CG_OUT="$out/$(basename "$bin").$n"

@@ -263,6 +263,13 @@ mod tests {
         Some((Commits::new(script(tag, nanos), con), turn))
     }
 
+    /// Lets the sending task run until it has sent `n` pipelines in all.
+    async fn until_sent(commits: &Commits, n: u64) {
+        while commits.batches() < n {
+            tokio::task::yield_now().await;
+        }
+    }
+
     fn text(v: &Value) -> String {
         match v {
             Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
@@ -320,15 +327,11 @@ mod tests {
         // In Redis for 50 ms: long enough for a second pipeline to go out, were there one.
         let mut first = Box::pin(commits.run(b"slow50000".to_vec(), Vec::new()));
         assert!(futures_util::poll!(first.as_mut()).is_pending(), "queued");
-        while commits.batches() == 1 {
-            tokio::task::yield_now().await;
-        }
+        until_sent(&commits, 2).await;
         let runs = (0..50).map(|i| commits.run(format!("n{i}").into(), Vec::new()));
         let mut rest = Box::pin(futures_util::future::join_all(runs));
         assert!(futures_util::poll!(rest.as_mut()).is_pending(), "queued");
-        while commits.batches() == 2 {
-            tokio::task::yield_now().await;
-        }
+        until_sent(&commits, 3).await;
         let Poll::Ready(first) = futures_util::poll!(first.as_mut()) else {
             panic!("a second pipeline went out while the first was in Redis");
         };
@@ -366,9 +369,7 @@ mod tests {
         // In Redis for a second, ten times the connection's response timeout.
         let mut slow = Box::pin(commits.run(b"slow1000000".to_vec(), Vec::new()));
         assert!(futures_util::poll!(slow.as_mut()).is_pending(), "queued");
-        while commits.batches() == sent {
-            tokio::task::yield_now().await;
-        }
+        until_sent(&commits, sent + 1).await;
         let behind = (0..5).map(|i| commits.run(format!("b{i}").into(), Vec::new()));
         let mut behind = Box::pin(futures_util::future::join_all(behind));
         assert!(futures_util::poll!(behind.as_mut()).is_pending(), "queued");
