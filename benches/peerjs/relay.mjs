@@ -28,6 +28,16 @@ const COUNT = Number(arg('count', 3000));
 const RUNS = Number(arg('runs', 2));
 const INFLIGHT = Number(arg('inflight', 100));
 const PERF = arg('perf', null);
+// `--kernel-profiles DIR`: each timed run also records its server with `perf record -g`
+// (the kernel's call graphs; user space unwound by frame pointers only) to
+// DIR/<server>-<in flight>-<run>.data.
+const KERNEL_PROFILES = arg('kernel-profiles', null);
+// `--syscalls`: each timed run also counts the server's system calls, context switches
+// and page faults (`perf stat -p` on the server process) and prints them per message. The
+// tracepoints make every system call dearer: read the counts, not that run's CPU.
+const SYSCALLS = process.argv.includes('--syscalls');
+// `--await-sends`: a message stays in flight until its send finished too (`measure`).
+const AWAIT_SENDS = process.argv.includes('--await-sends');
 // `--against OTHER_PQCALL`: two pqcall binaries instead of pqcall and PeerJS.
 const AGAINST = arg('against', null);
 // `--transport`: how the client reaches pqcall. `fetch` (default, the table's): Node's
@@ -51,10 +61,10 @@ function batch(seq) {
   return candidates;
 }
 
-/** utime + stime of `pid`, in seconds. */
+/** utime and stime of `pid` (user space and kernel), in seconds. */
 function cpu(pid) {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / TICKS;
+  return { user: Number(f[11]) / TICKS, kernel: Number(f[12]) / TICKS };
 }
 
 function percentile(sorted, p) {
@@ -227,40 +237,87 @@ async function peerjsRelay(onArrive) {
 }
 
 /** `COUNT` messages, `inflight` at a time: latencies (µs) and server CPU per message. */
-async function measure(make, inflight) {
+async function measure(make, inflight, run = 0) {
   const sentAt = new Map();
   const lat = [];
   let arrived;
+  // A message is in flight until it arrived; with `--await-sends`, also until its send
+  // finished (pqcall: the POST's response read; PeerJS: the frame written), as for an
+  // app that awaits its fetch. Without it, a client that falls behind reading responses
+  // keeps more requests open than messages in flight, on as many connections.
   let pending = 0;
+  const left = new Map();
+  const finish = (seq) => {
+    const n = left.get(seq) - 1;
+    if (n > 0) { left.set(seq, n); return; }
+    left.delete(seq);
+    pending--;
+    arrived?.();
+  };
   const onArrive = (seq) => {
     const t = sentAt.get(seq);
     if (t === undefined) return;
     lat.push(Number(process.hrtime.bigint() - t) / 1000);
     sentAt.delete(seq);
-    pending--;
-    arrived?.();
+    finish(seq);
   };
   const relay = await make(onArrive);
+  const send = (seq) => {
+    sentAt.set(seq, process.hrtime.bigint());
+    left.set(seq, AWAIT_SENDS ? 2 : 1);
+    pending++;
+    const sent = relay.send(seq);
+    sent.then(() => AWAIT_SENDS && finish(seq), (e) => { console.error(e); process.exit(1); });
+    return sent;
+  };
   // Warm-up.
-  for (let i = 0; i < 200; i++) { sentAt.set(1e6 + i, process.hrtime.bigint()); pending++; await relay.send(1e6 + i); while (pending > 0) await new Promise((r) => { arrived = r; }); }
+  for (let i = 0; i < 200; i++) { await send(1e6 + i); while (pending > 0) await new Promise((r) => { arrived = r; }); }
   lat.length = 0;
-  const perf = PERF && spawn('perf', ['record', '-F', '999', '--call-graph', 'dwarf,32768', '-p', String(relay.pid), '-o', PERF], { stdio: 'inherit' });
+  const tag = relay.name.split(' ')[0].toLowerCase();
+  const record = PERF
+    ? ['--call-graph', 'dwarf,32768', '-o', PERF]
+    : KERNEL_PROFILES && ['-g', '-o', `${KERNEL_PROFILES}/${tag}-${inflight}-${run}.data`];
+  const perf = record && spawn('perf', ['record', '-F', '999', ...record, '-p', String(relay.pid)], { stdio: 'inherit' });
   if (perf) await new Promise((r) => setTimeout(r, 1000)); // perf attaches
+  const counts = SYSCALLS && countSyscalls(relay.pid);
+  if (counts) await counts.attached;
   const cpu0 = cpu(relay.pid);
   const t0 = process.hrtime.bigint();
   for (let seq = 0; seq < COUNT; seq++) {
     while (pending >= inflight) await new Promise((r) => { arrived = r; });
-    sentAt.set(seq, process.hrtime.bigint());
-    pending++;
-    relay.send(seq).catch((e) => { console.error(e); process.exit(1); });
+    send(seq);
   }
   while (pending > 0) await new Promise((r) => { arrived = r; });
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  const used = cpu(relay.pid) - cpu0;
+  const cpu1 = cpu(relay.pid);
+  const perMsg = (s) => (s / COUNT) * 1e6;
+  const userUs = perMsg(cpu1.user - cpu0.user);
+  const kernelUs = perMsg(cpu1.kernel - cpu0.kernel);
   if (perf) { perf.kill('SIGINT'); await new Promise((r) => perf.on('exit', r)); }
+  const perMessage = counts && (await counts.stop());
   relay.stop();
   lat.sort((a, b) => a - b);
-  return { name: relay.name, p50: percentile(lat, 50), p99: percentile(lat, 99), cpuUs: (used / COUNT) * 1e6, rate: COUNT / secs };
+  return { name: relay.name, p50: percentile(lat, 50), p99: percentile(lat, 99), cpuUs: userUs + kernelUs, userUs, kernelUs, rate: COUNT / secs, perMessage };
+}
+
+/** `perf stat` on `pid`'s system calls, context switches and page faults: `attached` resolves once it
+ * counts; `stop()` resolves with the events seen at least once every 20 messages, per
+ * message. */
+function countSyscalls(pid) {
+  const proc = spawn('perf', ['stat', '-x', ',', '-e', 'context-switches,page-faults,syscalls:sys_enter_*', '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let out = '';
+  proc.stderr.on('data', (c) => { out += c; });
+  return {
+    // perf prints nothing until it ends; two seconds to attach its many tracepoints.
+    attached: new Promise((r) => setTimeout(r, 2000)),
+    stop: () => new Promise((resolve) => {
+      proc.on('exit', () => {
+        const rows = out.split('\n').map((l) => l.split(',')).filter((f) => f.length > 2 && Number(f[0]) >= COUNT / 20);
+        resolve(rows.map(([n, , ev]) => `${ev.replace('syscalls:sys_enter_', '')} ${(Number(n) / COUNT).toFixed(2)}`).join(', '));
+      });
+      proc.kill('SIGINT');
+    }),
+  };
 }
 
 if (PERF) {
@@ -273,9 +330,10 @@ for (let run = 0; run < RUNS; run++) {
   for (const inflight of [1, INFLIGHT]) {
     const other = AGAINST ? (f) => pqcallRelay(f, AGAINST) : peerjsRelay;
     for (const make of run % 2 ? [other, pqcallRelay] : [pqcallRelay, other]) {
-      const r = await measure(make, inflight);
+      const r = await measure(make, inflight, run);
       rows.push({ run, inflight, ...r });
-      console.log(`run ${run} in flight ${String(inflight).padStart(3)}  ${r.name.padEnd(13)} one-way p50 ${r.p50.toFixed(0).padStart(6)} µs  p99 ${r.p99.toFixed(0).padStart(6)} µs  server CPU/msg ${r.cpuUs.toFixed(1).padStart(6)} µs  ${r.rate.toFixed(0)} msg/s`);
+      console.log(`run ${run} in flight ${String(inflight).padStart(3)}  ${r.name.padEnd(13)} one-way p50 ${r.p50.toFixed(0).padStart(6)} µs  p99 ${r.p99.toFixed(0).padStart(6)} µs  server CPU/msg ${r.cpuUs.toFixed(1).padStart(6)} µs (user ${r.userUs.toFixed(1)}, kernel ${r.kernelUs.toFixed(1)})  ${r.rate.toFixed(0)} msg/s`);
+      if (r.perMessage) console.log(`    per message: ${r.perMessage}`);
     }
   }
 }
