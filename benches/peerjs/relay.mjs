@@ -30,7 +30,7 @@ const INFLIGHT = Number(arg('inflight', 100));
 const PERF = arg('perf', null);
 // `--kernel-profiles DIR`: each timed run also records its server with `perf record -g`
 // (the kernel's call graphs; user space unwound by frame pointers only) to
-// DIR/<server>-<in flight>-<run>.data.
+// DIR/<server>-<in flight>-<run>.data (pqcall-fetch-100-0.data, peerjs-1.0.2-100-0.data).
 const KERNEL_PROFILES = arg('kernel-profiles', null);
 // `--syscalls`: each timed run also counts the server's system calls, context switches
 // and page faults (`perf stat -p` on the server process) and prints them per message. The
@@ -273,11 +273,12 @@ async function measure(make, inflight, run = 0) {
   // Warm-up.
   for (let i = 0; i < 200; i++) { await send(1e6 + i); while (pending > 0) await new Promise((r) => { arrived = r; }); }
   lat.length = 0;
-  const tag = relay.name.split(' ')[0].toLowerCase();
+  const tag = relay.name.toLowerCase().replace(/[^a-z0-9.]+/g, '-');
   const record = PERF
     ? ['--call-graph', 'dwarf,32768', '-o', PERF]
     : KERNEL_PROFILES && ['-g', '-o', `${KERNEL_PROFILES}/${tag}-${inflight}-${run}.data`];
   const perf = record && spawn('perf', ['record', '-F', '999', ...record, '-p', String(relay.pid)], { stdio: 'inherit' });
+  const perfEnded = perf && new Promise((r) => perf.on('exit', r));
   if (perf) await new Promise((r) => setTimeout(r, 1000)); // perf attaches
   const counts = SYSCALLS && countSyscalls(relay.pid);
   if (counts) await counts.attached;
@@ -293,30 +294,31 @@ async function measure(make, inflight, run = 0) {
   const perMsg = (s) => (s / COUNT) * 1e6;
   const userUs = perMsg(cpu1.user - cpu0.user);
   const kernelUs = perMsg(cpu1.kernel - cpu0.kernel);
-  if (perf) { perf.kill('SIGINT'); await new Promise((r) => perf.on('exit', r)); }
+  if (perf) { perf.kill('SIGINT'); await perfEnded; }
   const perMessage = counts && (await counts.stop());
   relay.stop();
   lat.sort((a, b) => a - b);
   return { name: relay.name, p50: percentile(lat, 50), p99: percentile(lat, 99), cpuUs: userUs + kernelUs, userUs, kernelUs, rate: COUNT / secs, perMessage };
 }
 
-/** `perf stat` on `pid`'s system calls, context switches and page faults: `attached` resolves once it
- * counts; `stop()` resolves with the events seen at least once every 20 messages, per
- * message. */
+/** `perf stat` on `pid`'s system calls, context switches and page faults: `attached`
+ * resolves once it counts; `stop()` resolves with the events seen at least once every 20
+ * messages, per message. The counts include the idle seconds around the timed run, which
+ * add a few events, not one per message. */
 function countSyscalls(pid) {
   const proc = spawn('perf', ['stat', '-x', ',', '-e', 'context-switches,page-faults,syscalls:sys_enter_*', '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let out = '';
   proc.stderr.on('data', (c) => { out += c; });
+  const ended = new Promise((r) => proc.on('exit', r));
   return {
     // perf prints nothing until it ends; two seconds to attach its many tracepoints.
     attached: new Promise((r) => setTimeout(r, 2000)),
-    stop: () => new Promise((resolve) => {
-      proc.on('exit', () => {
-        const rows = out.split('\n').map((l) => l.split(',')).filter((f) => f.length > 2 && Number(f[0]) >= COUNT / 20);
-        resolve(rows.map(([n, , ev]) => `${ev.replace('syscalls:sys_enter_', '')} ${(Number(n) / COUNT).toFixed(2)}`).join(', '));
-      });
+    stop: async () => {
       proc.kill('SIGINT');
-    }),
+      await ended;
+      const rows = out.split('\n').map((l) => l.split(',')).filter((f) => f.length > 2 && Number(f[0]) >= COUNT / 20);
+      return rows.map(([n, , ev]) => `${ev.replace('syscalls:sys_enter_', '')} ${(Number(n) / COUNT).toFixed(2)}`).join(', ');
+    },
   };
 }
 
