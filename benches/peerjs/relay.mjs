@@ -277,11 +277,9 @@ async function measure(make, inflight, run = 0) {
   const record = PERF
     ? ['--call-graph', 'dwarf,32768', '-o', PERF]
     : KERNEL_PROFILES && ['-g', '-o', `${KERNEL_PROFILES}/${tag}-${inflight}-${run}.data`];
-  const perf = record && spawn('perf', ['record', '-F', '999', ...record, '-p', String(relay.pid)], { stdio: 'inherit' });
-  const perfEnded = perf && new Promise((r) => perf.on('exit', r));
-  if (perf) await new Promise((r) => setTimeout(r, 1000)); // perf attaches
+  const perf = record && attachPerf(['record', '-F', '999', ...record, '-p', String(relay.pid)], 1000);
   const counts = SYSCALLS && countSyscalls(relay.pid);
-  if (counts) await counts.attached;
+  await Promise.all([perf?.attached, counts?.attached]);
   const cpu0 = cpu(relay.pid);
   const t0 = process.hrtime.bigint();
   for (let seq = 0; seq < COUNT; seq++) {
@@ -294,7 +292,7 @@ async function measure(make, inflight, run = 0) {
   const perMsg = (s) => (s / COUNT) * 1e6;
   const userUs = perMsg(cpu1.user - cpu0.user);
   const kernelUs = perMsg(cpu1.kernel - cpu0.kernel);
-  if (perf) { perf.kill('SIGINT'); await perfEnded; }
+  if (perf) await perf.stop();
   const perMessage = counts && (await counts.stop());
   relay.stop();
   lat.sort((a, b) => a - b);
@@ -306,18 +304,32 @@ async function measure(make, inflight, run = 0) {
  * messages, per message. The counts include the idle seconds around the timed run, which
  * add a few events, not one per message. */
 function countSyscalls(pid) {
-  const proc = spawn('perf', ['stat', '-x', ',', '-e', 'context-switches,page-faults,syscalls:sys_enter_*', '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let out = '';
-  proc.stderr.on('data', (c) => { out += c; });
+  // Two seconds to attach its many tracepoints.
+  const perf = attachPerf(['stat', '-x', ',', '-e', 'context-switches,page-faults,syscalls:sys_enter_*', '-p', String(pid)], 2000, true);
+  return {
+    attached: perf.attached,
+    stop: async () => {
+      // perf stat prints its counts on stderr when it ends.
+      const rows = (await perf.stop()).split('\n').map((l) => l.split(',')).filter((f) => f.length > 2 && Number(f[0]) >= COUNT / 20);
+      return rows.map(([n, , ev]) => `${ev.replace('syscalls:sys_enter_', '')} ${(Number(n) / COUNT).toFixed(2)}`).join(', ');
+    },
+  };
+}
+
+/** `perf ARGS` started: `attached` resolves after `settleMs` (perf says nothing when it
+ * has attached); `stop()` interrupts it and resolves once it has ended (at once if it
+ * already ended, failing) with its stderr when `capture`d, else shown as it comes. */
+function attachPerf(args, settleMs, capture = false) {
+  const proc = spawn('perf', args, { stdio: ['ignore', 'inherit', capture ? 'pipe' : 'inherit'] });
+  let err = '';
+  proc.stderr?.on('data', (c) => { err += c; });
   const ended = new Promise((r) => proc.on('exit', r));
   return {
-    // perf prints nothing until it ends; two seconds to attach its many tracepoints.
-    attached: new Promise((r) => setTimeout(r, 2000)),
+    attached: new Promise((r) => setTimeout(r, settleMs)),
     stop: async () => {
       proc.kill('SIGINT');
       await ended;
-      const rows = out.split('\n').map((l) => l.split(',')).filter((f) => f.length > 2 && Number(f[0]) >= COUNT / 20);
-      return rows.map(([n, , ev]) => `${ev.replace('syscalls:sys_enter_', '')} ${(Number(n) / COUNT).toFixed(2)}`).join(', ');
+      return err;
     },
   };
 }
