@@ -175,10 +175,10 @@ impl Peer {
     pub(crate) async fn add_remote(&mut self, ice: Arc<[IceCandidate]>) -> anyhow::Result<()> {
         for c in ice.iter().cloned() {
             let init = RTCIceCandidateInit {
-                candidate: c.candidate,
-                sdp_mid: c.sdp_mid,
+                candidate: c.candidate.into(),
+                sdp_mid: c.sdp_mid.map(Into::into),
                 sdp_mline_index: c.sdp_m_line_index,
-                username_fragment: c.username_fragment,
+                username_fragment: c.username_fragment.map(Into::into),
                 ..Default::default()
             };
             if self.remote_set {
@@ -218,10 +218,10 @@ impl Peer {
 /// A webrtc-rs candidate in the protocol's `RTCIceCandidateInit` shape.
 pub(crate) fn to_wire(c: RTCIceCandidateInit) -> IceCandidate {
     IceCandidate {
-        candidate: c.candidate,
-        sdp_mid: c.sdp_mid,
+        candidate: c.candidate.into(),
+        sdp_mid: c.sdp_mid.map(Into::into),
         sdp_m_line_index: c.sdp_mline_index,
-        username_fragment: c.username_fragment,
+        username_fragment: c.username_fragment.map(Into::into),
     }
 }
 

@@ -160,6 +160,7 @@ pub struct IceRequest {
     pub call_id: String,
     /// Candidates, in trickle order; shared with the `call.ice` event that relays them.
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<IceCandidate>))]
+    #[serde(deserialize_with = "crate::wire::read_candidates")]
     pub candidates: Arc<[IceCandidate]>,
     /// No more candidates follow.
     #[serde(default)]

@@ -2,6 +2,8 @@
 //! who may read and write, idempotent sends. Pure functions over a [`Conversation`]
 //! the shell loaded from its store; the shell stores what they describe.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::api::{CreateConversationRequest, Message, SendRequest};
@@ -143,7 +145,7 @@ pub fn send(
 pub fn message_stored(conv: &Conversation, message: &Message) -> Vec<Output> {
     let event = Event::MessageNew(MessageNew {
         conversation_id: conv.id.clone(),
-        message: message.clone(),
+        message: Arc::new(message.clone()),
     });
     to_members(conv, &event)
 }

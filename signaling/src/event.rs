@@ -53,6 +53,7 @@ pub struct CallIce {
     pub call_id: String,
     /// Trickled candidates, in the order sent (shared with the request's).
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<IceCandidate>))]
+    #[serde(deserialize_with = "crate::wire::read_candidates")]
     pub candidates: Arc<[IceCandidate]>,
     /// The sender has no more candidates.
     pub done: bool,
@@ -115,8 +116,9 @@ pub struct MemberJoined {
 pub struct MessageNew {
     /// The conversation.
     pub conversation_id: String,
-    /// The stored message.
-    pub message: Message,
+    /// The stored message, shared by every member's copy of the event.
+    #[cfg_attr(feature = "openapi", schema(value_type = Message))]
+    pub message: Arc<Message>,
 }
 
 /// `typing` (ephemeral: never stored, never replayed).

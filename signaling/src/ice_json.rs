@@ -99,10 +99,10 @@ mod tests {
         )
             .prop_map(
                 |(candidate, sdp_mid, sdp_m_line_index, username_fragment)| IceCandidate {
-                    candidate,
-                    sdp_mid,
+                    candidate: candidate.into(),
+                    sdp_mid: sdp_mid.map(Into::into),
                     sdp_m_line_index,
-                    username_fragment,
+                    username_fragment: username_fragment.map(Into::into),
                 },
             )
     }

@@ -43,6 +43,8 @@
 //! ```
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+pub use compact_str::CompactString;
+
 pub mod activity;
 pub mod api;
 mod body;

@@ -68,15 +68,16 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request) -> Self::Future {
+    fn call(&mut self, req: Request) -> Self::Future {
         let start = Instant::now();
+        // Only the response and the span carry a new id: nothing reads it from the
+        // request, so it is not added there (a copy and a header map's growth saved).
         let id = match req.headers().get(REQUEST_ID) {
             Some(given) => given.clone(),
             None => {
-                let new = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
-                    .unwrap_or(HeaderValue::from_static("-"));
-                req.headers_mut().insert(REQUEST_ID, new.clone());
-                new
+                let mut text = uuid::Uuid::encode_buffer();
+                let new = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
+                HeaderValue::from_str(new).unwrap_or(HeaderValue::from_static("-"))
             }
         };
         let route = req.extensions().get::<MatchedPath>().cloned();

@@ -47,7 +47,7 @@ impl UserLog {
                 seq: self.seq,
             },
             audience,
-            name: name.to_owned(),
+            name: name.into(),
             data,
             at: now,
         };

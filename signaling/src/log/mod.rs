@@ -9,6 +9,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use compact_str::CompactString;
+
 use crate::ids::Millis;
 
 /// An event id: `<epoch>-<seq>`. Within one epoch, `seq` increases by one per event.
@@ -71,8 +73,8 @@ pub struct LoggedEvent {
     pub id: EventId,
     /// Who sees it.
     pub audience: Audience,
-    /// The SSE event name.
-    pub name: String,
+    /// The SSE event name (kept inline up to 24 bytes, as the protocol's all are).
+    pub name: CompactString,
     /// One-line JSON, shared: a replay copies a pointer, not the event.
     pub data: Arc<str>,
     /// When it was appended (Unix ms).

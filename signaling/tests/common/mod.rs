@@ -63,7 +63,8 @@ pub fn ice(call_id: &str, n: usize) -> IceRequest {
                 candidate: format!(
                     "candidate:{i} 1 udp 2122260223 127.0.0.1 {} typ host",
                     50000 + i
-                ),
+                )
+                .into(),
                 sdp_mid: Some("0".into()),
                 sdp_m_line_index: Some(0),
                 username_fragment: None,

@@ -265,7 +265,7 @@ fn logged(r: &Value, audience: Audience, name: &str, data: &str, now: Millis) ->
     LoggedEvent {
         id: EventId { epoch, seq },
         audience,
-        name: name.to_owned(),
+        name: name.into(),
         data: data.into(),
         at: now,
     }
@@ -289,7 +289,11 @@ fn entry_to_event(epoch: u64, v: &Value) -> Option<LoggedEvent> {
     Some(LoggedEvent {
         id: EventId { epoch, seq },
         audience,
-        name: f.get("name").map(|v| as_string(v)).unwrap_or_default(),
+        name: f
+            .get("name")
+            .map(|v| as_string(v))
+            .unwrap_or_default()
+            .into(),
         data: f
             .get("data")
             .map(|v| as_string(v))
