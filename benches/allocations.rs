@@ -8,12 +8,13 @@
 //! This process is the server: the library on a two-worker runtime (as on a 2-core
 //! machine) behind `stats_alloc`'s counting allocator. The client ([`pqcall::client`]) is
 //! this same program started again as a second process, so that nothing it allocates is
-//! counted; before and after each measured part it tells the server on its standard
-//! output, and waits for a go-ahead on its input. Messages go over real loopback
-//! sockets, through hyper, the router and the engine, one at a time (each sent after the
-//! one before arrived on the receiver's stream) or with 100 in flight, as in
-//! `benches/peerjs/relay.mjs`. Counts do not depend on the machine's speed, nor on the
-//! allocator below (the binary's is jemalloc; here the system's).
+//! counted. Before each measured part the client names it on its standard output and
+//! waits for a go-ahead on its input; after it, it says `done`. Messages go over real
+//! loopback sockets, through hyper, the router and the engine, one at a time (each sent
+//! after the one before arrived on the receivers' streams) or with 100 in flight, as in
+//! `benches/peerjs/relay.mjs`, each part after a warm-up of its own. Counts hardly depend
+//! on the machine's speed (only a background sweep or timer that falls inside a part adds
+//! to it), and not on the allocator below (the binary's is jemalloc; here the system's).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -131,15 +132,22 @@ fn batch(seq: usize) -> Arc<[IceCandidate]> {
         .collect()
 }
 
-/// The next event on `s` that `keep` picks, skipping the others.
+/// The next event on `s` that `keep` picks, skipping the others (a lost one fails the
+/// bench rather than hanging it).
 async fn next_event<T>(s: &mut EventStream, keep: impl Fn(Event) -> Option<T>) -> T {
-    loop {
-        if let StreamItem::Event { event, .. } = s.next().await.unwrap()
-            && let Some(t) = keep(event)
-        {
-            return t;
+    let next = async {
+        loop {
+            if let StreamItem::Event { event, .. } = s.next().await.unwrap()
+                && let Some(t) = keep(event)
+            {
+                return t;
+            }
         }
-    }
+    };
+    let wait = std::time::Duration::from_secs(30);
+    tokio::time::timeout(wait, next)
+        .await
+        .expect("an event in 30 s")
 }
 
 /// A user's client and their device's open stream.
@@ -153,7 +161,7 @@ async fn device(base: &str, token: &str) -> (Client, EventStream, String) {
 
 /// Alice relays ICE batches to Bob in an answered call, then chat messages.
 async fn client(base: &str) {
-    let (alice, _a, ca) = device(base, ALICE).await;
+    let (alice, mut a, ca) = device(base, ALICE).await;
     let (bob, mut b, cb) = device(base, BOB).await;
 
     // An answered call, then its ICE batches (`POST /api/calls/ice` -> `call.ice`).
@@ -197,26 +205,28 @@ async fn client(base: &str) {
     one_at_a_time(&mut b, 1_000_000, WARM_UP).await;
     let what = "call.ice, 3.3 KB batch, one at a time";
     measure(COUNT, what, async || one_at_a_time(&mut b, 0, COUNT).await).await;
-    let what = "call.ice, 3.3 KB batch, 100 in flight";
-    measure(COUNT, what, async || {
-        // A batch is in flight from its POST until it arrived.
+    // A batch is in flight from its POST until it arrived.
+    let in_flight = async |b: &mut EventStream, from: usize, n: usize| {
         let slots = tokio::sync::Semaphore::new(100);
-        let send = futures_util::stream::iter(0..COUNT).for_each_concurrent(100, |i| {
+        let send = futures_util::stream::iter(from..from + n).for_each_concurrent(100, |seq| {
             let (slots, ice, alice, ca) = (&slots, &ice, &alice, &ca);
             async move {
                 slots.acquire().await.unwrap().forget();
-                alice.ice(ca, &ice(COUNT + i)).await.unwrap();
+                alice.ice(ca, &ice(seq)).await.unwrap();
             }
         });
         let arrive = async {
-            for _ in 0..COUNT {
-                next_event(&mut b, seq_of).await;
+            for _ in 0..n {
+                next_event(b, seq_of).await;
                 slots.add_permits(1);
             }
         };
         tokio::join!(send, arrive);
-    })
-    .await;
+    };
+    // The warm-up opens the client's 100 connections.
+    in_flight(&mut b, 2_000_000, WARM_UP).await;
+    let what = "call.ice, 3.3 KB batch, 100 in flight";
+    measure(COUNT, what, async || in_flight(&mut b, COUNT, COUNT).await).await;
 
     // Chat: `POST /api/messages/send` -> `message.new` (the memory store).
     let members = vec!["bob".into()];
@@ -231,7 +241,8 @@ async fn client(base: &str) {
         .unwrap()
         .conversation_id;
     let says = |e| matches!(e, Event::MessageNew(_)).then_some(());
-    let chat = async |b: &mut EventStream, from: usize, n: usize| {
+    // Both members' streams get every message: both are read.
+    let chat = async |a: &mut EventStream, b: &mut EventStream, from: usize, n: usize| {
         for i in from..from + n {
             let req = SendRequest {
                 conversation_id: conversation_id.clone(),
@@ -239,10 +250,14 @@ async fn client(base: &str) {
                 client_msg_id: format!("m{i}"),
             };
             alice.send(&req).await.unwrap();
+            next_event(a, says).await;
             next_event(b, says).await;
         }
     };
-    chat(&mut b, 0, WARM_UP).await;
+    chat(&mut a, &mut b, 0, WARM_UP).await;
     let what = "message.new, 40-byte text, one at a time";
-    measure(COUNT, what, async || chat(&mut b, WARM_UP, COUNT).await).await;
+    measure(COUNT, what, async || {
+        chat(&mut a, &mut b, WARM_UP, COUNT).await
+    })
+    .await;
 }

@@ -103,8 +103,10 @@ pub struct IceCandidate {
 }
 
 /// Reads a `candidates` array into one allocation sized for a batch, then the shared
-/// slice: serde's own reading grows a `Vec` from empty (four allocations for 20) before
-/// copying it. The array's length is checked later, with the other fields.
+/// slice: serde's own reading grows a `Vec` from empty (three reallocations for 20, and a
+/// fourth to shrink it) before copying it. The array's length is checked later, with the
+/// other fields (at most [`MAX_CANDIDATES`]): past one more than that, each candidate is
+/// still read (a malformed one is reported as before) but not kept.
 pub(crate) fn read_candidates<'de, D>(d: D) -> Result<Arc<[IceCandidate]>, D::Error>
 where
     D: serde::Deserializer<'de>,
@@ -122,7 +124,9 @@ where
             let hint = seq.size_hint().unwrap_or(TYPICAL_CANDIDATES);
             let mut all = Vec::with_capacity(hint.min(MAX_CANDIDATES));
             while let Some(c) = seq.next_element()? {
-                all.push(c);
+                if all.len() <= MAX_CANDIDATES {
+                    all.push(c);
+                }
             }
             Ok(all.into())
         }

@@ -2,6 +2,7 @@
 
 use pqcall_signaling::Error;
 use pqcall_signaling::api::{IceRequest, OfferRequest, PublishRequest, SendRequest, parse_body};
+use pqcall_signaling::wire::MAX_CANDIDATES;
 
 #[test]
 fn malformed_bodies_get_specific_codes() {
@@ -38,10 +39,60 @@ fn malformed_bodies_get_specific_codes() {
         .unwrap_err(),
         Error::MissingField("kem.commit".into())
     );
-    match parse_body::<IceRequest>(br#"{"call_id":"c","candidates":[{"candidate":7}]}"#)
-        .unwrap_err()
-    {
-        Error::InvalidField { field, .. } => assert_eq!(field, "candidates[0].candidate"),
+    // The candidates' own reader (one allocation for a batch) fails as serde's did.
+    for (body, at, says) in [
+        (
+            r#""candidates":[{"candidate":7}]"#,
+            "candidates[0].candidate",
+            "invalid type: integer `7`, expected a string",
+        ),
+        (
+            r#""candidates":null"#,
+            "candidates",
+            "invalid type: null, expected a sequence",
+        ),
+        (
+            r#""candidates":"x""#,
+            "candidates",
+            "invalid type: string \"x\", expected a sequence",
+        ),
+    ] {
+        let body = format!(r#"{{"call_id":"c",{body}}}"#);
+        match parse_body::<IceRequest>(body.as_bytes()).unwrap_err() {
+            Error::InvalidField { field, reason } => {
+                assert_eq!(field, at, "{body}");
+                assert!(reason.starts_with(says), "{body}: {reason}");
+            }
+            e => panic!("{body}: {e:?}"),
+        }
+    }
+    assert_eq!(
+        parse_body::<IceRequest>(br#"{"call_id":"c"}"#).unwrap_err(),
+        Error::MissingField("candidates".into())
+    );
+    assert_eq!(
+        parse_body::<IceRequest>(
+            br#"{"call_id":"c","candidates":[{"candidate":""},{"sdpMid":"0"}]}"#
+        )
+        .unwrap_err(),
+        Error::MissingField("candidates[1].candidate".into())
+    );
+    // Past the most a request may hold, candidates are read but not kept: the length is
+    // still refused, and a malformed one past it still named.
+    let many = |extra: &str| {
+        let one = r#"{"candidate":"","sdpMid":"0"}"#;
+        format!(
+            r#"{{"call_id":"c","candidates":[{}{extra}]}}"#,
+            vec![one; 100].join(",")
+        )
+    };
+    let req = parse_body::<IceRequest>(many("").as_bytes()).unwrap();
+    assert_eq!(req.candidates.len(), MAX_CANDIDATES + 1);
+    assert!(
+        matches!(req.validate(), Err(Error::InvalidField { field, .. }) if field == "candidates")
+    );
+    match parse_body::<IceRequest>(many(r#",{"candidate":7}"#).as_bytes()).unwrap_err() {
+        Error::InvalidField { field, .. } => assert_eq!(field, "candidates[100].candidate"),
         e => panic!("{e:?}"),
     }
 }

@@ -73,7 +73,7 @@ pub struct LoggedEvent {
     pub id: EventId,
     /// Who sees it.
     pub audience: Audience,
-    /// The SSE event name (kept inline up to 24 bytes, as the protocol's all are).
+    /// The SSE event name (kept inline up to 24 bytes, as nearly all are).
     pub name: CompactString,
     /// One-line JSON, shared: a replay copies a pointer, not the event.
     pub data: Arc<str>,
