@@ -77,3 +77,54 @@ pub(crate) fn still_true(events: Vec<Output>, online: impl Fn(&str) -> bool) -> 
     };
     events.into_iter().filter(current).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pqcall_signaling::event::PresenceChanged;
+
+    /// `presence.changed` for `to`: `user` is now `online`.
+    fn change(to: &str, user: &str, online: bool) -> Output {
+        let event = Event::PresenceChanged(PresenceChanged {
+            user_id: user.into(),
+            online,
+        });
+        Output::Ephemeral {
+            user: to.into(),
+            event,
+        }
+    }
+
+    /// Both engines filter what [`settle`] made with [`still_true`] once the decision's
+    /// lock is released (one node asks its core, a cluster Redis): what reached the
+    /// store as "offline" may have been reversed by a reconnect in between.
+    #[test]
+    fn a_presence_change_a_later_decision_reversed_is_not_sent() {
+        let events = vec![
+            // Bob's grace ended, and he reconnected before his contacts were told.
+            change("alice", "bob", false),
+            change("dave", "bob", false),
+            // Carol left and stayed away; Erin came and stayed.
+            change("alice", "carol", false),
+            change("alice", "erin", true),
+            // Anything else goes through untouched.
+            Output::Presence {
+                user: "frank".into(),
+                online: true,
+            },
+        ];
+        assert_eq!(presence_subjects(&events), ["bob", "carol", "erin"]);
+        let now_online = |user: &str| matches!(user, "bob" | "erin");
+        assert_eq!(
+            still_true(events, now_online),
+            [
+                change("alice", "carol", false),
+                change("alice", "erin", true),
+                Output::Presence {
+                    user: "frank".into(),
+                    online: true
+                },
+            ]
+        );
+    }
+}
