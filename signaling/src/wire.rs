@@ -134,8 +134,8 @@ where
     d.deserialize_seq(Candidates)
 }
 
-/// Room made for a batch's candidates before reading them (Chrome's first batch of a
-/// dual-stack host holds about 20).
+/// Room made for a batch's candidates before reading them (the relay anchor's batch in
+/// BENCHMARKS.md holds 20).
 const TYPICAL_CANDIDATES: usize = 24;
 
 impl IceCandidate {
