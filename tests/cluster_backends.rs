@@ -66,9 +66,10 @@ async fn redis_event_log_conforms() {
 }
 
 /// An append trims the oldest events in a batch once the log is an eighth past its
-/// window (one XRANGE and one XTRIM per batch, not two commands per event), so Redis
-/// holds at most `max_events + max_events / 8` entries of a user; a replay trims to the
-/// exact window first, so what a client can resume is the in-memory log's.
+/// window (reading the small list of the events' sizes and times beside the stream, not
+/// the events), so Redis holds at most `max_events + max_events / 8` entries of a user,
+/// and the list one line for each of them; a replay trims to the exact window first, so
+/// what a client can resume is the in-memory log's.
 #[tokio::test]
 async fn redis_log_trims_in_batches_within_an_eighth() {
     use pqcall::event_log::EventLog;
@@ -94,6 +95,11 @@ async fn redis_log_trims_in_batches_within_an_eighth() {
             .await
             .unwrap();
         assert!(len <= 80 + 10, "{len} entries after {} appends", i + 1);
+        assert_eq!(
+            llen(&mut con, &key).await,
+            len,
+            "the list beside the stream"
+        );
         most = most.max(len);
     }
     assert_eq!(
@@ -116,12 +122,22 @@ async fn redis_log_trims_in_batches_within_an_eighth() {
         .await
         .unwrap();
     assert_eq!(len, 80, "a replay trims to the exact window");
+    assert_eq!(llen(&mut con, &key).await, 80, "and the list beside it");
     assert!(matches!(
         log.replay("u", &ids[319].to_string(), "c", now)
             .await
             .unwrap(),
         Replay::Reset { .. }
     ));
+}
+
+/// The length of the list of event sizes beside the stream `key` (log_prologue.lua).
+async fn llen(con: &mut redis::aio::MultiplexedConnection, key: &str) -> usize {
+    redis::cmd("LLEN")
+        .arg(format!("{key}\ncosts"))
+        .query_async(con)
+        .await
+        .unwrap()
 }
 
 /// A stream left without its state (Redis evicted or expired the state alone) is
@@ -165,6 +181,12 @@ async fn a_stream_without_its_state_starts_over() {
         .await
         .unwrap();
     assert!(ttl > 0, "the new stream expires ({ttl})");
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(format!("{prefix}:events:u\ncosts"))
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert!(ttl > 0, "the list beside it expires too ({ttl})");
 }
 
 #[tokio::test]

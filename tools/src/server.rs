@@ -27,6 +27,13 @@ pub struct Server {
     pub pid: u32,
 }
 
+/// The Redis the cluster's nodes use and the load tool reads `INFO` from:
+/// `PQCALL_LOAD_REDIS`, else the local one (benches/cluster/redis-instructions.sh runs a
+/// second one under callgrind).
+pub fn redis_url() -> String {
+    std::env::var("PQCALL_LOAD_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
 /// Starts `path serve` with limits raised for load, plus `extra` flags; `cluster`
 /// adds the local Redis and PostgreSQL (with a key prefix the nodes of one run share).
 pub async fn start_server(
@@ -36,8 +43,9 @@ pub async fn start_server(
 ) -> anyhow::Result<Server> {
     let engines = cluster.map_or(String::new(), |prefix| {
         format!(
-            " --redis-url redis://127.0.0.1:6379 --redis-prefix {prefix} \
-             --database-url postgres://postgres@127.0.0.1:5432/test"
+            " --redis-url {} --redis-prefix {prefix} \
+             --database-url postgres://postgres@127.0.0.1:5432/test",
+            redis_url()
         )
     });
     let mut cmd = Command::new("sh");

@@ -6,9 +6,9 @@
 -- as they are now...} when one changed (so the node's copies catch up); {2} when the
 -- lease to claim is gone; {3, wait_ms} when the rate is used up. Only {1} changes
 -- anything.
+-- `k`, what every commit of a node names the same (keys, limits, the channels' stem),
+-- is a table the node writes before this script (script_args.rs, `CommitFixed::lua`).
 local a = cjson.decode(ARGV[1])
--- What every commit of a node names the same: keys, limits, the channels' stem.
-local k = a.k
 -- One MGET reads every record to check, the log state of every event's user, and the
 -- rate's key.
 local keys = {}

@@ -2,9 +2,11 @@
 //! in-memory log (`pqcall_signaling::log`) and checked by the same conformance suite.
 //!
 //! Each user has a state string `{prefix}:state:{user}` (epoch, seq, evicted, bytes, the
-//! oldest event's time, the last renewal) and a stream `{prefix}:events:{user}` whose entry
-//! ids are `0-<seq>`; both expire when unused for the window plus a minute (a node renews
-//! them for users with open streams). The state starts when the user opens a stream:
+//! oldest event's time, the last renewal), a stream `{prefix}:events:{user}` whose entry
+//! ids are `0-<seq>`, and beside it a list of each event's seq, time and size (the
+//! stream's key and `"\ncosts"`), which eviction reads instead of the events; all three
+//! expire when unused for the window plus a minute (a node renews them for users with
+//! open streams). The state starts when the user opens a stream:
 //! appends for a user without one keep nothing. An append trims the oldest events in a
 //! batch once the log is an eighth past a limit; a replay first trims to the exact
 //! window, so what a client can resume is the in-memory log's. Every operation is one

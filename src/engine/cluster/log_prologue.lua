@@ -1,7 +1,17 @@
--- A user's log is two keys with the same time to live: the stream of events (ids
--- 0-1, 0-2, ...; eviction only ever takes the oldest) and its state, one string
+-- A user's log is three keys with the same time to live: the stream of events (ids
+-- 0-1, 0-2, ...; eviction only ever takes the oldest), its state, one string
 -- "epoch seq evicted bytes first renewed" ('-' for a `first` not known), so that a
--- commit reads every recipient's state and every record it checks with one MGET.
+-- commit reads every recipient's state and every record it checks with one MGET, and a
+-- list beside the stream holding each event's "seq at cost", so that eviction reads
+-- those few bytes rather than the events themselves (Redis hashes every string a
+-- script is handed, byte by byte: reading 3 KB events to learn their size and age cost
+-- more than the rest of a commit).
+
+-- The key of the list beside `log`. A user id holds no control character, so no other
+-- key ends this way.
+local function costs_key(log)
+  return log .. '\ncosts'
+end
 
 -- The state in `v` (a GET or MGET reply; false when the log does not exist).
 local function meta_parse(v)
@@ -14,7 +24,8 @@ end
 
 -- Saves `m` to `meta`: with a new time to live when `ttl` is given, else keeping its own.
 local function meta_save(meta, m, ttl)
-  local v = table.concat({m.epoch, m.seq, m.evicted, m.bytes, m.first or '-', m.renewed}, ' ')
+  local v = string.format('%s %d %d %d %s %d', m.epoch, m.seq, m.evicted, m.bytes,
+    m.first and string.format('%d', m.first) or '-', m.renewed)
   if ttl then
     redis.call('SET', meta, v, 'EX', ttl)
   else
@@ -30,26 +41,20 @@ local function ensure(meta, log, ttl)
   if not m then
     -- A new epoch: whatever a stream left without its state holds is meaningless, and
     -- its ids would collide with the new ones.
-    redis.call('DEL', log)
+    redis.call('DEL', log, costs_key(log))
     local t = redis.call('TIME')
     local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
     m = {epoch = string.format('%d', ms), seq = 0, evicted = 0, bytes = 0, renewed = 0}
   end
   meta_save(meta, m, ttl)
   redis.call('EXPIRE', log, ttl)
+  redis.call('EXPIRE', costs_key(log), ttl)
   return m
 end
 
 -- What an event costs in the byte budget (the memory log's `event_cost`).
 local function cost(name, data)
   return #name + #data + 96
-end
-
--- An entry's fields as a table.
-local function fields(e)
-  local f = {}
-  for i = 1, #e[2], 2 do f[e[2][i]] = e[2][i + 1] end
-  return f
 end
 
 -- Whether the log in state `m` is over a limit (count, age, bytes); `slack` is how
@@ -65,26 +70,32 @@ end
 -- Drops the oldest events of `log` until the state `m` (changed in place) is within
 -- every limit, once it is more than `slack` past one. An append passes a slack of an
 -- eighth, so that eviction runs once per many events and takes them in a batch (one
--- XRANGE and one XTRIM) instead of two commands per event; a replay passes none, so
--- what it serves is exactly the window. Nothing is read while no limit is passed.
+-- LRANGE of the list beside the stream, one LTRIM, one XTRIM) instead of commands per
+-- event; a replay passes none, so what it serves is exactly the window. Nothing is
+-- read while no limit is passed. A list entry whose event is already evicted (the two
+-- keys disagree only if Redis lost one) is dropped without counting it.
 local function trim(log, m, now, max, age, maxbytes, slack)
   if not over(m, now, max, age, maxbytes, slack) then return end
-  local from = m.evicted
+  local costs = costs_key(log)
+  local from, read = m.evicted, 0
   while m.seq > m.evicted do
     -- Enough for the count limit and the entry after, at least 16 for the others.
-    local want = math.max(m.seq - m.evicted - max + 1, 16)
-    local batch = redis.call('XRANGE', log, '0-' .. (m.evicted + 1), '+', 'COUNT', math.min(want, 256))
+    local want = math.min(math.max(m.seq - m.evicted - max + 1, 16), 256)
+    local batch = redis.call('LRANGE', costs, read, read + want - 1)
     if #batch == 0 then
       m.evicted, m.bytes, m.first = m.seq, 0, nil
       break
     end
     local kept = false
     for _, e in ipairs(batch) do
-      local f = fields(e)
-      local at = tonumber(f['at'] or '0')
-      if m.seq - m.evicted > max or at + age <= now or m.bytes > maxbytes then
-        m.evicted = tonumber(string.match(e[1], '%-(%d+)$'))
-        m.bytes = m.bytes - cost(f['name'] or '', f['data'] or '')
+      local seq, at, c = string.match(e, '^(%d+) (%d+) (%d+)$')
+      seq, at, c = tonumber(seq), tonumber(at), tonumber(c)
+      if seq <= m.evicted then
+        read = read + 1
+      elseif m.seq - m.evicted > max or at + age <= now or m.bytes > maxbytes then
+        m.evicted = seq
+        m.bytes = m.bytes - c
+        read = read + 1
       else
         m.first = at
         kept = true
@@ -95,7 +106,10 @@ local function trim(log, m, now, max, age, maxbytes, slack)
     if m.seq <= m.evicted then m.first = nil end
   end
   if m.seq <= m.evicted then m.bytes, m.first = 0, nil end
-  if m.evicted > from then redis.call('XTRIM', log, 'MINID', '0-' .. (m.evicted + 1)) end
+  if read > 0 then redis.call('LTRIM', costs, read, -1) end
+  if m.evicted > from then
+    redis.call('XTRIM', log, 'MINID', string.format('0-%d', m.evicted + 1))
+  end
 end
 
 -- Appends one event to a user's log, whose state `m` it changes (the caller saves it,
@@ -108,24 +122,28 @@ end
 local function append(m, log, now, max, age, maxbytes, ttl, aud, conn, name, data, chan, user)
   if not m then return false end
   local seq = m.seq + 1
+  local id = string.format('%d', seq)
   local was_empty = m.seq <= m.evicted
   if was_empty then m.first = now end
-  local entry = {'0-' .. seq, 'aud', aud, 'conn', conn, 'name', name, 'data', data, 'at', now}
+  local entry = {'0-' .. id, 'aud', aud, 'conn', conn, 'name', name, 'data', data, 'at', now}
   -- The stream exists but for the first event of a log (or one lost on its own): the
   -- XADD that creates it is followed by its time to live.
   local created = not redis.call('XADD', log, 'NOMKSTREAM', unpack(entry))
   if created then redis.call('XADD', log, unpack(entry)) end
+  local c = cost(name, data)
+  local listed = redis.call('RPUSH', costs_key(log), string.format('%s %d %d', id, now, c))
   m.seq = seq
-  m.bytes = m.bytes + cost(name, data)
+  m.bytes = m.bytes + c
   trim(log, m, now, max, age, maxbytes, 0.125)
-  if was_empty or created or now - m.renewed >= ttl * 1000 - age then
+  if was_empty or created or listed == 1 or now - m.renewed >= ttl * 1000 - age then
     m.renewed = now
     m.renew = true
     redis.call('EXPIRE', log, ttl)
+    redis.call('EXPIRE', costs_key(log), ttl)
   end
   -- Lines, not JSON: no node decodes a frame for a user it holds no stream of, and
   -- the data goes through unescaped (LiveFrame::parse).
-  redis.call('PUBLISH', chan, table.concat({user, m.epoch, seq, aud, conn, name, data}, '\n'))
+  redis.call('PUBLISH', chan, table.concat({user, m.epoch, id, aud, conn, name, data}, '\n'))
   return {m.epoch, seq}
 end
 

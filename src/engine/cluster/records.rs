@@ -8,7 +8,6 @@ use pqcall_signaling::{CallState, CoreConfig, Error, Event, Output};
 use redis::Script;
 use redis::aio::ConnectionManager;
 use serde_json::json;
-use serde_json::value::RawValue;
 use tokio::sync::Notify;
 
 use super::batch::Commits;
@@ -66,8 +65,6 @@ pub struct Cluster {
     keys: Keys,
     /// This node's copies of records, which spare a request its load.
     pub(super) cache: RecordCache,
-    /// What every commit.lua argument of this node holds the same, as JSON.
-    pub(super) commit_fixed: Box<RawValue>,
 }
 
 /// The cluster-wide keys under the prefix that the node names after start (commits
@@ -125,7 +122,6 @@ pub(super) fn calls_field(state: CallState) -> String {
 impl Cluster {
     /// Shares `log`'s connection and key prefix; streams' leases last `lease_ms`.
     pub fn new(log: Arc<RedisLog>, core: CoreConfig, lease_ms: u64) -> Self {
-        let with_prologue = Script::new(&format!("{CHUNKS}\n{RATE}\n{PROLOGUE}\n{COMMIT}"));
         let keys = Keys::new(log.prefix());
         let cache = RecordCache::new(log.prefix());
         let cfg = log.log_config();
@@ -145,9 +141,9 @@ impl Cluster {
             ttl: log.ttl_secs(),
             chan: &channel_stem,
         };
-        // Strings and numbers: serialising them cannot fail.
-        let commit_fixed = serde_json::value::to_raw_value(&fixed).unwrap_or_default();
-        let commits = Commits::new(with_prologue, log.connection());
+        let fixed = fixed.lua();
+        let commit = Script::new(&format!("{CHUNKS}\n{RATE}\n{PROLOGUE}\n{fixed}\n{COMMIT}"));
+        let commits = Commits::new(commit, log.connection());
         Cluster {
             con: log.connection(),
             commits,
@@ -166,7 +162,6 @@ impl Cluster {
             store: None,
             keys,
             cache,
-            commit_fixed,
         }
     }
 

@@ -1,12 +1,12 @@
 //! What the scripts are given: load.lua's and commit.lua's arguments, as typed structs
-//! serialised straight to JSON, and the change to the cluster-wide gauges that a commit
-//! applies.
+//! serialised straight to JSON, the constants a node writes into its commit script, and
+//! the change to the cluster-wide gauges that a commit applies.
 
 use std::borrow::Borrow;
+use std::fmt::Write;
 
 use pqcall_signaling::{Call, CallState, Records, UserRecord};
 use serde::Serialize;
-use serde_json::value::RawValue;
 
 use super::records::{CONNECTIONS, calls_field};
 
@@ -45,14 +45,13 @@ pub(super) struct CommitArgs<'a> {
     pub(super) tadd: Vec<(String, String)>,
     pub(super) ev: Vec<EventArg>,
     pub(super) now: u64,
-    /// What every commit of this node names the same ([`CommitFixed`]), made once.
-    pub(super) k: &'a RawValue,
 }
 
-/// The part of commit.lua's argument that is the same for every commit of a node: the
-/// keys of the stream leases, the gauges, the version counter and the timers; how long
-/// records live; the event logs' limits; the stem of the users' channels.
-#[derive(Serialize)]
+/// What is the same for every commit of a node: the keys of the stream leases, the
+/// gauges, the version counter and the timers; how long records live; the event logs'
+/// limits; the stem of the users' channels. They are written into the node's commit
+/// script as constants ([`CommitFixed::lua`]) rather than sent with every commit: a
+/// script's argument costs Redis a JSON decode and a string made for each of its parts.
 pub(super) struct CommitFixed<'a> {
     pub(super) skey: &'a str,
     pub(super) gkey: &'a str,
@@ -64,6 +63,44 @@ pub(super) struct CommitFixed<'a> {
     pub(super) maxbytes: usize,
     pub(super) ttl: u64,
     pub(super) chan: &'a str,
+}
+
+impl CommitFixed<'_> {
+    /// The Lua statement that defines commit.lua's `k`.
+    pub(super) fn lua(&self) -> String {
+        let mut out = String::from("local k = {");
+        for (name, value) in [
+            ("skey", self.skey),
+            ("gkey", self.gkey),
+            ("vkey", self.vkey),
+            ("tkey", self.tkey),
+            ("chan", self.chan),
+        ] {
+            let _ = write!(out, "{name} = {}, ", lua_string(value));
+        }
+        let _ = write!(
+            out,
+            "rttl = {}, max = {}, age = {}, maxbytes = {}, ttl = {}}}",
+            self.rttl, self.max, self.age, self.maxbytes, self.ttl
+        );
+        out
+    }
+}
+
+/// `s` as a Lua 5.1 string literal: letters, digits and a few marks as they are, every
+/// other byte as a decimal escape (`\ddd`), so that a key prefix can hold anything.
+fn lua_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b":-_./{}@#".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "\\{b:03}");
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// How a transaction changes the cluster-wide gauges: the records before it count
@@ -105,5 +142,41 @@ impl Gauges {
         let calls = calls.map(|(s, d)| (calls_field(*s), d));
         let conns = (self.connections != 0).then(|| (CONNECTIONS.to_owned(), self.connections));
         conns.into_iter().chain(calls).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lua_string_escapes_every_byte_that_could_end_or_bend_it() {
+        assert_eq!(lua_string("app:ev:"), "\"app:ev:\"");
+        assert_eq!(
+            lua_string("a\"b\\c\n]]é"),
+            "\"a\\034b\\092c\\010\\093\\093\\195\\169\""
+        );
+    }
+
+    #[test]
+    fn the_fixed_part_is_one_lua_table() {
+        let fixed = CommitFixed {
+            skey: "p:streams",
+            gkey: "p:gauges",
+            vkey: "p:version",
+            tkey: "p:timers",
+            rttl: 604_800,
+            max: 1000,
+            age: 600_000,
+            maxbytes: 4_194_304,
+            ttl: 660,
+            chan: "p:ev:",
+        };
+        assert_eq!(
+            fixed.lua(),
+            "local k = {skey = \"p:streams\", gkey = \"p:gauges\", vkey = \"p:version\", \
+             tkey = \"p:timers\", chan = \"p:ev:\", rttl = 604800, max = 1000, age = 600000, \
+             maxbytes = 4194304, ttl = 660}"
+        );
     }
 }

@@ -166,7 +166,6 @@ impl Cluster {
                 tadd: sorted.timers,
                 ev: sorted.events,
                 now: now_ms(),
-                k: &self.commit_fixed,
             };
             // Sized for what it holds (the records' JSON, the keys), so it is not regrown.
             let size = 512

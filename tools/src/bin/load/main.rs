@@ -87,7 +87,7 @@ pub(crate) async fn post(
 
 /// Commands Redis has run, by name (from `INFO commandstats`).
 pub(crate) async fn redis_calls() -> anyhow::Result<std::collections::BTreeMap<String, u64>> {
-    let mut con = redis::Client::open("redis://127.0.0.1:6379")?
+    let mut con = redis::Client::open(pqcall_tools::server::redis_url())?
         .get_multiplexed_async_connection()
         .await?;
     let info: String = redis::cmd("INFO")
@@ -111,7 +111,7 @@ pub(crate) async fn redis_calls() -> anyhow::Result<std::collections::BTreeMap<S
 
 /// Redis's own CPU so far (user + system, from `INFO cpu`), in µs.
 pub(crate) async fn redis_cpu_us() -> anyhow::Result<f64> {
-    let mut con = redis::Client::open("redis://127.0.0.1:6379")?
+    let mut con = redis::Client::open(pqcall_tools::server::redis_url())?
         .get_multiplexed_async_connection()
         .await?;
     let info: String = redis::cmd("INFO").arg("cpu").query_async(&mut con).await?;
