@@ -131,6 +131,86 @@ async fn redis_log_trims_in_batches_within_an_eighth() {
     ));
 }
 
+/// The list beside a stream lost on its own (Redis evicted it, or a build without it
+/// wrote the log), or holding lines of an older epoch, is made again from the stream at
+/// the next eviction: the window, its byte count and what a client can resume stay the
+/// in-memory log's.
+#[tokio::test]
+async fn a_lost_or_stale_list_is_made_again_from_the_stream() {
+    use pqcall::event_log::EventLog;
+    use pqcall_signaling::{Audience, LogConfig, Replay};
+    let cfg = LogConfig {
+        max_events: 80,
+        max_age_ms: 60_000,
+        max_bytes: 1 << 20,
+    };
+    let Some((log, prefix, mut con)) = fresh_log(cfg).await else {
+        return;
+    };
+    let key = format!("{prefix}:events:u");
+    let costs = format!("{key}\ncosts");
+    let start = log.newest("u").await.unwrap();
+    let mut ids = vec![start];
+    for i in 0..400 {
+        if i == 150 {
+            let _: () = redis::cmd("DEL")
+                .arg(&costs)
+                .query_async(&mut con)
+                .await
+                .unwrap();
+        }
+        if i == 250 {
+            // A line left by an older epoch, ahead of the current ones.
+            let _: () = redis::cmd("LPUSH")
+                .arg(&costs)
+                .arg("999 1700000000000 99")
+                .query_async(&mut con)
+                .await
+                .unwrap();
+        }
+        let e = log.append("u", Audience::All, "e", "{}", 1_700_000_000_000 + i);
+        ids.push(e.await.unwrap().expect("a log").id);
+        let len: usize = redis::cmd("XLEN")
+            .arg(&key)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        assert!(len <= 80 + 10, "{len} entries after {} appends", i + 1);
+    }
+    let now = 1_700_000_000_400;
+    match log
+        .replay("u", &ids[320].to_string(), "c", now)
+        .await
+        .unwrap()
+    {
+        Replay::Events(e) => assert_eq!(e.len(), 80),
+        other => panic!("resume at the window's edge: {other:?}"),
+    }
+    assert!(matches!(
+        log.replay("u", &ids[319].to_string(), "c", now)
+            .await
+            .unwrap(),
+        Replay::Reset { .. }
+    ));
+    assert_eq!(
+        llen(&mut con, &key).await,
+        80,
+        "one line for each event kept"
+    );
+    let state: String = redis::cmd("GET")
+        .arg(format!("{prefix}:state:u"))
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    // "epoch seq evicted bytes first renewed"; an event costs its name, data and 96.
+    let fields: Vec<&str> = state.split(' ').collect();
+    assert_eq!(
+        fields[1..4],
+        ["400", "320", &(80 * (1 + 2 + 96)).to_string()]
+    );
+    assert_eq!(fields[4], "1700000000320", "the oldest event kept");
+}
+
 /// The length of the list of event sizes beside the stream `key` (log_prologue.lua).
 async fn llen(con: &mut redis::aio::MultiplexedConnection, key: &str) -> usize {
     redis::cmd("LLEN")

@@ -4,9 +4,10 @@
 //! Each user has a state string `{prefix}:state:{user}` (epoch, seq, evicted, bytes, the
 //! oldest event's time, the last renewal), a stream `{prefix}:events:{user}` whose entry
 //! ids are `0-<seq>`, and beside it a list of each event's seq, time and size (the
-//! stream's key and `"\ncosts"`), which eviction reads instead of the events; all three
-//! expire when unused for the window plus a minute (a node renews them for users with
-//! open streams). The state starts when the user opens a stream:
+//! stream's key and `"\ncosts"`), which eviction reads instead of the events (and makes
+//! again from the stream when it finds it does not match the state); all three expire
+//! when unused for the window plus a minute (a node renews them for users with open
+//! streams). The state starts when the user opens a stream:
 //! appends for a user without one keep nothing. An append trims the oldest events in a
 //! batch once the log is an eighth past a limit; a replay first trims to the exact
 //! window, so what a client can resume is the in-memory log's. Every operation is one
@@ -23,6 +24,13 @@ use crate::hub::Frame;
 use pqcall_signaling::{Audience, Error, EventId, LogConfig, LoggedEvent, Millis, Replay};
 use redis::aio::ConnectionManager;
 use redis::{Script, Value};
+
+/// The key of the list beside the stream `log` (log_prologue.lua's `costs_key`): each
+/// event's seq, time and size, which eviction reads instead of the events. A user id
+/// holds no control character, so no other key ends this way.
+pub(crate) fn costs_key(log: &str) -> String {
+    [log, "\ncosts"].concat()
+}
 
 /// Lua functions every script of this module starts with (also the cluster's commit
 /// script, which appends several events in one atomic step).
@@ -130,6 +138,7 @@ impl RedisLog {
         })
     }
 
+    /// A user's log: its state's key and its stream's ([`costs_key`] names the third).
     pub(crate) fn keys(&self, user: &str) -> (String, String) {
         (
             // `concat` sizes the string once (this runs for every event).

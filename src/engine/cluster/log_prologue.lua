@@ -67,17 +67,83 @@ local function over(m, now, max, age, maxbytes, slack)
     or m.first + age + math.floor(age * slack) <= now
 end
 
+-- An event's line in the list beside its stream.
+local function line(seq, at, c)
+  return string.format('%d %d %d', seq, at, c)
+end
+
+-- Whether the list `costs` holds one line for each event the state `m` counts in the
+-- stream (seq evicted+1 to seq, in order). It does unless Redis lost or expired one of
+-- the two keys alone, or the log was written by a build without the list.
+local function listed(costs, m)
+  local n = m.seq - m.evicted
+  if redis.call('LLEN', costs) ~= n then return false end
+  if n == 0 then return true end
+  local head = string.match(redis.call('LINDEX', costs, 0), '^(%d+) ')
+  local tail = string.match(redis.call('LINDEX', costs, -1), '^(%d+) ')
+  return tonumber(head) == m.evicted + 1 and tonumber(tail) == m.seq
+end
+
+-- An entry's fields as a table.
+local function fields(e)
+  local f = {}
+  for i = 1, #e[2], 2 do f[e[2][i]] = e[2][i + 1] end
+  return f
+end
+
+-- Makes the list `costs` again from the stream `log` itself, reading every event once
+-- (what eviction did for each batch before the list), and the state's bytes and oldest
+-- time from what the stream really holds. Events the stream lost at its start count as
+-- evicted, so a resume from before them is told to reset rather than skip them.
+local function relist(log, costs, m)
+  redis.call('DEL', costs)
+  local bytes, first, kept = 0, nil, nil
+  local from = string.format('0-%d', m.evicted + 1)
+  while true do
+    local batch = redis.call('XRANGE', log, from, '+', 'COUNT', 256)
+    if #batch == 0 then break end
+    local lines = {}
+    for _, e in ipairs(batch) do
+      local f = fields(e)
+      local seq = tonumber(string.match(e[1], '%-(%d+)$'))
+      local at, c = tonumber(f['at'] or '0'), cost(f['name'] or '', f['data'] or '')
+      if kept == nil then kept, first = seq, at end
+      table.insert(lines, line(seq, at, c))
+      bytes = bytes + c
+    end
+    redis.call('RPUSH', costs, unpack(lines))
+    from = '(' .. batch[#batch][1]
+  end
+  if kept == nil then
+    m.evicted, m.bytes, m.first = m.seq, 0, nil
+    return
+  end
+  m.evicted, m.bytes, m.first = kept - 1, bytes, first
+  local ttl = redis.call('PTTL', log)
+  if ttl > 0 then redis.call('PEXPIRE', costs, ttl) end
+end
+
 -- Drops the oldest events of `log` until the state `m` (changed in place) is within
 -- every limit, once it is more than `slack` past one. An append passes a slack of an
 -- eighth, so that eviction runs once per many events and takes them in a batch (one
 -- LRANGE of the list beside the stream, one LTRIM, one XTRIM) instead of commands per
 -- event; a replay passes none, so what it serves is exactly the window. Nothing is
--- read while no limit is passed. A list entry whose event is already evicted (the two
--- keys disagree only if Redis lost one) is dropped without counting it.
+-- read while no limit is passed; when one is, a list that does not match the state is
+-- made again from the stream first (`relist`).
 local function trim(log, m, now, max, age, maxbytes, slack)
   if not over(m, now, max, age, maxbytes, slack) then return end
   local costs = costs_key(log)
-  local from, read = m.evicted, 0
+  local from = m.evicted
+  if not listed(costs, m) then
+    relist(log, costs, m)
+    if not over(m, now, max, age, maxbytes, slack) then
+      if m.evicted > from then
+        redis.call('XTRIM', log, 'MINID', string.format('0-%d', m.evicted + 1))
+      end
+      return
+    end
+  end
+  local read = 0
   while m.seq > m.evicted do
     -- Enough for the count limit and the entry after, at least 16 for the others.
     local want = math.min(math.max(m.seq - m.evicted - max + 1, 16), 256)
@@ -90,9 +156,7 @@ local function trim(log, m, now, max, age, maxbytes, slack)
     for _, e in ipairs(batch) do
       local seq, at, c = string.match(e, '^(%d+) (%d+) (%d+)$')
       seq, at, c = tonumber(seq), tonumber(at), tonumber(c)
-      if seq <= m.evicted then
-        read = read + 1
-      elseif m.seq - m.evicted > max or at + age <= now or m.bytes > maxbytes then
+      if m.seq - m.evicted > max or at + age <= now or m.bytes > maxbytes then
         m.evicted = seq
         m.bytes = m.bytes - c
         read = read + 1
@@ -131,11 +195,11 @@ local function append(m, log, now, max, age, maxbytes, ttl, aud, conn, name, dat
   local created = not redis.call('XADD', log, 'NOMKSTREAM', unpack(entry))
   if created then redis.call('XADD', log, unpack(entry)) end
   local c = cost(name, data)
-  local listed = redis.call('RPUSH', costs_key(log), string.format('%s %d %d', id, now, c))
+  local lines = redis.call('RPUSH', costs_key(log), line(seq, now, c))
   m.seq = seq
   m.bytes = m.bytes + c
   trim(log, m, now, max, age, maxbytes, 0.125)
-  if was_empty or created or listed == 1 or now - m.renewed >= ttl * 1000 - age then
+  if was_empty or created or lines == 1 or now - m.renewed >= ttl * 1000 - age then
     m.renewed = now
     m.renew = true
     redis.call('EXPIRE', log, ttl)

@@ -5,7 +5,7 @@
 
 use pqcall_signaling::{Core, Error, Scope};
 
-use super::log::unavailable;
+use super::log::{costs_key, unavailable};
 use super::records::{Cluster, LeaseChange, committed, due_members};
 use crate::clock::now_ms;
 use crate::hub::Hub;
@@ -125,9 +125,11 @@ impl Cluster {
                 .arg(format!("{}:{}", self.node, s.stream_no))
                 .ignore();
             pipe.cmd("PEXPIRE").arg(&key).arg(self.lease_ms).ignore();
-            // The log's state and its stream always get their time to live together.
+            // The log's state, its stream and the list beside it always get their time
+            // to live together.
             let (meta, log) = self.log.keys(&s.user);
-            for key in [meta, log] {
+            let costs = costs_key(&log);
+            for key in [meta, log, costs] {
                 pipe.cmd("EXPIRE")
                     .arg(key)
                     .arg(self.log.ttl_secs())
@@ -173,5 +175,62 @@ impl Cluster {
             }
         }
         Ok(closed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use pqcall_signaling::{Audience, CoreConfig, LogConfig};
+
+    use super::super::log::RedisLog;
+    use super::*;
+    use crate::event_log::EventLog;
+
+    /// The renewal of a node's open streams keeps their users' logs whole: the state, the
+    /// stream and the list beside it get their time to live back together, so a user who
+    /// stays connected with no events for longer than it keeps all three.
+    #[tokio::test]
+    async fn renewing_a_stream_renews_all_three_keys_of_its_users_log() {
+        let _turn = super::super::REDIS_TURN.read().await;
+        let (_, nanos) = super::super::test_redis();
+        let url =
+            std::env::var("PQCALL_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let prefix = format!("pqcall-unit-{nanos}");
+        let Ok(log) = RedisLog::connect(&url, &prefix, LogConfig::default()).await else {
+            eprintln!("SKIPPED: Redis does not answer");
+            return;
+        };
+        log.newest("u").await.unwrap();
+        let appended = log.append("u", Audience::All, "e", "{}", now_ms()).await;
+        appended.unwrap().expect("a log");
+        let (meta, events) = log.keys("u");
+        let keys = [meta, events.clone(), costs_key(&events)];
+        let mut con = log.connection();
+        for key in &keys {
+            let _: () = redis::cmd("EXPIRE")
+                .arg(key)
+                .arg(5)
+                .query_async(&mut con)
+                .await
+                .unwrap();
+        }
+        let ttl_secs = log.ttl_secs();
+        let cluster = Cluster::new(Arc::new(log), CoreConfig::default(), 30_000);
+        let open = OpenStream {
+            user: "u".into(),
+            conn: "c".into(),
+            stream_no: 1,
+        };
+        cluster.renew_streams(vec![open]).await.unwrap();
+        for key in &keys {
+            let ttl: u64 = redis::cmd("TTL")
+                .arg(key)
+                .query_async(&mut con)
+                .await
+                .unwrap();
+            assert!(ttl > 5 && ttl <= ttl_secs, "{key:?}: {ttl} s");
+        }
     }
 }
