@@ -7,13 +7,15 @@
 //! Redis one copy per node that holds a stream of its user, and nothing on the others,
 //! however many nodes there are.
 //!
-//! Changes are made one at a time (each waits for Redis's confirmation), but a
-//! subscription waits in a queue rather than on its own: whoever next takes the turn
-//! subscribes every user queued by then (up to [`BATCH`]) in one `SUBSCRIBE`. So when
-//! many streams open at once (a node's clients coming back after it restarted), they
-//! share a few round trips instead of queueing one round trip each. A batch finishes in
-//! a task of its own, so a caller that goes away mid-way cannot leave its batch
-//! subscribed in Redis but not known here.
+//! Changes are made one at a time (each waits for Redis's confirmation), but a change
+//! waits in a queue rather than on its own: whoever next takes the turn subscribes every
+//! user queued by then (up to [`BATCH`]) in one `SUBSCRIBE`, or unsubscribes every user
+//! whose last stream here closed by then in one `UNSUBSCRIBE`. So when many streams open
+//! or close at once (a node's clients coming back after it restarted, or a network
+//! dropping them together), they share a few round trips instead of queueing one round
+//! trip each, and a crowd leaving does not hold up a crowd arriving. A batch finishes in
+//! a task of its own, so a caller that goes away mid-way cannot leave its batch changed
+//! in Redis but not here.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,8 +46,13 @@ pub(crate) struct Channels {
     /// Users waiting for their channel, with how many callers wait for each; taken as a
     /// whole by the caller whose turn it is.
     queued: Mutex<HashMap<String, usize>>,
+    /// Users whose last stream here closed, waiting for a turn to be unsubscribed; taken
+    /// by the caller whose turn it is.
+    leaving: Mutex<HashSet<String>>,
     /// `SUBSCRIBE` commands sent (each for one or more channels).
     subscribes: AtomicU64,
+    /// `UNSUBSCRIBE` commands sent (each for one or more channels).
+    unsubscribes: AtomicU64,
     /// Told when a change was not confirmed in time: the relay then treats the
     /// connection as lost (ends every stream here and connects again).
     pub(crate) broken: tokio::sync::Notify,
@@ -70,7 +77,9 @@ impl Channels {
             prefix: prefix.to_owned(),
             state: Arc::new(tokio::sync::Mutex::new(state)),
             queued: Mutex::new(HashMap::new()),
+            leaving: Mutex::new(HashSet::new()),
             subscribes: AtomicU64::new(0),
+            unsubscribes: AtomicU64::new(0),
             broken: tokio::sync::Notify::new(),
         }
     }
@@ -139,27 +148,55 @@ impl Channels {
         self.subscribes.load(Ordering::Relaxed)
     }
 
-    /// Unsubscribes `user`'s channel if `hub` holds no stream of theirs any more.
+    /// `UNSUBSCRIBE` commands sent so far.
+    #[cfg(test)]
+    pub(crate) fn unsubscribes(&self) -> u64 {
+        self.unsubscribes.load(Ordering::Relaxed)
+    }
+
+    /// Unsubscribes `user`'s channel if `hub` holds no stream of theirs any more; returns
+    /// once Redis confirmed. Users whose last stream closed meanwhile are unsubscribed in
+    /// the same command (the module comment).
     pub(crate) async fn release(&self, user: &str, hub: &Hub) {
-        let mut state = self.state.lock().await;
-        if hub.streams_of(user) > 0 || !state.users.remove(user) {
+        lock(&self.leaving).insert(user.to_owned());
+        let mut state = self.state.clone().lock_owned().await;
+        // This caller's turn: every user queued to leave by then (its own, unless an
+        // earlier turn took it) who still has no stream here and is subscribed.
+        let users: Vec<String> = {
+            let mut leaving = lock(&self.leaving);
+            let taken: Vec<String> = leaving.iter().take(BATCH).cloned().collect();
+            for u in &taken {
+                leaving.remove(u);
+            }
+            taken
+        };
+        let users: Vec<String> = users
+            .into_iter()
+            .filter(|u| hub.streams_of(u) == 0 && state.users.remove(u))
+            .collect();
+        if users.is_empty() {
             return;
         }
-        let channel = Self::of(&self.prefix, user);
-        match tokio::time::timeout(CONFIRM_TIMEOUT, state.sink.unsubscribe(channel)).await {
-            Ok(Ok(())) => {}
+        let channels: Vec<String> = users.iter().map(|u| Self::of(&self.prefix, u)).collect();
+        self.unsubscribes.fetch_add(1, Ordering::Relaxed);
+        // In a task of its own, as in `hold`: the users are no longer counted here, so the
+        // command must go out whatever becomes of this caller.
+        let batch = tokio::spawn(async move {
+            let sent = state.sink.unsubscribe(channels);
+            tokio::time::timeout(CONFIRM_TIMEOUT, sent).await
+        });
+        match batch.await {
+            Ok(Ok(Ok(()))) => {}
             // The connection is broken (said once, by the relay, which replaces it and
             // ends every stream).
-            Ok(Err(e)) => tracing::debug!(error = %e, "unsubscribing a user's live channel"),
-            Err(_) => self.broken.notify_one(),
+            Ok(Ok(Err(e))) => tracing::debug!(error = %e, "unsubscribing users' live channels"),
+            Ok(Err(_)) | Err(_) => self.broken.notify_one(),
         }
     }
 }
 
-fn lock(
-    queued: &Mutex<HashMap<String, usize>>,
-) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
-    queued.lock().unwrap_or_else(|p| p.into_inner())
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A caller's place in [`Channels::hold`]'s queue, given up when it is dropped (done, or
@@ -241,6 +278,48 @@ mod tests {
         // A user already held costs nothing.
         channels.hold("u7").await.unwrap();
         assert_eq!(channels.subscribes(), 2);
+    }
+
+    /// Releases queued together share one `UNSUBSCRIBE`, and only users with no stream
+    /// here left are unsubscribed.
+    #[tokio::test]
+    async fn releases_queued_together_share_one_unsubscribe() {
+        let Some((channels, prefix, client, _live)) = on_redis().await else {
+            return;
+        };
+        let users: Vec<String> = (0..200).map(|i| format!("u{i}")).collect();
+        for held in futures_util::future::join_all(users.iter().map(|u| channels.hold(u))).await {
+            held.unwrap();
+        }
+        let hub = Hub::new(Default::default(), Default::default());
+        // One user keeps a stream here: it stays subscribed.
+        let _queue = hub.subscribe(1, "u5", "c", 8);
+        // As with holds, the first release takes the lock alone and the second turn takes
+        // the other 199 (198 unsubscribed, u5 kept).
+        let releases = users.iter().map(|u| channels.release(u, &hub));
+        futures_util::future::join_all(releases).await;
+        assert_eq!(channels.unsubscribes(), 2, "200 releases, two commands");
+
+        let mut con = client.get_multiplexed_async_connection().await.unwrap();
+        let names: Vec<String> = users.iter().map(|u| Channels::of(&prefix, u)).collect();
+        let counts: Vec<(String, i64)> = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(&names)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        let subscribed: Vec<&str> = counts
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(c, _)| c.as_str())
+            .collect();
+        assert_eq!(subscribed, [Channels::of(&prefix, "u5")]);
+        assert!(lock(&channels.leaving).is_empty(), "no one left queued");
+
+        // Unsubscribed once its stream is gone.
+        hub.unsubscribe("u5", 1);
+        channels.release("u5", &hub).await;
+        assert_eq!(channels.unsubscribes(), 3);
     }
 
     /// A caller that goes away while its batch is in flight (its client left) does not
