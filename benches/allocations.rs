@@ -113,23 +113,13 @@ async fn measure(messages: usize, what: &str, part: impl AsyncFnOnce()) {
     println!("done");
 }
 
-/// The batch of the PeerJS anchor: 20 host candidates, about 3.3 KB of JSON; `seq`
-/// rides in the first one's foundation.
+/// The relay anchor's batch (benches/fixtures/ice-batch.json, which the load tool and
+/// benches/peerjs read too); `seq` rides in the first candidate.
 fn batch(seq: usize) -> Arc<[IceCandidate]> {
-    (0..20)
-        .map(|i| IceCandidate {
-            candidate: format!(
-                "candidate:{} 1 udp 2122260223 192.168.{i}.{} {} typ host generation 0 ufrag abcd network-id {i} network-cost 10",
-                if i == 0 { seq } else { 1000 + i },
-                10 + i,
-                50000 + i
-            )
-            .into(),
-            sdp_mid: Some("0".into()),
-            sdp_m_line_index: Some(0),
-            username_fragment: Some("abcd".into()),
-        })
-        .collect()
+    const BATCH: &str = include_str!("fixtures/ice-batch.json");
+    let mut batch: Vec<IceCandidate> = serde_json::from_str(BATCH).expect("the fixture");
+    batch[0].candidate = batch[0].candidate.replace("{seq}", &seq.to_string()).into();
+    batch.into()
 }
 
 /// The next event on `s` that `keep` picks, skipping the others (a lost one fails the

@@ -196,21 +196,19 @@ pub(crate) async fn relay(server: &Server, callee: &Server, count: usize) -> any
     Ok(())
 }
 
-/// The ICE batch of the PeerJS anchor (benches/peerjs/relay.mjs): 20 candidates, about
-/// 3.3 KB of JSON; `seq` rides in the first.
+/// The relay anchor's batch (benches/fixtures/ice-batch.json, which benches/peerjs and
+/// the allocation bench read too): 20 host candidates, about 3.3 KB of JSON; `seq` rides
+/// in the first.
 fn ice_batch(seq: usize) -> Value {
-    let candidates: Vec<Value> = (0..20)
-        .map(|i| {
-            let foundation = if i == 0 { seq } else { 1000 + i };
-            json!({
-                "candidate": format!("candidate:{foundation} 1 udp 2122260223 192.168.{i}.{} {} typ host generation 0 ufrag abcd network-id {i} network-cost 10", 10 + i, 50000 + i),
-                "sdpMid": "0",
-                "sdpMLineIndex": 0,
-                "usernameFragment": "abcd",
-            })
-        })
-        .collect();
-    Value::Array(candidates)
+    static BATCH: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
+        let fixture = include_str!("../../../../benches/fixtures/ice-batch.json");
+        serde_json::from_str(fixture).expect("the fixture is JSON")
+    });
+    let mut batch = BATCH.clone();
+    if let Some(first) = batch[0]["candidate"].as_str() {
+        batch[0]["candidate"] = first.replace("{seq}", &seq.to_string()).into();
+    }
+    batch
 }
 
 /// `load relay --ice`: the same 3.3 KB ICE batch relayed inside an answered call, alice
