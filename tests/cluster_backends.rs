@@ -65,13 +65,17 @@ async fn redis_event_log_conforms() {
     conformance::run(&log, 2, 1_700_000_000_000).await;
 }
 
-/// An append trims the oldest events in a batch once the log is an eighth past its
-/// window (reading the small list of the events' sizes and times beside the stream, not
-/// the events), so Redis holds at most `max_events + max_events / 8` entries of a user,
-/// and the list one line for each of them; a replay trims to the exact window first, so
-/// what a client can resume is the in-memory log's.
-#[tokio::test]
-async fn redis_log_trims_in_batches_within_an_eighth() {
+type Con = redis::aio::MultiplexedConnection;
+
+/// A log of 80 events on a fresh prefix given 400 appends, `tamper` run before each
+/// (with its index) to meddle with Redis behind the log's back. After each append the
+/// stream holds at most an eighth past the window; after all of them, resuming at the
+/// window's edge replays the whole window and resuming one before it resets, the
+/// replay's exact trim leaving 80 entries in the stream. Returns the prefix, a
+/// connection, and after each append the stream's length and the list's beside it.
+async fn appends_past_the_window(
+    mut tamper: impl AsyncFnMut(usize, &mut Con, &str),
+) -> Option<(String, Con, Vec<(usize, usize)>)> {
     use pqcall::event_log::EventLog;
     use pqcall_signaling::{Audience, LogConfig, Replay};
     let cfg = LogConfig {
@@ -79,15 +83,13 @@ async fn redis_log_trims_in_batches_within_an_eighth() {
         max_age_ms: 60_000,
         max_bytes: 1 << 20,
     };
-    let Some((log, prefix, mut con)) = fresh_log(cfg).await else {
-        return;
-    };
+    let (log, prefix, mut con) = fresh_log(cfg).await?;
     let key = format!("{prefix}:events:u");
-    let start = log.newest("u").await.unwrap();
-    let mut ids = vec![start];
-    let mut most = 0;
+    let mut ids = vec![log.newest("u").await.unwrap()];
+    let mut lengths = Vec::new();
     for i in 0..400 {
-        let e = log.append("u", Audience::All, "e", "{}", 1_700_000_000_000 + i);
+        tamper(i, &mut con, &key).await;
+        let e = log.append("u", Audience::All, "e", "{}", 1_700_000_000_000 + i as u64);
         ids.push(e.await.unwrap().expect("a log").id);
         let len: usize = redis::cmd("XLEN")
             .arg(&key)
@@ -95,24 +97,11 @@ async fn redis_log_trims_in_batches_within_an_eighth() {
             .await
             .unwrap();
         assert!(len <= 80 + 10, "{len} entries after {} appends", i + 1);
-        assert_eq!(
-            llen(&mut con, &key).await,
-            len,
-            "the list beside the stream"
-        );
-        most = most.max(len);
+        lengths.push((len, llen(&mut con, &key).await));
     }
-    assert_eq!(
-        most, 90,
-        "the log runs an eighth past its window before a batch goes"
-    );
-    // Resuming at the window's edge replays the whole window; one before it resets.
     let now = 1_700_000_000_400;
-    match log
-        .replay("u", &ids[320].to_string(), "c", now)
-        .await
-        .unwrap()
-    {
+    let (edge, before) = (ids[320].to_string(), ids[319].to_string());
+    match log.replay("u", &edge, "c", now).await.unwrap() {
         Replay::Events(e) => assert_eq!(e.len(), 80),
         other => panic!("resume at the window's edge: {other:?}"),
     }
@@ -122,13 +111,41 @@ async fn redis_log_trims_in_batches_within_an_eighth() {
         .await
         .unwrap();
     assert_eq!(len, 80, "a replay trims to the exact window");
-    assert_eq!(llen(&mut con, &key).await, 80, "and the list beside it");
-    assert!(matches!(
-        log.replay("u", &ids[319].to_string(), "c", now)
-            .await
-            .unwrap(),
-        Replay::Reset { .. }
-    ));
+    let reset = log.replay("u", &before, "c", now).await.unwrap();
+    assert!(matches!(reset, Replay::Reset { .. }));
+    Some((prefix, con, lengths))
+}
+
+/// An append trims the oldest events in a batch once the log is an eighth past its
+/// window (reading the small list of the events' sizes and times beside the stream, not
+/// the events), so Redis holds at most `max_events + max_events / 8` entries of a user,
+/// and the list one line for each of them; a replay trims to the exact window first, so
+/// what a client can resume is the in-memory log's.
+#[tokio::test]
+async fn redis_log_trims_in_batches_within_an_eighth() {
+    let Some((prefix, mut con, lengths)) = appends_past_the_window(async |_, _, _| {}).await else {
+        return;
+    };
+    let most = lengths.iter().map(|(stream, _)| *stream).max();
+    assert_eq!(
+        most,
+        Some(90),
+        "the log runs an eighth past its window before a batch goes"
+    );
+    for (i, (stream, list)) in lengths.into_iter().enumerate() {
+        assert_eq!(
+            stream,
+            list,
+            "the list beside the stream after {} appends",
+            i + 1
+        );
+    }
+    let key = format!("{prefix}:events:u");
+    assert_eq!(
+        llen(&mut con, &key).await,
+        80,
+        "and after the replay's trim"
+    );
 }
 
 /// The list beside a stream lost on its own (Redis evicted it, or a build without it
@@ -137,61 +154,23 @@ async fn redis_log_trims_in_batches_within_an_eighth() {
 /// in-memory log's.
 #[tokio::test]
 async fn a_lost_or_stale_list_is_made_again_from_the_stream() {
-    use pqcall::event_log::EventLog;
-    use pqcall_signaling::{Audience, LogConfig, Replay};
-    let cfg = LogConfig {
-        max_events: 80,
-        max_age_ms: 60_000,
-        max_bytes: 1 << 20,
+    let tamper = async |i: usize, con: &mut Con, key: &str| {
+        let costs = format!("{key}\ncosts");
+        let meddle = match i {
+            150 => redis::cmd("DEL").arg(costs).clone(),
+            // A line left by an older epoch, ahead of the current ones.
+            250 => redis::cmd("LPUSH")
+                .arg(costs)
+                .arg("999 1700000000000 99")
+                .clone(),
+            _ => return,
+        };
+        meddle.query_async::<()>(con).await.unwrap();
     };
-    let Some((log, prefix, mut con)) = fresh_log(cfg).await else {
+    let Some((prefix, mut con, _)) = appends_past_the_window(tamper).await else {
         return;
     };
     let key = format!("{prefix}:events:u");
-    let costs = format!("{key}\ncosts");
-    let start = log.newest("u").await.unwrap();
-    let mut ids = vec![start];
-    for i in 0..400 {
-        if i == 150 {
-            let _: () = redis::cmd("DEL")
-                .arg(&costs)
-                .query_async(&mut con)
-                .await
-                .unwrap();
-        }
-        if i == 250 {
-            // A line left by an older epoch, ahead of the current ones.
-            let _: () = redis::cmd("LPUSH")
-                .arg(&costs)
-                .arg("999 1700000000000 99")
-                .query_async(&mut con)
-                .await
-                .unwrap();
-        }
-        let e = log.append("u", Audience::All, "e", "{}", 1_700_000_000_000 + i);
-        ids.push(e.await.unwrap().expect("a log").id);
-        let len: usize = redis::cmd("XLEN")
-            .arg(&key)
-            .query_async(&mut con)
-            .await
-            .unwrap();
-        assert!(len <= 80 + 10, "{len} entries after {} appends", i + 1);
-    }
-    let now = 1_700_000_000_400;
-    match log
-        .replay("u", &ids[320].to_string(), "c", now)
-        .await
-        .unwrap()
-    {
-        Replay::Events(e) => assert_eq!(e.len(), 80),
-        other => panic!("resume at the window's edge: {other:?}"),
-    }
-    assert!(matches!(
-        log.replay("u", &ids[319].to_string(), "c", now)
-            .await
-            .unwrap(),
-        Replay::Reset { .. }
-    ));
     assert_eq!(
         llen(&mut con, &key).await,
         80,
@@ -204,15 +183,13 @@ async fn a_lost_or_stale_list_is_made_again_from_the_stream() {
         .unwrap();
     // "epoch seq evicted bytes first renewed"; an event costs its name, data and 96.
     let fields: Vec<&str> = state.split(' ').collect();
-    assert_eq!(
-        fields[1..4],
-        ["400", "320", &(80 * (1 + 2 + 96)).to_string()]
-    );
+    let bytes = (80 * (1 + 2 + 96)).to_string();
+    assert_eq!(fields[1..4], ["400", "320", bytes.as_str()]);
     assert_eq!(fields[4], "1700000000320", "the oldest event kept");
 }
 
 /// The length of the list of event sizes beside the stream `key` (log_prologue.lua).
-async fn llen(con: &mut redis::aio::MultiplexedConnection, key: &str) -> usize {
+async fn llen(con: &mut Con, key: &str) -> usize {
     redis::cmd("LLEN")
         .arg(format!("{key}\ncosts"))
         .query_async(con)

@@ -247,6 +247,22 @@ mod tests {
 
     /// Streams opening together share `SUBSCRIBE`s: the first takes its turn alone, and
     /// the next subscribes everyone who queued meanwhile.
+    /// Each of `users`' channels with how many connections Redis says receive it.
+    async fn receivers(
+        client: &redis::Client,
+        prefix: &str,
+        users: &[String],
+    ) -> Vec<(String, i64)> {
+        let mut con = client.get_multiplexed_async_connection().await.unwrap();
+        let names: Vec<String> = users.iter().map(|u| Channels::of(prefix, u)).collect();
+        redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(&names)
+            .query_async(&mut con)
+            .await
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn holds_queued_together_share_one_subscribe() {
         let Some((channels, prefix, client, _live)) = on_redis().await else {
@@ -263,14 +279,7 @@ mod tests {
         assert_eq!(channels.subscribes(), 2, "200 holds, two commands");
 
         // Redis confirmed every one: this connection is each channel's one receiver.
-        let mut con = client.get_multiplexed_async_connection().await.unwrap();
-        let names: Vec<String> = users.iter().map(|u| Channels::of(&prefix, u)).collect();
-        let counts: Vec<(String, i64)> = redis::cmd("PUBSUB")
-            .arg("NUMSUB")
-            .arg(&names)
-            .query_async(&mut con)
-            .await
-            .unwrap();
+        let counts = receivers(&client, &prefix, &users).await;
         assert_eq!(counts.len(), 200);
         assert!(counts.iter().all(|(_, n)| *n == 1), "{counts:?}");
         assert!(lock(&channels.queued).is_empty(), "no one left queued");
@@ -300,14 +309,7 @@ mod tests {
         futures_util::future::join_all(releases).await;
         assert_eq!(channels.unsubscribes(), 2, "200 releases, two commands");
 
-        let mut con = client.get_multiplexed_async_connection().await.unwrap();
-        let names: Vec<String> = users.iter().map(|u| Channels::of(&prefix, u)).collect();
-        let counts: Vec<(String, i64)> = redis::cmd("PUBSUB")
-            .arg("NUMSUB")
-            .arg(&names)
-            .query_async(&mut con)
-            .await
-            .unwrap();
+        let counts = receivers(&client, &prefix, &users).await;
         let subscribed: Vec<&str> = counts
             .iter()
             .filter(|(_, n)| *n > 0)
