@@ -257,12 +257,16 @@ async function measure(make, inflight, run = 0) {
     finish(seq);
   };
   const relay = await make(onArrive);
+  // Sends not finished yet (without --await-sends a message's event may arrive before its
+  // send has finished: pqcall's response read, PeerJS's frame written).
+  const inProgress = new Set();
   const send = (seq) => {
     sentAt.set(seq, process.hrtime.bigint());
     left.set(seq, AWAIT_SENDS ? 2 : 1);
     pending++;
     const sent = relay.send(seq);
-    sent.then(() => AWAIT_SENDS && finish(seq), (e) => { console.error(e); process.exit(1); });
+    inProgress.add(sent);
+    sent.then(() => { inProgress.delete(sent); if (AWAIT_SENDS) finish(seq); }, (e) => { console.error(e); process.exit(1); });
     return sent;
   };
   // Warm-up.
@@ -289,6 +293,9 @@ async function measure(make, inflight, run = 0) {
   const kernelUs = perMsg(cpu1.kernel - cpu0.kernel);
   if (perf) await perf.stop();
   const perMessage = counts && (await counts.stop());
+  // The server stops only once every send has finished: one stopped with a response still
+  // on its way would fail that send.
+  await Promise.allSettled([...inProgress]);
   relay.stop();
   lat.sort((a, b) => a - b);
   return { name: relay.name, p50: percentile(lat, 50), p99: percentile(lat, 99), cpuUs: userUs + kernelUs, userUs, kernelUs, rate: COUNT / secs, perMessage };
