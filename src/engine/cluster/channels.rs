@@ -245,8 +245,6 @@ mod tests {
         Some((Channels::new(&prefix, sink), prefix, client, (live, turn)))
     }
 
-    /// Streams opening together share `SUBSCRIBE`s: the first takes its turn alone, and
-    /// the next subscribes everyone who queued meanwhile.
     /// Each of `users`' channels with how many connections Redis says receive it.
     async fn receivers(
         client: &redis::Client,
@@ -263,6 +261,8 @@ mod tests {
             .unwrap()
     }
 
+    /// Streams opening together share `SUBSCRIBE`s: the first takes its turn alone, and
+    /// the next subscribes everyone who queued meanwhile.
     #[tokio::test]
     async fn holds_queued_together_share_one_subscribe() {
         let Some((channels, prefix, client, _live)) = on_redis().await else {

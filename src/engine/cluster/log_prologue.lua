@@ -133,18 +133,14 @@ end
 local function trim(log, m, now, max, age, maxbytes, slack)
   if not over(m, now, max, age, maxbytes, slack) then return end
   local costs = costs_key(log)
-  local from = m.evicted
+  local from, due = m.evicted, true
   if not listed(costs, m) then
     relist(log, costs, m)
-    if not over(m, now, max, age, maxbytes, slack) then
-      if m.evicted > from then
-        redis.call('XTRIM', log, 'MINID', string.format('0-%d', m.evicted + 1))
-      end
-      return
-    end
+    -- What the stream really holds may be within the limits after all.
+    due = over(m, now, max, age, maxbytes, slack)
   end
   local read = 0
-  while m.seq > m.evicted do
+  while due and m.seq > m.evicted do
     -- Enough for the count limit and the entry after, at least 16 for the others.
     local want = math.min(math.max(m.seq - m.evicted - max + 1, 16), 256)
     local batch = redis.call('LRANGE', costs, read, read + want - 1)

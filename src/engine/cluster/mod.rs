@@ -428,14 +428,19 @@ impl Drop for OpenGuard {
 #[cfg(test)]
 pub(super) static REDIS_TURN: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
+/// The address of the real Redis the cluster's unit tests use: `PQCALL_TEST_REDIS`, or
+/// the local one.
+#[cfg(test)]
+pub(super) fn test_redis_url() -> String {
+    std::env::var("PQCALL_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
 /// The client of the real Redis the cluster's unit tests use (`PQCALL_TEST_REDIS`, or the
 /// local one), and a name no other test run has (the time in nanoseconds), for keys and
 /// scripts of the test's own.
 #[cfg(test)]
 pub(super) fn test_redis() -> (redis::Client, u128) {
-    let url =
-        std::env::var("PQCALL_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let client = redis::Client::open(url.as_str()).unwrap();
+    let client = redis::Client::open(test_redis_url().as_str()).unwrap();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

@@ -195,9 +195,8 @@ mod tests {
     async fn renewing_a_stream_renews_all_three_keys_of_its_users_log() {
         let _turn = super::super::REDIS_TURN.read().await;
         let (_, nanos) = super::super::test_redis();
-        let url =
-            std::env::var("PQCALL_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
         let prefix = format!("pqcall-unit-{nanos}");
+        let url = super::super::test_redis_url();
         let Ok(log) = RedisLog::connect(&url, &prefix, LogConfig::default()).await else {
             eprintln!("SKIPPED: Redis does not answer");
             return;
